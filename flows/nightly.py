@@ -1,0 +1,161 @@
+"""The nightly load: every catalogue source through fetch, parse, validate and Parquet; then build and publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from schemas.rules import RunContext
+from warehouse import audit, build, fetch, ingest
+from warehouse.catalogue import Source, load_catalogue
+from warehouse.errors import SourceError
+from warehouse.lock import writer_lock
+from warehouse.reference import known_country_codes
+from warehouse.settings import Settings, load_settings
+
+
+def _network_error(task, task_run, state) -> bool:  # noqa: ANN001 (Prefect's callback signature)
+    """Retry only what a retry can fix: connection errors, timeouts, 429 and 5xx (raised as ConnectionError)."""
+    try:
+        state.result()
+    except ConnectionError:
+        return True
+    except Exception:  # noqa: BLE001 (any other failure is final)
+        return False
+    return False
+
+
+@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=_network_error, cache_policy=NO_CACHE)
+def fetch_source(source: Source, settings: Settings) -> list[fetch.Payload]:
+    """Fetch a source's payloads into the raw zone."""
+    payloads = fetch.fetch_source(
+        source,
+        seeds_dir=settings.seeds_dir,
+        project_root=settings.project_root,
+        roots=settings.allowed_roots,
+        raw_dir=settings.raw_dir,
+    )
+    get_run_logger().info("%s: fetched %d file(s), %d bytes", source.id, len(payloads), sum(p.size for p in payloads))
+    return payloads
+
+
+@task(cache_policy=NO_CACHE)
+def parse_source(source: Source, payloads: list[fetch.Payload]) -> pd.DataFrame:
+    """Parse the payloads with the dataset's parser."""
+    frame = ingest.parse_payloads(source, payloads)
+    get_run_logger().info("%s: parsed %d rows", source.id, len(frame))
+    return frame
+
+
+@task(cache_policy=NO_CACHE)
+def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate lazily; split valid rows from quarantined ones."""
+    valid, quarantine = ingest.validate_source(source, frame, context)
+    get_run_logger().info("%s: %d valid, %d quarantine row(s)", source.id, len(valid), len(quarantine))
+    return valid, quarantine
+
+
+@task(cache_policy=NO_CACHE)
+def write_parquet(source: Source, valid: pd.DataFrame, payloads: list[fetch.Payload], settings: Settings, run_id: str) -> list[str]:
+    """Write the valid rows to the lake, one folder per vintage."""
+    return ingest.write_lake(source, valid, payloads, settings.lake_dir, run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) -> Path:
+    """Build a new warehouse file from the lake and swap it in atomically."""
+    target = settings.warehouse_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built = target.with_name(f".{target.name}.{run_id}.building")
+    built.unlink(missing_ok=True)
+    try:
+        build.build_warehouse(
+            built,
+            lake_dir=settings.lake_dir,
+            seeds_dir=settings.seeds_dir,
+            sql_dir=settings.sql_dir,
+            catalogue=catalogue,
+            storage_version=settings.storage_version,
+            check=build.check_trade_figures,
+        )
+        build.publish(built, target)
+    finally:
+        built.unlink(missing_ok=True)
+        built.with_name(built.name + ".wal").unlink(missing_ok=True)
+    get_run_logger().info("published %s", target)
+    return target
+
+
+def load_source(source: Source, run: audit.Run, settings: Settings, context: RunContext) -> ingest.SourceResult:
+    """One source through fetch, parse, validate and Parquet; a failure stays with this source."""
+    result = ingest.SourceResult(source.id, source.dataset, "failed")
+    logger = get_run_logger()
+    try:
+        payloads = fetch_source(source, settings)
+        result.files = audit.files_of(payloads)
+        if ingest.unchanged(source, payloads, settings.lake_dir):
+            result.status = "skipped"
+            result.message = "unchanged since the last load"
+            logger.info("%s: unchanged, skipped", source.id)
+            return result
+        frame = parse_source(source, payloads)
+        valid, quarantine = validate_source(source, frame, context)
+        result.rows_read, result.rows_valid = len(frame), len(valid)
+        result.rows_rejected = len(frame) - len(valid)
+        result.quarantine = quarantine
+        result.vintages = sorted(frame["vintage"].unique())
+        share = result.rows_rejected / max(len(frame), 1)
+        if share > settings.reject_threshold:
+            result.message = (
+                f"{result.rows_rejected} of {len(frame)} rows rejected ({share:.1%}), above the threshold of "
+                f"{settings.reject_threshold:.0%}: nothing of this source is loaded; see audit.rejected_rows"
+            )
+            logger.error("%s: %s", source.id, result.message)
+            return result
+        write_parquet(source, valid, payloads, settings, run.run_id)
+        result.status, result.rows_loaded = "loaded", len(valid)
+        if result.rows_rejected:
+            result.message = f"{result.rows_rejected} row(s) quarantined, see audit.rejected_rows"
+            logger.warning("%s: %s", source.id, result.message)
+    except SourceError as exc:
+        result.message = str(exc)
+        logger.error("%s", exc)
+    except Exception as exc:  # noqa: BLE001 (one source's failure must not stop the others)
+        result.message = f"{type(exc).__name__}: {exc}"
+        logger.error("%s: %s", source.id, result.message)
+    return result
+
+
+@flow(name="tradewh-nightly")
+def nightly(wait_for_lock: bool = False) -> dict[str, object]:
+    """Load every catalogue source and publish the warehouse."""
+    settings = load_settings()
+    logger = get_run_logger()
+    with writer_lock(settings.home, wait=wait_for_lock):
+        catalogue = load_catalogue(settings.catalogue_path)
+        codes = known_country_codes(settings.seeds_dir / "reference")
+        run = audit.new_run()
+        for source in catalogue:
+            context = RunContext(source=source, country_codes=codes, reference_dir=settings.seeds_dir / "reference")
+            run.results.append(load_source(source, run, settings, context))
+        run.status, run.message = audit.run_status(run.results)
+        run.finished_at = dt.datetime.now(dt.UTC)
+        audit.record_run(run, settings.lake_dir)
+        try:
+            build_and_publish(settings, catalogue, run.run_id)
+        except Exception as exc:
+            run.status, run.message = "failed", f"build or publish failed, previous warehouse kept: {exc}"
+            audit.record_run(run, settings.lake_dir)
+            raise
+        finally:
+            for line in audit.summary_lines(run):
+                logger.info(line)
+    return {"run_id": run.run_id, "status": run.status, "summary": audit.summary_lines(run)}
+
+
+if __name__ == "__main__":
+    nightly()

@@ -1,0 +1,138 @@
+"""Run a pandera schema lazily and turn every failure into a quarantine row.
+
+The schemas in this package hold the rules that need no outside knowledge; rules that depend on the run
+(the country dimension, the catalogue's measures and units) are added here as named pandera checks, so a
+quarantine row always names one rule a reader can look up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from warehouse.catalogue import Source
+
+QUARANTINE_COLUMNS = ["source_id", "file_name", "file_sha256", "file_row", "column_name", "rule", "value"]
+
+# pandera's own names for its built-in checks, mapped to the rule names the quarantine shows
+_BUILTIN_RULES = {
+    "multiple_fields_uniqueness": "duplicate_key",
+    "field_uniqueness": "duplicate_key",
+    "not_nullable": "not_null",
+    "column_in_dataframe": "missing_column",
+    "dtype": "wrong_type",
+    "coerce_dtype": "wrong_type",
+}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the rules need to know beyond the rows: the catalogue entry, the known country codes and the
+    folder of reference lists (code lists a dataset's rules read)."""
+
+    source: Source
+    country_codes: frozenset[str]
+    reference_dir: Path
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """A row rule that reads several columns; ``column`` is the one the quarantine blames."""
+
+    name: str
+    column: str
+    test: Callable[[pd.DataFrame], pd.Series]
+
+
+def _rule_name(check: object) -> str:
+    text = str(check)
+    for key, name in _BUILTIN_RULES.items():
+        if text.startswith(key):
+            return name
+    return text
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    frame_rules: Iterable[FrameRule] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate every row, lazily, and split the frame.
+
+    Args:
+        frame: parsed rows with ``file_name``, ``file_sha256`` and ``file_row`` columns and a unique index.
+        schema: the pandera schema (column rules, uniqueness).
+        frame_rules: rules over several columns, each blaming one column.
+
+    Returns:
+        (valid rows, quarantine rows): a row breaking any rule is not in the first frame and appears in the
+        second once per rule it broke, with the column, the rule and the offending value as text.
+    """
+    frame = frame.reset_index(drop=True)
+    failures: list[pd.DataFrame] = []
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        failures.append(
+            pd.DataFrame(
+                {
+                    "index": cases["index"].astype("int64"),
+                    "column_name": cases["column"].astype(str),
+                    "rule": cases["check"].map(_rule_name),
+                    "value": cases["failure_case"].astype(str),
+                }
+            )
+        )
+    for rule in frame_rules:
+        ok = rule.test(frame).fillna(False).astype(bool)
+        bad = frame.index[~ok]
+        if len(bad):
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "index": bad.astype("int64"),
+                        "column_name": rule.column,
+                        "rule": rule.name,
+                        "value": frame.loc[bad, rule.column].astype(str).to_numpy(),
+                    }
+                )
+            )
+    if not failures:
+        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    cases = pd.concat(failures, ignore_index=True).drop_duplicates(["index", "column_name", "rule"])
+    where = frame.loc[cases["index"], ["source_id", "file_name", "file_sha256", "file_row"]].reset_index(drop=True)
+    quarantine = pd.concat([where, cases.drop(columns="index").reset_index(drop=True)], axis=1)
+    quarantine = quarantine.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
+    valid = frame.drop(index=cases["index"].unique())
+    return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS]
+
+
+def known_country(codes: frozenset[str], *, optional: bool = False) -> pa.Check:
+    """The code is in the country dimension (or its publisher aliases)."""
+    allowed = set(codes) | ({""} if optional else set())
+    return pa.Check(lambda s: s.isin(allowed), name="known_country")
+
+
+def catalogue_unit(source: Source, measure: str, unit: str, scale: str | None = None) -> FrameRule:
+    """The row's measure, unit and scale are among those the catalogue declares for the source."""
+
+    def test(df: pd.DataFrame) -> pd.Series:
+        scales = df[scale] if scale else pd.Series(1.0, index=df.index)
+        return pd.Series(
+            [source.allows(m, u, float(s)) for m, u, s in zip(df[measure], df[unit], scales, strict=True)],
+            index=df.index,
+        )
+
+    return FrameRule("unit_matches_catalogue", unit, test)
+
+
+def with_column_checks(schema: pa.DataFrameSchema, checks: dict[str, list[pa.Check]]) -> pa.DataFrameSchema:
+    """A copy of the schema with more checks on some columns (keeping those it had)."""
+    return schema.update_columns({c: {"checks": [*schema.columns[c].checks, *extra]} for c, extra in checks.items()})

@@ -1,0 +1,37 @@
+-- grain: one row per source x reporter x partner x period x classification x category x measure (latest vintage)
+create or replace view marts.trade_balance as
+with
+
+balances as (
+    select * from marts.trade_balance_vintages
+),
+
+final as (
+    select * exclude (is_latest_vintage)
+    from balances
+    where is_latest_vintage
+)
+
+select * from final;
+
+comment on view marts.trade_balance is 'Trade balance (exports - imports) of the latest vintage: exports, imports, balance, coverage ratio and total trade by reporter, partner, period, category and measure. Pairs only figures of one source, vintage, measure and unit. marts.trade_balance_vintages has every vintage.';
+comment on column marts.trade_balance.source_id is 'Catalogue entry the figures come from (core.dim_source)';
+comment on column marts.trade_balance.dataset is 'Publisher layout family of the source (wdi, press_release, ...)';
+comment on column marts.trade_balance.vintage is 'Release date of the figures (YYYY-MM-DD): the latest one';
+comment on column marts.trade_balance.reporter is 'Reporting economy or group (core.dim_country.iso3)';
+comment on column marts.trade_balance.partner is 'Partner economy or aggregate (WLD = the world)';
+comment on column marts.trade_balance.period is 'Reference period as published (2011; 2012-01..10 for year to date)';
+comment on column marts.trade_balance.period_type is 'year, ytd (year to date) or recent_years';
+comment on column marts.trade_balance.year is 'Calendar year of the period, for joins';
+comment on column marts.trade_balance.classification is 'Classification of the category (technology_contracts, bop, customs, hightech_products)';
+comment on column marts.trade_balance.category is 'What is traded (core.dim_category)';
+comment on column marts.trade_balance.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value';
+comment on column marts.trade_balance.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
+comment on column marts.trade_balance.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
+comment on column marts.trade_balance.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
+comment on column marts.trade_balance.balance is 'exports - imports, in unit; negative is a deficit; null if either side is missing';
+comment on column marts.trade_balance.total_trade is 'exports + imports, in unit';
+comment on column marts.trade_balance.coverage_ratio_pct is 'exports / imports x 100 (percent), rounded to 0.01';
+comment on column marts.trade_balance.is_exports_derived is 'True when exports were not printed but derived (see derivation)';
+comment on column marts.trade_balance.is_imports_derived is 'True when imports were not printed but derived (see derivation)';
+comment on column marts.trade_balance.derivation is 'Formula of any derived side, e.g. import = total - export = 22.61 bn - 0.58 bn';

@@ -1,0 +1,79 @@
+-- grain: one row per source x vintage x reporter x partner x period x classification x category x measure
+-- Exports against imports of the same measure, unit, source and vintage only: never contract value against
+-- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
+create or replace view marts.trade_balance_vintages as
+with
+
+figures as (
+    select * from core.fct_trade_figure
+    where flow in ('export', 'import')
+        and measure in (select measure from core.dim_measure where is_additive)
+),
+
+paired as (
+    select
+        source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+        measure, unit,
+        max(value) filter (where flow = 'export') as exports,
+        max(value) filter (where flow = 'import') as imports,
+        bool_or(is_derived) filter (where flow = 'export') as is_exports_derived,
+        bool_or(is_derived) filter (where flow = 'import') as is_imports_derived,
+        string_agg(derivation, '; ') as derivation,
+        bool_and(is_latest_vintage) as is_latest_vintage,
+    from figures
+    group by all
+),
+
+final as (
+    select
+        -- ids
+        source_id,
+        dataset,
+        vintage,
+        reporter,
+        partner,
+        period,
+        period_type,
+        year,
+        classification,
+        category,
+        measure,
+        unit,
+        -- numerics (in unit; null where a side is missing: missing is not zero)
+        exports,
+        imports,
+        exports - imports as balance,
+        exports + imports as total_trade,
+        round(100 * exports / nullif(imports, 0), 2) as coverage_ratio_pct,
+        -- reported or derived
+        coalesce(is_exports_derived, false) as is_exports_derived,
+        coalesce(is_imports_derived, false) as is_imports_derived,
+        derivation,
+        is_latest_vintage,
+    from paired
+)
+
+select * from final;
+
+comment on view marts.trade_balance_vintages is 'Trade balance (exports - imports) for every vintage of every source; one row per source x vintage x reporter x partner x period x classification x category x measure. Only like with like is paired.';
+comment on column marts.trade_balance_vintages.source_id is 'Catalogue entry the figures come from (core.dim_source)';
+comment on column marts.trade_balance_vintages.dataset is 'Publisher layout family of the source (wdi, press_release, ...)';
+comment on column marts.trade_balance_vintages.vintage is 'Release date of the figures (YYYY-MM-DD)';
+comment on column marts.trade_balance_vintages.reporter is 'Reporting economy or group (core.dim_country.iso3)';
+comment on column marts.trade_balance_vintages.partner is 'Partner economy or aggregate (WLD = the world)';
+comment on column marts.trade_balance_vintages.period is 'Reference period as published (2011; 2012-01..10 for year to date)';
+comment on column marts.trade_balance_vintages.period_type is 'year, ytd (year to date) or recent_years';
+comment on column marts.trade_balance_vintages.year is 'Calendar year of the period, for joins';
+comment on column marts.trade_balance_vintages.classification is 'Classification of the category (technology_contracts, bop, customs, hightech_products)';
+comment on column marts.trade_balance_vintages.category is 'What is traded (core.dim_category)';
+comment on column marts.trade_balance_vintages.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value';
+comment on column marts.trade_balance_vintages.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
+comment on column marts.trade_balance_vintages.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
+comment on column marts.trade_balance_vintages.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
+comment on column marts.trade_balance_vintages.balance is 'exports - imports, in unit; negative is a deficit; null if either side is missing';
+comment on column marts.trade_balance_vintages.total_trade is 'exports + imports, in unit';
+comment on column marts.trade_balance_vintages.coverage_ratio_pct is 'exports / imports x 100 (percent), rounded to 0.01';
+comment on column marts.trade_balance_vintages.is_exports_derived is 'True when exports were not printed but derived (see derivation)';
+comment on column marts.trade_balance_vintages.is_imports_derived is 'True when imports were not printed but derived (see derivation)';
+comment on column marts.trade_balance_vintages.derivation is 'Formula of any derived side, e.g. import = total - export = 22.61 bn - 0.58 bn';
+comment on column marts.trade_balance_vintages.is_latest_vintage is 'True when this is the latest vintage of these figures';

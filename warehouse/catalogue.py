@@ -1,0 +1,123 @@
+"""The source catalogue: a declarative TOML file, read into typed entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogueError(ValueError):
+    """The catalogue itself is wrong; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """A measure a source holds, with its unit, currency and the scales its figures are printed in."""
+
+    measure: str
+    unit: str
+    currency: str | None
+    scales: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One catalogue entry."""
+
+    id: str
+    dataset: str
+    publisher: str
+    title: str
+    licence: str
+    attribution: str
+    location_kind: str  # 'seed', 'path' or 'url'
+    location: str
+    vintage: str
+    homepage: str = ""
+    measures: tuple[MeasureSpec, ...] = field(default_factory=tuple)
+
+    def allows(self, measure: str, unit: str, scale: float) -> bool:
+        """Whether the catalogue declares this measure with this unit and scale."""
+        return any(
+            m.measure == measure and m.unit == unit and any(abs(scale - s) < 1e-9 * max(1.0, s) for s in m.scales)
+            for m in self.measures
+        )
+
+
+def _require(entry: dict, key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{where}: field '{key}' is required and must be a non-empty string")
+    return value
+
+
+def _parse_entry(entry: dict, where: str) -> Source:
+    source_id = _require(entry, "id", where)
+    where = f"{where} (id '{source_id}')"
+    dataset = _require(entry, "dataset", where)
+    for name, value in (("id", source_id), ("dataset", dataset)):
+        if not _ID.match(value):
+            raise CatalogueError(f"{where}: {name} '{value}' must be lower-case letters, digits and '_'")
+    location = entry.get("location")
+    if not isinstance(location, dict) or len(location) != 1 or next(iter(location)) not in {"seed", "path", "url"}:
+        raise CatalogueError(f"{where}: location must be exactly one of seed = ..., path = ..., url = ...")
+    kind, target = next(iter(location.items()))
+    vintage = _require(entry, "vintage", where)
+    try:
+        dt.date.fromisoformat(vintage)
+    except ValueError as exc:
+        raise CatalogueError(f"{where}: vintage '{vintage}' is not a YYYY-MM-DD date") from exc
+    measures = tuple(
+        MeasureSpec(
+            measure=_require(m, "measure", where),
+            unit=_require(m, "unit", where),
+            currency=m.get("currency"),
+            scales=tuple(float(s) for s in m.get("scales", [1])),
+        )
+        for m in entry.get("measures", [])
+    )
+    if not measures:
+        raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
+    return Source(
+        id=source_id,
+        dataset=dataset,
+        publisher=_require(entry, "publisher", where),
+        title=_require(entry, "title", where),
+        licence=_require(entry, "licence", where),
+        attribution=_require(entry, "attribution", where),
+        location_kind=kind,
+        location=str(target),
+        vintage=vintage,
+        homepage=entry.get("homepage", ""),
+        measures=measures,
+    )
+
+
+def load_catalogue(path: Path) -> list[Source]:
+    """Read and check the catalogue.
+
+    Args:
+        path: the TOML file.
+
+    Returns:
+        The entries, in file order.
+
+    Raises:
+        CatalogueError: on a missing field, a bad id or vintage, or a duplicated id.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogueError(f"catalogue {path}: {exc}") from exc
+    sources = [_parse_entry(e, f"catalogue {path.name}, source #{i + 1}") for i, e in enumerate(document.get("source", []))]
+    seen: set[str] = set()
+    for s in sources:
+        if s.id in seen:
+            raise CatalogueError(f"catalogue {path.name}: id '{s.id}' appears twice")
+        seen.add(s.id)
+    return sources

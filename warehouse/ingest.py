@@ -1,0 +1,160 @@
+"""Parse, validate and write one source to the Parquet lake: plain functions the flow's tasks wrap."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.parquet as pq
+
+from schemas.rules import QUARANTINE_COLUMNS, FrameRule, RunContext, validate_frame
+from warehouse.catalogue import Source
+from warehouse.fetch import Payload
+from warehouse.parsers.base import ParsedFile
+
+PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
+MANIFEST = "_manifest.json"
+
+
+@dataclass
+class SourceResult:
+    """What happened to one source in one run (one row of ``audit.source_runs``)."""
+
+    source_id: str
+    dataset: str
+    status: str  # 'loaded', 'skipped' (unchanged), 'failed'
+    files: list[dict[str, object]] = field(default_factory=list)
+    vintages: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    message: str = ""
+    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+
+
+def parser_for(dataset: str) -> Callable[..., ParsedFile]:
+    """The parser of a dataset: ``warehouse.parsers.<dataset>.parse_<dataset>``."""
+    module = importlib.import_module(f"warehouse.parsers.{dataset}")
+    return getattr(module, f"parse_{dataset}")
+
+
+def schema_for(dataset: str, context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
+    """The rules of a dataset for this run: ``schemas.<dataset>.schema(context)``."""
+    return importlib.import_module(f"schemas.{dataset}").schema(context)
+
+
+def model_for(dataset: str) -> type[pa.DataFrameModel]:
+    """The dataset's pandera model (the first DataFrameModel its schema module defines)."""
+    module = importlib.import_module(f"schemas.{dataset}")
+    models = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, pa.DataFrameModel) and v.__module__ == module.__name__]
+    return models[0]
+
+
+def parse_payloads(source: Source, payloads: list[Payload]) -> pd.DataFrame:
+    """Parse every payload of a source and tag each row with its provenance.
+
+    Returns:
+        The dataset's columns plus ``source_id``, ``vintage`` (the payload's own release date, else the
+        catalogue's), ``file_name`` and ``file_sha256``.
+    """
+    parse = parser_for(source.dataset)
+    frames = []
+    for payload in payloads:
+        parsed = parse(payload.raw_path, source_id=source.id)
+        frame = parsed.frame.copy()
+        frame["source_id"] = source.id
+        frame["vintage"] = parsed.vintage or source.vintage
+        frame["file_name"] = payload.name
+        frame["file_sha256"] = payload.sha256
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the dataset's rules lazily; return (valid rows, quarantine rows)."""
+    schema, rules = schema_for(source.dataset, context)
+    return validate_frame(frame, schema, rules)
+
+
+def source_dir(lake_dir: Path, source: Source) -> Path:
+    return lake_dir / source.dataset / source.id
+
+
+def unchanged(source: Source, payloads: list[Payload], lake_dir: Path) -> bool:
+    """Whether the payloads are exactly those last loaded for this source (and their Parquet is still there)."""
+    manifest = source_dir(lake_dir, source) / MANIFEST
+    if not manifest.exists():
+        return False
+    state = json.loads(manifest.read_text())
+    files_there = all((source_dir(lake_dir, source) / v / "data.parquet").exists() for v in state["vintages"])
+    return files_there and sorted(state["sha256"]) == sorted(p.sha256 for p in payloads)
+
+
+def _atomic_parquet(table: pa_arrow.Table, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def to_arrow(frame: pd.DataFrame, model: type[pa.DataFrameModel]) -> pa_arrow.Table:
+    """The frame as an Arrow table with the model's columns first, strings as Arrow strings."""
+    columns = [c for c in model.to_schema().columns if c in frame.columns]
+    ordered = frame[columns + [c for c in frame.columns if c not in columns]]
+    return pa_arrow.Table.from_pandas(ordered, preserve_index=False)
+
+
+def write_lake(source: Source, valid: pd.DataFrame, payloads: list[Payload], lake_dir: Path, run_id: str) -> list[str]:
+    """Write valid rows as Parquet, one folder per source and vintage, then record the manifest.
+
+    Each vintage's file is written to a temporary name and renamed; the manifest, written last, is what
+    makes the source count as loaded, so a crash in between leaves the previous state in force.
+
+    Returns:
+        The vintages written.
+    """
+    model = model_for(source.dataset)
+    base = source_dir(lake_dir, source)
+    vintages = sorted(valid["vintage"].unique()) if len(valid) else []
+    for vintage in vintages:
+        rows = valid[valid["vintage"] == vintage]
+        _atomic_parquet(to_arrow(rows, model), base / vintage / "data.parquet")
+    manifest = base / MANIFEST
+    kept = json.loads(manifest.read_text())["vintages"] if manifest.exists() else []
+    state = {
+        "run_id": run_id,
+        "sha256": sorted(p.sha256 for p in payloads),
+        "vintages": sorted(set(kept) | set(vintages)),  # earlier vintages stay: revisions never erase
+        "rows": int(len(valid)),
+    }
+    base.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=base, prefix=".manifest-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(state, fh, indent=2)
+    os.replace(tmp, manifest)
+    return vintages
+
+
+def lake_files(lake_dir: Path, dataset: str) -> list[Path]:
+    """Every Parquet file of a dataset that a completed load recorded in its source's manifest."""
+    files = []
+    for manifest in sorted((lake_dir / dataset).glob(f"*/{MANIFEST}")):
+        state = json.loads(manifest.read_text())
+        files += [manifest.parent / v / "data.parquet" for v in state["vintages"]]
+    return [f for f in files if f.exists()]

@@ -1,0 +1,89 @@
+"""One place that reads the environment. Every function elsewhere takes paths as arguments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where tradewh reads and writes.
+
+    Attributes:
+        project_root: the checkout (catalogue, seeds and SQL live here).
+        home: the data folder: raw payloads, the Parquet lake, the published warehouse, Prefect's state.
+        catalogue_path: the source catalogue (TOML).
+        allowed_roots: folders a catalogue ``path`` may point into (the project and the shared data by default).
+        reject_threshold: share of rejected rows above which a whole source fails (0.05 = 5 %).
+        storage_version: DuckDB storage version of the published file (readable by older DuckDB clients).
+        cron: the nightly schedule used by ``tradewh serve``.
+    """
+
+    project_root: Path
+    home: Path
+    catalogue_path: Path
+    allowed_roots: tuple[Path, ...]
+    reject_threshold: float
+    storage_version: str
+    cron: str
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse" / "tradewh.duckdb"
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.project_root / "seeds"
+
+    @property
+    def sql_dir(self) -> Path:
+        return self.project_root / "sql"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read ``TRADEWH_*`` variables, with defaults relative to the project.
+
+    Args:
+        env: the environment to read (``os.environ`` when None); tests pass their own.
+
+    Returns:
+        The settings.
+    """
+    env = dict(os.environ) if env is None else env
+    root = Path(env.get("TRADEWH_PROJECT_ROOT", PROJECT_ROOT)).resolve()
+    home = Path(env.get("TRADEWH_HOME", root / "data")).resolve()
+    extra = [Path(p).resolve() for p in env.get("TRADEWH_ALLOWED_ROOTS", "").split(os.pathsep) if p]
+    return Settings(
+        project_root=root,
+        home=home,
+        catalogue_path=Path(env.get("TRADEWH_CATALOGUE", root / "catalogue.toml")).resolve(),
+        allowed_roots=(root, (root.parent / "shared").resolve(), *extra),
+        reject_threshold=float(env.get("TRADEWH_REJECT_THRESHOLD", "0.05")),
+        storage_version=env.get("TRADEWH_STORAGE_VERSION", "v1.2.0"),
+        cron=env.get("TRADEWH_CRON", "0 2 * * *"),
+    )
+
+
+def configure_prefect(settings: Settings) -> None:
+    """Keep Prefect's state inside the data folder and run it offline unless the user configured it.
+
+    With no API URL, Prefect 3 starts a local ephemeral server for the first flow of a process; on two
+    cores that takes 7-15 s, so its start-up timeout is raised. Telemetry is off.
+    """
+    prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect")))
+    prefect_home.mkdir(parents=True, exist_ok=True)  # the ephemeral server cannot start without it
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
