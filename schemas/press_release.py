@@ -31,7 +31,13 @@ class PressRelease(pa.DataFrameModel):
     value: Series[float] = pa.Field(nullable=True)
     scale: Series[float] = pa.Field(nullable=True, gt=0)
     comparator: Series[str] = pa.Field(isin=["=", "~", ">", "<", ">=", "<="])
+    num_measure: Series[str]
     base_reporter: Series[str]
+    base_classification: Series[str]
+    base_category: Series[str]
+    base_measure: Series[str]
+    note: Series[str]
+    print_unit: Series[float] = pa.Field(nullable=True)
     file_row: Series[int] = pa.Field(ge=1)
 
     class Config:

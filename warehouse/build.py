@@ -57,9 +57,10 @@ def sql_files(sql_dir: Path) -> list[Path]:
 def _empty_table(dataset: str) -> pa_arrow.Table:
     """A zero-row table with the dataset's columns, so its staging view binds before any load succeeded."""
     schema = model_for(dataset).to_schema()
-    frame = pd.DataFrame({name: pd.Series(dtype=str(col.dtype)) for name, col in schema.columns.items()})
+    columns = {name: pd.Series(dtype=str(col.dtype)) for name, col in schema.columns.items()}
     for extra in ("source_id", "vintage", "file_name", "file_sha256"):
-        frame.setdefault(extra, pd.Series(dtype="str"))
+        columns.setdefault(extra, pd.Series(dtype="str"))
+    frame = pd.DataFrame(columns)
     return pa_arrow.Table.from_pandas(frame, preserve_index=False)
 
 

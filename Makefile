@@ -1,0 +1,38 @@
+# The two commands: `make run` (set up, then the nightly load into data/warehouse/tradewh.duckdb) and
+# `make test` (set up, then the whole test suite). Both create .venv from requirements.lock on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format lock serve clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tradewh load
+
+# pytest exits 5 when it collected no test: that is a failure, not a pass.
+test: $(STAMP)
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+
+serve: $(STAMP)
+	$(BIN)/tradewh serve
+
+# Re-pin every dependency to what the current .venv resolved (after changing pyproject.toml).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^tradewh' > requirements.lock
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

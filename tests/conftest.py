@@ -1,0 +1,68 @@
+"""Shared fixtures: paths, the real publishers' files (skipped where absent), and one loaded warehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _prefect_offline(home: Path) -> None:
+    # Before any flow runs: keep Prefect's state in a temporary folder, no telemetry, room to start.
+    os.environ["PREFECT_HOME"] = str(home / "prefect")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    (home / "prefect").mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (the real publishers' files), or skip the test with the reason."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real publishers' files not found at {SHARED_DATA} (CI provides them)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("prefect")
+    _prefect_offline(home)
+    return home
+
+
+def run_nightly(home: Path, catalogue: Path | None = None, **env: str) -> dict[str, object]:
+    """Run the real Prefect flow once against a data folder (and optionally another catalogue)."""
+    from flows.nightly import nightly
+
+    saved = dict(os.environ)
+    os.environ["TRADEWH_HOME"] = str(home)
+    if catalogue is not None:
+        os.environ["TRADEWH_CATALOGUE"] = str(catalogue)
+    os.environ.update(env)
+    try:
+        return nightly()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def loaded(tmp_path_factory: pytest.TempPathFactory, prefect_home: Path) -> dict[str, object]:
+    """The project's own catalogue loaded twice into a fresh data folder, through the real flow.
+
+    Returns the data folder, the warehouse path, both run results and a copy of the warehouse file as it
+    was after the first run.
+    """
+    home = tmp_path_factory.mktemp("tradewh-home")
+    first = run_nightly(home)
+    warehouse = home / "warehouse" / "tradewh.duckdb"
+    after_first = home.parent / "after-first-run.duckdb"
+    shutil.copy(warehouse, after_first)
+    second = run_nightly(home)
+    return {"home": home, "warehouse": warehouse, "first": first, "second": second, "after_first": after_first}

@@ -1,0 +1,112 @@
+"""The nightly flow end to end, through real Prefect, on the project's sources and on a bad one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import FIXTURES, PROJECT_ROOT, run_nightly
+
+FIGURE_TABLES = ["raw.press_release", "raw.wdi", "core.fct_trade_figure", "marts.trade_balance", "marts.claim_checks"]
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in FIGURE_TABLES}
+
+
+def test_first_run_loads_every_source(loaded):
+    assert loaded["first"]["status"] == "succeeded"
+    with duckdb.connect(str(loaded["after_first"]), read_only=True) as con:
+        rows = con.execute("select source_id, status, rows_read, rows_rejected, rows_loaded from audit.source_runs").fetchall()
+    assert {r[0] for r in rows} == {"mofcom_2012_technology_trade", "wdi_2013", "wdi_current"}
+    assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
+
+
+def test_second_run_adds_nothing_and_changes_no_figure(loaded):
+    assert loaded["second"]["status"] == "succeeded"
+    assert snapshot(loaded["after_first"]) == snapshot(loaded["warehouse"])
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        runs = con.execute("select run_id, status, sources_loaded, sources_skipped from audit.load_runs order by run_id").fetchall()
+        second = con.execute(
+            "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
+        ).fetchall()
+    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 3, 0), ("succeeded", 0, 3)]
+    assert second == [("skipped", 0)]
+
+
+def test_raw_payloads_are_kept_as_they_arrived(loaded):
+    seed = PROJECT_ROOT / "seeds" / "mofcom_2012_technology_trade" / "figures.csv"
+    kept = list((loaded["home"] / "raw" / "mofcom_2012_technology_trade").glob("*/figures.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == seed.read_bytes()
+
+
+def test_lake_has_one_folder_per_source_and_vintage(loaded):
+    lake = loaded["home"] / "lake"
+    found = sorted(str(p.relative_to(lake)) for p in lake.glob("*/*/*/data.parquet"))
+    assert found == [
+        "press_release/mofcom_2012_technology_trade/2012-12-07/data.parquet",
+        "wdi/wdi_2013/2013-12-01/data.parquet",
+        "wdi/wdi_current/2026-02-24/data.parquet",
+    ]
+
+
+def _catalogue_with(tmp_path: Path, figures: Path) -> Path:
+    """The project's catalogue with the press release read from another file (a local path)."""
+    text = (PROJECT_ROOT / "catalogue.toml").read_text()
+    local = tmp_path / "release" / "figures.csv"
+    local.parent.mkdir()
+    shutil.copy(figures, local)
+    text = text.replace('location = { seed = "mofcom_2012_technology_trade/figures.csv" }', f'location = {{ path = "{local}" }}')
+    catalogue = tmp_path / "catalogue.toml"
+    catalogue.write_text(text)
+    return catalogue
+
+
+def _with_bad_row(tmp_path: Path) -> Path:
+    seed = (PROJECT_ROOT / "seeds" / "mofcom_2012_technology_trade" / "figures.csv").read_text().splitlines()
+    bad = seed[5].replace("total_2011,figure", "total_2011_bad,figure").replace(",CHN,WLD,2011,", ",XXX,WLD,2011,")
+    path = tmp_path / "figures.csv"
+    path.write_text("\n".join([*seed, bad]) + "\n")
+    return path
+
+
+def test_bad_row_is_quarantined_and_the_rest_loads(tmp_path, prefect_home):
+    catalogue = _catalogue_with(tmp_path, _with_bad_row(tmp_path))
+    result = run_nightly(tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.1")
+    assert result["status"] == "succeeded"
+    assert any("1 row(s) quarantined" in line for line in result["summary"])
+    with duckdb.connect(str(tmp_path / "home" / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
+        rejected = con.execute(
+            "select source_id, file_name, file_row, column_name, rule, value from audit.rejected_rows"
+        ).fetchall()
+        loaded_rows = con.execute("select count(*) from raw.press_release").fetchall()[0][0]
+        counts = con.execute(
+            "select rows_read, rows_valid, rows_rejected, rows_loaded from audit.source_runs "
+            "where source_id = 'mofcom_2012_technology_trade'"
+        ).fetchall()
+    assert rejected == [("mofcom_2012_technology_trade", "figures.csv", 17, "reporter", "known_country", "XXX")]
+    assert loaded_rows == 15
+    assert counts == [(16, 15, 1, 15)]
+
+
+def test_source_over_the_reject_threshold_fails_alone(tmp_path, prefect_home):
+    catalogue = _catalogue_with(tmp_path, _with_bad_row(tmp_path))
+    result = run_nightly(tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.05")
+    assert result["status"] == "partial"  # 1 of 16 rows = 6.25 % > 5 %
+    with duckdb.connect(str(tmp_path / "home" / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from raw.press_release").fetchall() == [(0,)]
+        assert con.execute("select count(*) > 0 from raw.wdi").fetchall() == [(True,)]
+        status = con.execute("select status, message from audit.load_runs").fetchall()
+    assert status[0][0] == "partial" and "above the threshold of 5%" in status[0][1]
+
+
+def test_unreadable_source_fails_alone_with_a_clear_message(tmp_path, prefect_home):
+    catalogue = _catalogue_with(tmp_path, FIXTURES / "catalogue" / "not_csv.html")
+    result = run_nightly(tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path))
+    assert result["status"] == "partial"
+    line = next(x for x in result["summary"] if x.strip().startswith("mofcom_2012_technology_trade"))
+    assert "failed" in line and "figures.csv" in line and "html_not_csv" in line

@@ -1,0 +1,181 @@
+"""Golden rows of the public views, read the way an analyst would: read-only, from another directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+BN = 1e9
+
+
+@pytest.fixture(scope="module")
+def con(loaded: dict, tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch):
+    elsewhere = tmp_path_factory.mktemp("analyst")
+    monkeypatch_module.chdir(elsewhere)  # no view may depend on the working directory
+    connection = duckdb.connect(str(loaded["warehouse"]), read_only=True)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> tuple:
+    rows = con.execute(sql, list(params)).fetchall()
+    assert len(rows) == 1, f"expected one row, got {len(rows)}: {rows}"
+    return rows[0]
+
+
+def test_technology_balance_2011(con):
+    exports, imports, balance, derived = one(
+        con,
+        "select exports, imports, balance, is_imports_derived or is_exports_derived from marts.trade_balance "
+        "where reporter = 'CHN' and partner = 'WLD' and period = '2011' and measure = 'technology_contract_value'",
+    )
+    assert round(exports / BN, 2) == 21.40
+    assert round(imports / BN, 2) == 32.16
+    assert round(balance / BN, 2) == -10.76
+    assert derived is False
+
+
+def test_technology_balance_2006_imports_are_derived(con):
+    exports, imports, imports_derived, derivation = one(
+        con,
+        "select exports, imports, is_imports_derived, derivation from marts.trade_balance "
+        "where reporter = 'CHN' and period = '2006' and measure = 'technology_contract_value'",
+    )
+    assert round(exports / BN, 2) == 0.58
+    assert round(imports / BN, 2) == 22.03
+    assert imports_derived is True
+    assert derivation == "import = total - export = 22.61 bn - 0.58 bn"
+
+
+def test_contract_value_never_paired_with_bop(con):
+    measures = con.execute(
+        "select distinct measure from marts.trade_balance_vintages where classification = 'technology_contracts'"
+    ).fetchall()
+    assert measures == [("technology_contract_value",)]
+
+
+def test_software_share_gives_derived_value(con):
+    value, base, share, value_derived, share_derived = one(
+        con,
+        "select value_usd, base_value_usd, share_pct, is_value_derived, is_share_derived from marts.trade_composition "
+        "where reporter = 'CHN' and category = 'software' and period = '2011' and flow = 'export'",
+    )
+    assert share == pytest.approx(89.2)
+    assert round(value / BN, 2) == 19.09
+    assert round(base / BN, 2) == 21.40
+    assert (value_derived, share_derived) == (True, False)
+
+
+def test_three_provinces_share_of_china(con):
+    reporter, base_reporter, share, value = one(
+        con,
+        "select reporter, base_reporter, share_pct, value_usd from marts.trade_composition "
+        "where reporter = 'CN-SJZ' and period = '2011'",
+    )
+    assert (reporter, base_reporter, share) == ("CN-SJZ", "CHN", 38.0)
+    assert round(value / BN, 2) == round(0.38 * 53.56, 2)
+
+
+def test_wdi_services_2011_from_the_2013_vintage(con):
+    exports, imports, vintage = one(
+        con,
+        "select exports, imports, vintage from marts.trade_balance "
+        "where reporter = 'CHN' and period = '2011' and category = 'services' and measure = 'bop_value'",
+    )
+    assert (round(exports / BN, 2), round(imports / BN, 2)) == (184.76, 238.91)
+    assert vintage == "2013-12-01"
+
+
+def test_ip_charges_2011(con):
+    exports, imports, balance = one(
+        con,
+        "select exports, imports, balance from marts.trade_balance "
+        "where reporter = 'CHN' and period = '2011' and category = 'ip_charges'",
+    )
+    assert round(exports / BN, 3) == 0.743
+    assert round(imports / BN, 2) == 14.71
+    assert round(balance / BN, 2) == -13.96
+
+
+def test_vintages_of_one_indicator_kept_apart(con):
+    rows = con.execute(
+        "select vintage, round(value / 1e9, 3), is_latest_vintage from core.fct_trade_figure "
+        "where reporter = 'CHN' and year = 2011 and category = 'ict_services' order by vintage"
+    ).fetchall()
+    assert rows == [("2013-12-01", 60.691, False), ("2026-02-24", 13.908, True)]
+    balances = con.execute(
+        "select count(*) from marts.trade_balance_vintages where category = 'ip_charges' and reporter = 'CHN' "
+        "and period = '2011'"
+    ).fetchall()
+    assert balances == [(2,)]  # one per vintage, never one mixing them
+
+
+def test_growth_of_technology_trade(con):
+    cagr, yoy, printed = one(
+        con,
+        "select series_cagr_pct, yoy_growth_pct, printed_yoy_growth_pct from marts.trade_growth "
+        "where source_id = 'mofcom_2012_technology_trade' and flow = 'total' and year = 2011",
+    )
+    assert cagr == pytest.approx(100 * ((53.56 / 22.61) ** (1 / 5) - 1))
+    assert yoy is None  # 2010 total is not published: missing is not zero
+    assert printed is None
+
+
+def test_claim_checks_cover_every_figure_of_the_release(con):
+    count = one(con, "select count(*) from marts.claim_checks")[0]
+    assert count == 15
+    verdicts = dict(con.execute("select figure_id, verdict from marts.claim_checks").fetchall())
+    assert set(verdicts.values()) <= {"consistent", "inconsistent", "unverifiable"}
+    assert verdicts["total_2011"] == "consistent"
+    assert verdicts["imports_2011_headline"] == "consistent"
+    assert verdicts["balance_2011_approx"] == "consistent"
+    assert verdicts["region_share_total_2011"] == "unverifiable"
+    assert verdicts["goods_growth_target_2012"] == "unverifiable"
+
+
+def test_twelve_percent_claim_is_checked_against_wdi_services_trade(con):
+    recomputed, tolerance, source, verdict = one(
+        con,
+        "select recomputed_value, tolerance, checked_against_source_id, verdict from marts.claim_checks "
+        "where figure_id = 'technology_share_services_trade'",
+    )
+    assert recomputed == pytest.approx(100 * 53.56 / (184.763043712730 + 238.906457017550), abs=0.01)
+    assert round(recomputed, 1) == 12.6
+    assert source == "wdi_2013"
+    # '12 percent' is printed to the unit: 12.6 is outside 12 +/- 0.5, so the verdict follows from precision
+    assert tolerance == 0.5
+    assert verdict == "inconsistent"
+
+
+def test_services_growth_expectation_checked_against_wdi(con):
+    recomputed, verdict = one(
+        con, "select recomputed_value, verdict from marts.claim_checks where figure_id = 'services_growth_2012_expected'"
+    )
+    assert recomputed > 10
+    assert verdict == "consistent"
+
+
+def test_views_open_from_another_directory(con):
+    views = con.execute(
+        "select schema_name, view_name from duckdb_views() where not internal and schema_name in ('core', 'marts')"
+    ).fetchall()
+    assert len(views) >= 9
+    for schema, view in views:
+        con.execute(f'select * from "{schema}"."{view}" limit 1').fetchall()
+
+
+def test_warehouse_file_is_in_the_configured_storage_version(loaded):
+    # DuckDB writes the storage version in the header; a client of that version must be able to read it
+    with duckdb.connect() as c:
+        path = str(Path(loaded["warehouse"]))
+        c.execute(f"attach '{path}' as w (read_only)")
+        version = c.execute("select tags['storage_version'] from duckdb_databases() where database_name = 'w'").fetchall()
+    assert version == [("v1.2.0+",)]
