@@ -1,0 +1,84 @@
+"""The tradewh command: every subcommand has help, reads read-only, and says how to fix what is wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from warehouse.cli import build_parser, format_table, main
+
+
+def tradewh(*args: str, home=None, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    if home is not None:
+        env["TRADEWH_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+@pytest.mark.parametrize("command", ["load", "serve", "sql", "sources", "status"])
+def test_every_command_has_help(command):
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]  # noqa: SLF001
+    assert sub.format_help().strip()
+    assert sub.description is None or sub.description
+
+
+def test_sources_lists_the_catalogue(capsys):
+    assert main(["sources"]) == 0
+    out = capsys.readouterr().out
+    for source_id in ("mofcom_2012_technology_trade", "wdi_2013", "wdi_current"):
+        assert source_id in out
+
+
+def test_sql_prints_an_aligned_table(loaded, tmp_path):
+    result = tradewh(
+        "sql",
+        "select reporter, round(balance / 1e9, 2) as balance_bn from marts.trade_balance "
+        "where measure = 'technology_contract_value' and period = '2011'",
+        home=loaded["home"],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["reporter", "balance_bn"]
+    assert lines[2].split() == ["CHN", "-10.76"]
+    assert lines[-1] == "(1 row)"
+
+
+def test_sql_emits_csv_and_json(loaded):
+    query = "select figure_id, verdict from marts.claim_checks where figure_id = 'total_2011'"
+    csv_out = tradewh("sql", query, "--format", "csv", home=loaded["home"])
+    assert csv_out.stdout.splitlines() == ["figure_id,verdict", "total_2011,consistent"]
+    json_out = tradewh("sql", query, "--format", "json", home=loaded["home"])
+    assert json.loads(json_out.stdout) == [{"figure_id": "total_2011", "verdict": "consistent"}]
+
+
+def test_sql_is_read_only(loaded):
+    result = tradewh("sql", "create table marts.x as select 1", home=loaded["home"])
+    assert result.returncode == 1
+    assert "read-only" in result.stderr.lower()
+
+
+def test_status_shows_the_runs(loaded):
+    result = tradewh("status", home=loaded["home"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("succeeded") >= 2
+    assert "skipped" in result.stdout
+
+
+def test_missing_warehouse_says_how_to_fix_it(tmp_path):
+    result = tradewh("sql", "select 1", home=tmp_path / "empty")
+    assert result.returncode != 0
+    assert "run `tradewh load` first" in result.stderr
+
+
+def test_format_table_aligns_numbers_right():
+    text = format_table(["a", "n"], [("x", 1.5), ("long", 10.0)])
+    assert text.splitlines()[2:4] == ["x     1.5", "long   10"]

@@ -1,0 +1,337 @@
+"""Tests of fetch: locating `path` sources inside the allowed roots, the raw zone, and HTTP against a local server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from warehouse import fetch
+from warehouse.catalogue import MeasureSpec, Source
+from warehouse.errors import SourceError
+from warehouse.fetch import fetch_source, fetch_url, locate
+
+CSV_BODY = b"Country Name,Country Code,Year,Value\nChina,CHN,2011,743301698\n"
+
+
+def path_source(location: str, kind: str = "path") -> Source:
+    """A catalogue entry whose location is a `path` (or `seed`) glob."""
+    return Source(
+        id="test_source",
+        dataset="wdi",
+        publisher="Test publisher",
+        title="Test title",
+        licence="CC BY 4.0",
+        attribution="Test attribution",
+        location_kind=kind,
+        location=location,
+        vintage="2026-02-24",
+        measures=(MeasureSpec("bop_value", "USD", "USD", (1.0,)),),
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> dict[str, Path]:
+    """A project folder (the allowed root) holding one CSV, and an outside folder holding a 'secret' CSV."""
+    project = tmp_path / "project"
+    outside = tmp_path / "outside"
+    (project / "data").mkdir(parents=True)
+    outside.mkdir()
+    (project / "data" / "figures.csv").write_bytes(CSV_BODY)
+    (outside / "secret.csv").write_bytes(b"secret,1\n")
+    return {"project": project, "outside": outside, "seeds": tmp_path / "seeds", "raw": tmp_path / "raw"}
+
+
+def do_locate(tree: dict[str, Path], location: str, roots: tuple[Path, ...] | None = None) -> list:
+    return locate(
+        path_source(location),
+        seeds_dir=tree["seeds"],
+        project_root=tree["project"],
+        roots=roots if roots is not None else (tree["project"],),
+    )
+
+
+def do_fetch(tree: dict[str, Path], location: str, roots: tuple[Path, ...] | None = None) -> list[fetch.Payload]:
+    return fetch_source(
+        path_source(location),
+        seeds_dir=tree["seeds"],
+        project_root=tree["project"],
+        roots=roots if roots is not None else (tree["project"],),
+        raw_dir=tree["raw"],
+    )
+
+
+# --- locate: confinement -------------------------------------------------------------------------------------
+
+
+def test_relative_pattern_with_dotdot_is_refused(tree: dict[str, Path]) -> None:
+    with pytest.raises(SourceError) as info:
+        do_locate(tree, "data/../../outside/*.csv")
+    assert (info.value.rule, info.value.file) == ("path_outside_roots", "data/../../outside/*.csv")
+
+
+def test_absolute_pattern_with_dotdot_is_refused_even_inside_a_root(tree: dict[str, Path]) -> None:
+    location = str(tree["project"] / "data" / ".." / "data" / "figures.csv")
+    with pytest.raises(SourceError) as info:
+        do_locate(tree, location)
+    assert info.value.rule == "path_outside_roots"
+
+
+def test_symlink_inside_root_pointing_outside_is_refused(tree: dict[str, Path]) -> None:
+    (tree["project"] / "data" / "link.csv").symlink_to(tree["outside"] / "secret.csv")
+    with pytest.raises(SourceError) as info:
+        do_fetch(tree, "data/link.csv")
+    assert info.value.rule == "path_outside_roots"
+    assert not tree["raw"].exists()  # nothing of the outside file reached the raw zone
+
+
+def test_symlinked_folder_inside_root_pointing_outside_is_refused(tree: dict[str, Path]) -> None:
+    (tree["project"] / "linked").symlink_to(tree["outside"], target_is_directory=True)
+    with pytest.raises(SourceError) as info:
+        do_locate(tree, "linked/*.csv")
+    assert info.value.rule == "path_outside_roots"
+
+
+def test_absolute_path_outside_the_roots_is_refused(tree: dict[str, Path]) -> None:
+    with pytest.raises(SourceError) as info:
+        do_locate(tree, str(tree["outside"] / "secret.csv"))
+    assert info.value.rule == "path_outside_roots"
+
+
+def test_glob_matching_nothing_is_file_missing(tree: dict[str, Path]) -> None:
+    with pytest.raises(SourceError) as info:
+        do_locate(tree, "data/*.parquet")
+    assert (info.value.rule, info.value.file, info.value.source_id) == (
+        "file_missing",
+        "data/*.parquet",
+        "test_source",
+    )
+
+
+def test_absolute_path_inside_tmp_path_works_when_tmp_path_is_a_root(tmp_path: Path, tree: dict[str, Path]) -> None:
+    target = tree["project"] / "data" / "figures.csv"
+    assert do_locate(tree, str(target), roots=(tmp_path,)) == [target.resolve()]
+
+
+def test_relative_glob_matches_sorted(tree: dict[str, Path]) -> None:
+    (tree["project"] / "data" / "a.csv").write_bytes(b"a\n1\n")
+    found = do_locate(tree, "data/*.csv")
+    assert [p.name for p in found] == ["a.csv", "figures.csv"]
+
+
+# --- the raw zone ----------------------------------------------------------------------------------------------
+
+
+def test_payload_bytes_kept_under_source_sha_name(tree: dict[str, Path]) -> None:
+    (payload,) = do_fetch(tree, "data/figures.csv")
+    digest = hashlib.sha256(CSV_BODY).hexdigest()
+    assert payload.raw_path == tree["raw"] / "test_source" / digest / "figures.csv"
+    assert payload.raw_path.read_bytes() == CSV_BODY
+    assert (payload.sha256, payload.size, payload.name) == (digest, len(CSV_BODY), "figures.csv")
+    assert payload.origin == str((tree["project"] / "data" / "figures.csv").resolve())
+
+
+def test_raw_zone_holds_only_the_payload(tree: dict[str, Path]) -> None:
+    (payload,) = do_fetch(tree, "data/figures.csv")
+    assert sorted(p for p in tree["raw"].rglob("*") if p.is_file()) == [payload.raw_path]  # no '.part-' left
+
+
+def test_fetching_the_same_content_twice_does_not_rewrite(tree: dict[str, Path]) -> None:
+    (first,) = do_fetch(tree, "data/figures.csv")
+    old = 1_000_000_000_000_000_000  # 2001-09-09, in ns: a rewrite would set a current mtime
+    os.utime(first.raw_path, ns=(old, old))
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second == first
+    assert first.raw_path.stat().st_mtime_ns == old
+
+
+def test_changed_content_is_kept_beside_the_old(tree: dict[str, Path]) -> None:
+    (first,) = do_fetch(tree, "data/figures.csv")
+    (tree["project"] / "data" / "figures.csv").write_bytes(CSV_BODY + b"Japan,JPN,2011,5\n")
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second.sha256 != first.sha256
+    assert first.raw_path.read_bytes() == CSV_BODY
+
+
+# --- fetch_url against a local HTTP server ---------------------------------------------------------------------
+
+
+def _ok_csv(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "text/csv; charset=utf-8")
+    h.send_header("Content-Length", str(len(CSV_BODY)))
+    h.end_headers()
+    h.wfile.write(CSV_BODY)
+
+
+def _status(code: int) -> Callable[[http.server.BaseHTTPRequestHandler], None]:
+    def reply(h: http.server.BaseHTTPRequestHandler) -> None:
+        body = f"status {code}".encode()
+        h.send_response(code)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return reply
+
+
+def _html(h: http.server.BaseHTTPRequestHandler) -> None:
+    body = b"<!DOCTYPE html><html><body>Please log in</body></html>"
+    h.send_response(200)
+    h.send_header("Content-Type", "text/html; charset=utf-8")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def _short(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "text/csv")
+    h.send_header("Content-Length", "1000")
+    h.end_headers()
+    h.wfile.write(CSV_BODY)  # fewer bytes than announced, then the connection closes
+    h.close_connection = True
+
+
+def _chunked_short(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.protocol_version = "HTTP/1.1"
+    h.send_response(200)
+    h.send_header("Content-Type", "text/csv")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.send_header("Connection", "close")
+    h.end_headers()
+    h.wfile.write(b"3e8\r\n" + CSV_BODY)  # a chunk of 1000 bytes announced, fewer sent, then close
+    h.close_connection = True
+
+
+def _unannounced(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "text/csv")
+    h.end_headers()  # no Content-Length: the body ends when the connection closes
+    h.wfile.write(CSV_BODY)
+    h.close_connection = True
+
+
+ROUTES: dict[str, Callable[[http.server.BaseHTTPRequestHandler], None]] = {
+    "/data/figures.csv": _ok_csv,
+    "/error.csv": _status(500),
+    "/busy.csv": _status(429),
+    "/missing.csv": _status(404),
+    "/login.csv": _html,
+    "/short.csv": _short,
+    "/chunked_short.csv": _chunked_short,
+    "/unannounced.csv": _unannounced,
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        ROUTES.get(urllib.parse.urlsplit(self.path).path, _status(404))(self)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the http.server signature)
+        pass
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> str:
+    """A local HTTP server on 127.0.0.1 (an ephemeral port); returns its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+    request.addfinalizer(stop)
+    host, port = httpd.server_address[:2]
+    return f"http://{host}:{port}"
+
+
+def get(url: str, raw_dir: Path) -> fetch.Payload:
+    return fetch_url(url, source_id="test_source", raw_dir=raw_dir, timeout=5)
+
+
+def test_url_200_csv_is_stored(server: str, tmp_path: Path) -> None:
+    payload = get(f"{server}/data/figures.csv?format=csv", tmp_path)
+    digest = hashlib.sha256(CSV_BODY).hexdigest()
+    assert payload.raw_path == tmp_path / "test_source" / digest / "figures.csv"
+    assert payload.raw_path.read_bytes() == CSV_BODY
+    assert (payload.origin, payload.size) == (f"{server}/data/figures.csv?format=csv", len(CSV_BODY))
+
+
+def test_url_500_is_a_connection_error(server: str, tmp_path: Path) -> None:
+    with pytest.raises(ConnectionError, match="HTTP 500"):
+        get(f"{server}/error.csv", tmp_path)
+
+
+def test_url_429_is_a_connection_error(server: str, tmp_path: Path) -> None:
+    with pytest.raises(ConnectionError, match="HTTP 429"):
+        get(f"{server}/busy.csv", tmp_path)
+
+
+def test_url_404_is_a_final_source_error(server: str, tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as info:
+        get(f"{server}/missing.csv", tmp_path)
+    assert (info.value.rule, info.value.file) == ("http_status", f"{server}/missing.csv")
+    assert not isinstance(info.value, ConnectionError)
+
+
+def test_url_serving_html_is_refused_naming_the_url(server: str, tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as info:
+        get(f"{server}/login.csv", tmp_path)
+    assert info.value.rule == "html_not_csv"
+    assert f"{server}/login.csv" in str(info.value)
+    assert not (tmp_path / "test_source").exists()
+
+
+def test_url_body_shorter_than_content_length_is_refused(server: str, tmp_path: Path) -> None:
+    with pytest.raises((SourceError, ConnectionError)) as info:
+        get(f"{server}/short.csv", tmp_path)
+    if isinstance(info.value, SourceError):
+        assert info.value.rule == "truncated_body"
+    assert not (tmp_path / "test_source").exists()
+
+
+def test_url_refused_connection_is_a_connection_error(tmp_path: Path) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = httpd.server_address[1]
+    httpd.server_close()  # the port was free a moment ago and nothing listens on it now
+    with pytest.raises(ConnectionError):
+        get(f"http://127.0.0.1:{port}/data/figures.csv", tmp_path)
+
+
+def test_url_body_without_content_length_is_stored(server: str, tmp_path: Path) -> None:
+    assert get(f"{server}/unannounced.csv", tmp_path).raw_path.read_bytes() == CSV_BODY
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: fetch_url lets http.client.IncompleteRead escape when a chunked body is cut short "
+    "(neither SourceError nor ConnectionError, so the flow's retries and error report do not apply)",
+)
+def test_url_chunked_body_cut_short_is_refused(server: str, tmp_path: Path) -> None:
+    with pytest.raises((SourceError, ConnectionError)):
+        get(f"{server}/chunked_short.csv", tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a body over MAX_PAYLOAD_BYTES with no Content-Length is stored cut at MAX_PAYLOAD_BYTES + 1 "
+    "bytes and returned as a good payload; it reads one byte more than the limit but never checks it",
+)
+def test_url_body_over_the_size_limit_is_not_stored_cut(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch, "MAX_PAYLOAD_BYTES", 10)
+    with pytest.raises(SourceError):
+        get(f"{server}/unannounced.csv", tmp_path)

@@ -1,0 +1,67 @@
+"""Meta-tests on sql/: one view per file named after it, the grain stated, documented, no file paths."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from warehouse.build import BuildError, sql_files
+
+SQL_DIR = PROJECT_ROOT / "sql"
+FILES = sorted(SQL_DIR.glob("*/*.sql"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_file_creates_the_view_its_name_says(path):
+    text = path.read_text()
+    created = re.findall(r"^create or replace view ([a-z_]+\.[a-z_0-9]+) as$", text, flags=re.M)
+    assert created == [f"{path.parent.name}.{path.stem}"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_file_starts_with_its_grain_and_ends_with_final(path):
+    text = path.read_text()
+    assert text.startswith("-- grain: one row per ")
+    view_sql = text.split("\ncomment on ")[0]
+    assert view_sql.rstrip().endswith("select * from final;")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_file_paths_and_lower_case_keywords(path):
+    text = re.sub(r"--[^\n]*", "", path.read_text())
+    literals = re.findall(r"'((?:[^']|'')*)'", text)
+    code = re.sub(r"'(?:[^']|'')*'", "''", text)
+    assert not re.search(r"\bread_\w+\s*\(|\battach\b|\bcopy\b", code, flags=re.I), "views read tables, never files"
+    assert [s for s in literals if re.search(r"\.(csv|parquet|json|duckdb)\b|^(\.|/|~/)", s)] == []
+    upper = re.findall(r"\b(SELECT|FROM|WHERE|JOIN|GROUP BY|ORDER BY|CREATE|AS|WITH|UNION|CASE|WHEN|END)\b", code)
+    assert upper == []
+
+
+def test_dependency_order_puts_every_view_after_what_it_reads():
+    names = [f"{p.parent.name}.{p.stem}" for p in sql_files(SQL_DIR)]
+    assert names.index("core.fct_trade_figure") < names.index("marts.trade_balance_vintages")
+    assert names.index("marts.trade_balance_vintages") < names.index("marts.trade_balance")
+    assert names.index("staging.stg_wdi") < names.index("core.fct_trade_figure")
+
+
+def test_a_cycle_is_refused(tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "a.sql").write_text("create or replace view core.a as select * from core.b;")
+    (tmp_path / "core" / "b.sql").write_text("create or replace view core.b as select * from core.a;")
+    with pytest.raises(BuildError, match="cycle"):
+        sql_files(tmp_path)
+
+
+def test_every_public_view_and_column_is_documented(loaded):
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        views = con.execute("select view_name, comment from duckdb_views() where schema_name = 'marts'").fetchall()
+        columns = con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
+            "and (comment is null or comment = '')"
+        ).fetchall()
+    assert {v for v, _ in views} == {p.stem for p in (SQL_DIR / "marts").glob("*.sql")}
+    assert [v for v, c in views if not c] == []
+    assert columns == []
