@@ -192,3 +192,15 @@ def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
     except SchemaErrors as exc:
         cases = exc.failure_cases.head(20).to_string()
         raise BuildError(f"core.fct_trade_figure breaks the conformed trade figure's rules:\n{cases}") from exc
+
+
+def rollback(final: Path) -> None:
+    """Put the previously published file back in place (atomically); the rolled-back one is discarded.
+
+    Raises:
+        FileNotFoundError: when there is no previous publish to return to.
+    """
+    previous = final.with_name(final.name + ".previous")
+    if not previous.exists():
+        raise FileNotFoundError(f"no previous publish to roll back to ({previous} does not exist)")
+    os.replace(previous, final)

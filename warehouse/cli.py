@@ -117,6 +117,20 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.build import rollback
+    from warehouse.lock import writer_lock
+
+    with writer_lock(settings.home):
+        try:
+            rollback(settings.warehouse_path)
+        except FileNotFoundError as exc:
+            print(f"tradewh rollback: {exc}", file=sys.stderr)
+            return 1
+    print(f"tradewh: {settings.warehouse_path} is the previous publish again; the next load rebuilds from the lake")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradewh", description="A trade-figures data warehouse on DuckDB.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="the last load runs, from the audit table")
     status.add_argument("--last", type=int, default=10, help="how many runs to show")
     status.set_defaults(func=cmd_status)
+    rollback = sub.add_parser("rollback", help="put the previously published warehouse back")
+    rollback.set_defaults(func=cmd_rollback)
     return parser
 
 
@@ -145,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.cron = settings.cron
     try:
         return int(args.func(args, settings))
-    except CatalogueError as exc:
+    except (CatalogueError, LoadRunning) as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 1
 

@@ -29,7 +29,7 @@ comment on column marts.trade_balance.measure is 'The concept measured (core.dim
 comment on column marts.trade_balance.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
 comment on column marts.trade_balance.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
 comment on column marts.trade_balance.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
-comment on column marts.trade_balance.balance is 'exports - imports, in unit; negative is a deficit; null if either side is missing';
+comment on column marts.trade_balance.balance is 'exports - imports, in unit, rounded to 0.01; negative is a deficit; null if either side is missing';
 comment on column marts.trade_balance.total_trade is 'exports + imports, in unit';
 comment on column marts.trade_balance.coverage_ratio_pct is 'exports / imports x 100 (percent), rounded to 0.01';
 comment on column marts.trade_balance.is_exports_derived is 'True when exports were not printed but derived (see derivation)';

@@ -42,8 +42,8 @@ final as (
         -- numerics (in unit; null where a side is missing: missing is not zero)
         exports,
         imports,
-        exports - imports as balance,
-        exports + imports as total_trade,
+        round(exports - imports, 2) as balance,
+        round(exports + imports, 2) as total_trade,
         round(100 * exports / nullif(imports, 0), 2) as coverage_ratio_pct,
         -- reported or derived
         coalesce(is_exports_derived, false) as is_exports_derived,
@@ -70,7 +70,7 @@ comment on column marts.trade_balance_vintages.measure is 'The concept measured 
 comment on column marts.trade_balance_vintages.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
 comment on column marts.trade_balance_vintages.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
 comment on column marts.trade_balance_vintages.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
-comment on column marts.trade_balance_vintages.balance is 'exports - imports, in unit; negative is a deficit; null if either side is missing';
+comment on column marts.trade_balance_vintages.balance is 'exports - imports, in unit, rounded to 0.01; negative is a deficit; null if either side is missing';
 comment on column marts.trade_balance_vintages.total_trade is 'exports + imports, in unit';
 comment on column marts.trade_balance_vintages.coverage_ratio_pct is 'exports / imports x 100 (percent), rounded to 0.01';
 comment on column marts.trade_balance_vintages.is_exports_derived is 'True when exports were not printed but derived (see derivation)';
