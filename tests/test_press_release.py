@@ -99,6 +99,20 @@ def test_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(frame, expected)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: parse_press_release does not catch csv.Error, so a field over the csv module's limit (131072 "
+    "characters) raises _csv.Error 'field larger than field limit' instead of a SourceError naming the file",
+)
+def test_field_over_the_csv_limit_is_a_source_error(tmp_path: Path) -> None:
+    lines = (HERE / "good.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    huge = tmp_path / "huge_quote.csv"
+    huge.write_text(lines[0] + lines[1].replace("China's", "China's" + "x" * 200_000, 1), encoding="utf-8")
+    with pytest.raises(SourceError) as info:
+        parse_press_release(huge, source_id=SOURCE_ID)
+    assert info.value.file == "huge_quote.csv"
+
+
 # --- the quotes ------------------------------------------------------------------------------------------------
 
 

@@ -76,7 +76,10 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     except duckdb.Error as exc:
         print(f"tradewh sql: {exc}", file=sys.stderr)
         return 1
-    columns = [d[0] for d in cursor.description or []]
+    if cursor is None or not cursor.description:
+        print("(no result)")
+        return 0
+    columns = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     if args.format == "csv":
         import csv
