@@ -60,7 +60,9 @@ def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) ->
 
 
 @task(cache_policy=NO_CACHE)
-def write_parquet(source: Source, valid: pd.DataFrame, payloads: list[fetch.Payload], settings: Settings, run_id: str) -> list[str]:
+def write_parquet(
+    source: Source, valid: pd.DataFrame, payloads: list[fetch.Payload], settings: Settings, run_id: str
+) -> list[str]:
     """Write the valid rows to the lake, one folder per vintage."""
     return ingest.write_lake(source, valid, payloads, settings.lake_dir, run_id)
 

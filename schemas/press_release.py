@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.rules import FrameRule, RunContext, catalogue_unit, known_country, with_column_checks
+from schemas.rules import NUMBER, FrameRule, RunContext, catalogue_unit, known_country, with_column_checks
 
 FLOWS = ["export", "import", "re_export", "re_import", "total", "balance"]
 SIGNED_MEASURES = {"growth_yoy", "growth_yoy_expected", "growth_target"}
@@ -28,6 +28,7 @@ class PressRelease(pa.DataFrameModel):
     measure: Series[str]
     unit: Series[str]
     value_printed: Series[str] = pa.Field(str_matches=r"^\d+(\.\d+)?$")
+    value_text: Series[str]
     value: Series[float] = pa.Field(nullable=True)
     scale: Series[float] = pa.Field(nullable=True, gt=0)
     comparator: Series[str] = pa.Field(isin=["=", "~", ">", "<", ">=", "<="])
@@ -44,9 +45,10 @@ class PressRelease(pa.DataFrameModel):
         strict = False  # provenance columns (file name, hash, vintage) ride along
         coerce = True
 
-    @pa.check("value", name="value_is_number", ignore_na=False)
-    def value_is_number(cls, value: Series[float]) -> Series[bool]:
-        return value.notna()
+    @pa.check("value_text", name="value_is_number")
+    def value_is_number(cls, value_text: Series[str]) -> Series[bool]:
+        # the parser turned what is a plain number into `value`; anything else stays text and is refused here
+        return value_text.str.fullmatch(NUMBER)
 
 
 def _figure_key_unique(df: pd.DataFrame) -> pd.Series:

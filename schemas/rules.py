@@ -17,6 +17,8 @@ from pandera.errors import SchemaErrors
 
 from warehouse.catalogue import Source
 
+NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"  # what a parser reads as a number, and nothing else
+
 QUARANTINE_COLUMNS = ["source_id", "file_name", "file_sha256", "file_row", "column_name", "rule", "value"]
 
 # pandera's own names for its built-in checks, mapped to the rule names the quarantine shows
@@ -47,6 +49,11 @@ class FrameRule:
     name: str
     column: str
     test: Callable[[pd.DataFrame], pd.Series]
+
+
+def _text(value: object) -> str:
+    """An offending value as text for the quarantine ('' for a missing one)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 def _rule_name(check: object) -> str:
@@ -86,7 +93,7 @@ def validate_frame(
                     "index": cases["index"].astype("int64"),
                     "column_name": cases["column"].astype(str),
                     "rule": cases["check"].map(_rule_name),
-                    "value": cases["failure_case"].astype(str),
+                    "value": cases["failure_case"].map(_text),
                 }
             )
         )
@@ -100,18 +107,26 @@ def validate_frame(
                         "index": bad.astype("int64"),
                         "column_name": rule.column,
                         "rule": rule.name,
-                        "value": frame.loc[bad, rule.column].astype(str).to_numpy(),
+                        "value": frame.loc[bad, rule.column].map(_text).to_numpy(),
                     }
                 )
             )
     if not failures:
         return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    cases = pd.concat(failures, ignore_index=True).drop_duplicates(["index", "column_name", "rule"])
+    cases = _one_row_per_rule(pd.concat(failures, ignore_index=True).drop_duplicates(["index", "column_name", "rule"]))
     where = frame.loc[cases["index"], ["source_id", "file_name", "file_sha256", "file_row"]].reset_index(drop=True)
     quarantine = pd.concat([where, cases.drop(columns="index").reset_index(drop=True)], axis=1)
     quarantine = quarantine.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
     valid = frame.drop(index=cases["index"].unique())
     return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS]
+
+
+def _one_row_per_rule(cases: pd.DataFrame) -> pd.DataFrame:
+    """A multi-column rule (a duplicated key) fails once per column: report it once, naming every column."""
+    grouped = cases.groupby(["index", "rule"], sort=False, as_index=False).agg(
+        column_name=("column_name", ", ".join), value=("value", ", ".join)
+    )
+    return grouped[["index", "column_name", "rule", "value"]]
 
 
 def known_country(codes: frozenset[str], *, optional: bool = False) -> pa.Check:

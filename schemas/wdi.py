@@ -8,7 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.rules import FrameRule, RunContext, catalogue_unit, known_country, with_column_checks
+from schemas.rules import NUMBER, FrameRule, RunContext, catalogue_unit, known_country, with_column_checks
 
 
 class Wdi(pa.DataFrameModel):
@@ -18,7 +18,7 @@ class Wdi(pa.DataFrameModel):
     country_code: Series[str]
     indicator_name: Series[str] = pa.Field(nullable=True)
     indicator_code: Series[str] = pa.Field(str_matches=r"^[A-Z0-9.]+$")
-    year: Series[int] = pa.Field(ge=1960, le=2100)
+    year: Series[int]
     value_text: Series[str]
     value: Series[float] = pa.Field(nullable=True)
     vintage: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
@@ -29,9 +29,13 @@ class Wdi(pa.DataFrameModel):
         coerce = True
         unique = ["country_code", "indicator_code", "year", "vintage"]
 
-    @pa.check("value", name="value_is_number", ignore_na=False)
-    def value_is_number(cls, value: Series[float]) -> Series[bool]:
-        return value.notna()
+    @pa.check("value_text", name="value_is_number")
+    def value_is_number(cls, value_text: Series[str]) -> Series[bool]:
+        return value_text.str.fullmatch(NUMBER)
+
+    @pa.check("year", name="year_in_range")
+    def year_in_range(cls, year: Series[int]) -> Series[bool]:
+        return year.between(1960, 2100)
 
     @pa.check("value", name="non_negative")
     def non_negative(cls, value: Series[float]) -> Series[bool]:

@@ -95,7 +95,7 @@ PROVENANCE = {
     "wdi_metadata": (
         "AleHerreraSoria/green-ai-analytics-platform, the companion of "
         "data/World_Bank_Group/API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv, commit 71b9184c2dff "
-        "(\"Last Updated Date\" 2026-02-24)"
+        '("Last Updated Date" 2026-02-24)'
     ),
     "wdi_2013": "ronnywang/worldbank, WDI_bundle/parsed/<CODE>_WDI.csv, commit dff56f37f6cc (December 2013 vintage)",
     "wdi_tidy": "datasets/world-development-indicators, indicators/<code>/data.csv, commit 4ebec5a2273f",
@@ -161,8 +161,15 @@ def iso_rows(shared: Path) -> list[dict[str, str]]:
     require(
         path,
         rows,
-        ["ISO3166-1-Alpha-3", "M49", "CLDR display name", "UNTERM English Short", "official_name_en",
-         "Region Name", "Sub-region Name"],
+        [
+            "ISO3166-1-Alpha-3",
+            "M49",
+            "CLDR display name",
+            "UNTERM English Short",
+            "official_name_en",
+            "Region Name",
+            "Sub-region Name",
+        ],
     )
     out = []
     for line_no, row in enumerate(rows, start=2):
@@ -354,9 +361,12 @@ def readme(shared: Path, countries: list[dict[str, str]], aliases: list[dict[str
     n_non_iso = sum(1 for r in countries if r["publisher_note"] == NON_ISO_NOTE)
     n_old = sum(1 for r in countries if r["iso3"] in DISCONTINUED_WB_GROUPS)
     alias_list = ", ".join(f"{a['alias']} -> {a['iso3']}" for a in aliases)
-    inputs = [COUNTRY_CODES, WDI_METADATA] + [
-        p.relative_to(shared).as_posix() for p in sorted(shared.glob(WDI_2013_GLOB))
-    ] + [WDI_DOWNLOAD_DATA] + [p.relative_to(shared).as_posix() for p in sorted(shared.glob(WDI_TIDY_GLOB))]
+    inputs = (
+        [COUNTRY_CODES, WDI_METADATA]
+        + [p.relative_to(shared).as_posix() for p in sorted(shared.glob(WDI_2013_GLOB))]
+        + [WDI_DOWNLOAD_DATA]
+        + [p.relative_to(shared).as_posix() for p in sorted(shared.glob(WDI_TIDY_GLOB))]
+    )
     checksums = "\n".join(f"    {sha256(shared / p)}  {p}" for p in inputs)
     text = f"""# Reference seeds: countries
 

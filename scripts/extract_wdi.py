@@ -417,9 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--shared", default="../shared/data", help="shared data folder, relative to the project root"
-    )
+    parser.add_argument("--shared", default="../shared/data", help="shared data folder, relative to the project root")
     parser.add_argument("--out", default="seeds", help="seeds folder, relative to the project root")
     args = parser.parse_args(argv)
     shared, out = project_path(args.shared), project_path(args.out)

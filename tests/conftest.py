@@ -17,6 +17,7 @@ def _prefect_offline(home: Path) -> None:
     # Before any flow runs: keep Prefect's state in a temporary folder, no telemetry, room to start.
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"  # quiet, and no write to a closed stream at exit
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     (home / "prefect").mkdir(parents=True, exist_ok=True)
 

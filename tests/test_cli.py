@@ -82,3 +82,19 @@ def test_missing_warehouse_says_how_to_fix_it(tmp_path):
 def test_format_table_aligns_numbers_right():
     text = format_table(["a", "n"], [("x", 1.5), ("long", 10.0)])
     assert text.splitlines()[2:4] == ["x     1.5", "long   10"]
+
+
+def test_rollback_puts_the_previous_publish_back(loaded, tmp_path):
+    import hashlib
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(loaded["home"] / "warehouse", home / "warehouse")
+    current = home / "warehouse" / "tradewh.duckdb"
+    previous = current.with_name("tradewh.duckdb.previous")
+    digest = hashlib.sha256(previous.read_bytes()).hexdigest()
+    result = tradewh("rollback", home=home)
+    assert result.returncode == 0, result.stderr
+    assert hashlib.sha256(current.read_bytes()).hexdigest() == digest
+    again = tradewh("rollback", home=home)
+    assert again.returncode == 1 and "no previous publish" in again.stderr

@@ -315,21 +315,11 @@ def test_url_body_without_content_length_is_stored(server: str, tmp_path: Path) 
     assert get(f"{server}/unannounced.csv", tmp_path).raw_path.read_bytes() == CSV_BODY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: fetch_url lets http.client.IncompleteRead escape when a chunked body is cut short "
-    "(neither SourceError nor ConnectionError, so the flow's retries and error report do not apply)",
-)
 def test_url_chunked_body_cut_short_is_refused(server: str, tmp_path: Path) -> None:
     with pytest.raises((SourceError, ConnectionError)):
         get(f"{server}/chunked_short.csv", tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a body over MAX_PAYLOAD_BYTES with no Content-Length is stored cut at MAX_PAYLOAD_BYTES + 1 "
-    "bytes and returned as a good payload; it reads one byte more than the limit but never checks it",
-)
 def test_url_body_over_the_size_limit_is_not_stored_cut(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,21 +328,10 @@ def test_url_body_over_the_size_limit_is_not_stored_cut(
         get(f"{server}/unannounced.csv", tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the payload name is taken after the last '/' of the whole URL, query included, so "
-    "'.../figures.csv?next=/x/y.csv' is stored as 'y.csv'",
-)
 def test_url_name_ignores_a_slash_in_the_query(server: str, tmp_path: Path) -> None:
     assert get(f"{server}/data/figures.csv?next=/x/y.csv", tmp_path).name == "figures.csv"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a URL ending in '/.' or '/..' names the payload '.' or '..': with '.' the returned raw_path is "
-    "the <sha256> folder itself and no bytes are kept; with '..' os.replace raises a bare OSError (EBUSY) and "
-    "a '.part-' file is left in the raw zone",
-)
 @pytest.mark.parametrize("last", [".", ".."])
 def test_url_ending_in_a_dot_segment_is_kept_as_a_file(server: str, tmp_path: Path, last: str) -> None:
     try:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tests.conftest import FIXTURES, PROJECT_ROOT, run_nightly
 
@@ -21,7 +20,9 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
 def test_first_run_loads_every_source(loaded):
     assert loaded["first"]["status"] == "succeeded"
     with duckdb.connect(str(loaded["after_first"]), read_only=True) as con:
-        rows = con.execute("select source_id, status, rows_read, rows_rejected, rows_loaded from audit.source_runs").fetchall()
+        rows = con.execute(
+            "select source_id, status, rows_read, rows_rejected, rows_loaded from audit.source_runs"
+        ).fetchall()
     assert {r[0] for r in rows} == {"mofcom_2012_technology_trade", "wdi_2013", "wdi_current"}
     assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
 
@@ -30,7 +31,9 @@ def test_second_run_adds_nothing_and_changes_no_figure(loaded):
     assert loaded["second"]["status"] == "succeeded"
     assert snapshot(loaded["after_first"]) == snapshot(loaded["warehouse"])
     with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
-        runs = con.execute("select run_id, status, sources_loaded, sources_skipped from audit.load_runs order by run_id").fetchall()
+        runs = con.execute(
+            "select run_id, status, sources_loaded, sources_skipped from audit.load_runs order by run_id"
+        ).fetchall()
         second = con.execute(
             "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
         ).fetchall()
@@ -60,7 +63,9 @@ def _catalogue_with(tmp_path: Path, figures: Path) -> Path:
     local = tmp_path / "release" / "figures.csv"
     local.parent.mkdir()
     shutil.copy(figures, local)
-    text = text.replace('location = { seed = "mofcom_2012_technology_trade/figures.csv" }', f'location = {{ path = "{local}" }}')
+    text = text.replace(
+        'location = { seed = "mofcom_2012_technology_trade/figures.csv" }', f'location = {{ path = "{local}" }}'
+    )
     catalogue = tmp_path / "catalogue.toml"
     catalogue.write_text(text)
     return catalogue
@@ -76,7 +81,9 @@ def _with_bad_row(tmp_path: Path) -> Path:
 
 def test_bad_row_is_quarantined_and_the_rest_loads(tmp_path, prefect_home):
     catalogue = _catalogue_with(tmp_path, _with_bad_row(tmp_path))
-    result = run_nightly(tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.1")
+    result = run_nightly(
+        tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.1"
+    )
     assert result["status"] == "succeeded"
     assert any("1 row(s) quarantined" in line for line in result["summary"])
     with duckdb.connect(str(tmp_path / "home" / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
@@ -95,7 +102,9 @@ def test_bad_row_is_quarantined_and_the_rest_loads(tmp_path, prefect_home):
 
 def test_source_over_the_reject_threshold_fails_alone(tmp_path, prefect_home):
     catalogue = _catalogue_with(tmp_path, _with_bad_row(tmp_path))
-    result = run_nightly(tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.05")
+    result = run_nightly(
+        tmp_path / "home", catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path), TRADEWH_REJECT_THRESHOLD="0.05"
+    )
     assert result["status"] == "partial"  # 1 of 16 rows = 6.25 % > 5 %
     with duckdb.connect(str(tmp_path / "home" / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw.press_release").fetchall() == [(0,)]

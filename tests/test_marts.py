@@ -157,7 +157,8 @@ def test_twelve_percent_claim_is_checked_against_wdi_services_trade(con):
 
 def test_services_growth_expectation_checked_against_wdi(con):
     recomputed, verdict = one(
-        con, "select recomputed_value, verdict from marts.claim_checks where figure_id = 'services_growth_2012_expected'"
+        con,
+        "select recomputed_value, verdict from marts.claim_checks where figure_id = 'services_growth_2012_expected'",
     )
     assert recomputed > 10
     assert verdict == "consistent"
@@ -177,5 +178,7 @@ def test_warehouse_file_is_in_the_configured_storage_version(loaded):
     with duckdb.connect() as c:
         path = str(Path(loaded["warehouse"]))
         c.execute(f"attach '{path}' as w (read_only)")
-        version = c.execute("select tags['storage_version'] from duckdb_databases() where database_name = 'w'").fetchall()
+        version = c.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = 'w'"
+        ).fetchall()
     assert version == [("v1.2.0+",)]

@@ -45,7 +45,7 @@ def test_seed_figure_ids_in_file_order() -> None:
 
 def test_parser_columns_and_layout() -> None:
     parsed = parse_press_release(SEED, source_id=SOURCE_ID)
-    assert list(parsed.frame.columns) == [*COLUMNS, "print_unit", "file_row"]
+    assert list(parsed.frame.columns) == [*COLUMNS, "value_text", "print_unit", "file_row"]
     assert (parsed.layout, parsed.vintage) == ("press_release_figures", None)
 
 
@@ -99,11 +99,6 @@ def test_columns_are_found_by_name_in_any_order(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(frame, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_press_release does not catch csv.Error, so a field over the csv module's limit (131072 "
-    "characters) raises _csv.Error 'field larger than field limit' instead of a SourceError naming the file",
-)
 def test_field_over_the_csv_limit_is_a_source_error(tmp_path: Path) -> None:
     lines = (HERE / "good.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     huge = tmp_path / "huge_quote.csv"
@@ -178,7 +173,7 @@ def test_bad_rows_quarantine_names_row_rule_and_column(bad_rows: tuple[pd.DataFr
         (7, "duplicate_key", "figure_id"),
         (8, "duplicate_key", "figure_id"),
         (9, "unit_matches_catalogue", "unit"),
-        (10, "value_is_number", "value"),
+        (10, "value_is_number", "value_text"),
         (10, "value_matches_print", "value"),  # NaN matches no printed figure either
         (11, "value_matches_print", "value"),
     ]
@@ -186,14 +181,14 @@ def test_bad_rows_quarantine_names_row_rule_and_column(bad_rows: tuple[pd.DataFr
 
 def test_bad_rows_quarantine_values(bad_rows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     _, quarantine = bad_rows
-    assert quarantine["value"].fillna("<missing>").tolist() == [
+    assert quarantine["value"].tolist() == [
         "-21.4",
         "XXX",
         "imports_2011",
         "imports_2011_again",
         "EUR",
-        "<missing>",  # the 'n/a' of the file: see test_quarantine_shows_a_text_value_as_published
-        "<missing>",
+        "n/a",  # value_is_number: the text as published
+        "",  # value_matches_print: no number to compare
         "581.0",
     ]
 
@@ -218,11 +213,6 @@ def test_no_quarantined_row_is_valid(bad_rows: tuple[pd.DataFrame, pd.DataFrame]
     assert len(valid) + quarantine["file_row"].nunique() == 10  # every data line of the file is in one of the two
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the press-release parser drops the value's text, so the quarantine row has no value (missing) "
-    "where the file says 'n/a' (csvtext.to_number promises the caller keeps the text for the quarantine)",
-)
 def test_quarantine_shows_a_text_value_as_published(bad_rows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     _, quarantine = bad_rows
     assert quarantine.loc[quarantine["rule"] == "value_is_number", "value"].tolist() == ["n/a"]

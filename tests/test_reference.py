@@ -51,7 +51,14 @@ def row(countries: pd.DataFrame, iso3: str) -> pd.Series:
 
 def test_columns_and_dtypes(countries: pd.DataFrame, aliases: pd.DataFrame) -> None:
     assert list(countries.columns) == [
-        "iso3", "m49", "name", "region", "sub_region", "is_aggregate", "parent_iso3", "publisher_note",
+        "iso3",
+        "m49",
+        "name",
+        "region",
+        "sub_region",
+        "is_aggregate",
+        "parent_iso3",
+        "publisher_note",
     ]
     assert str(countries["m49"].dtype) == "Int64"
     assert countries["is_aggregate"].dtype == bool

@@ -117,7 +117,8 @@ def test_empty_cells_produce_no_row() -> None:
 
 def test_text_values_give_nan_and_keep_their_text() -> None:
     frame = parse_wdi(FIXTURES / "text_values.csv", source_id="test").frame
-    got = dict(zip(zip(frame.country_code, frame.year), zip(frame.value_text, frame.value), strict=True))
+    keys = zip(frame.country_code, frame.year, strict=True)
+    got = dict(zip(keys, zip(frame.value_text, frame.value, strict=True), strict=True))
     assert got.keys() == {("CHN", 2010), ("CHN", 2011), ("CHN", 2012), ("JPN", 2010), ("JPN", 2011)}
     assert got[("CHN", 2010)][0] == "n/a" and math.isnan(got[("CHN", 2010)][1])
     assert got[("CHN", 2012)][0] == "1,234" and math.isnan(got[("CHN", 2012)][1])

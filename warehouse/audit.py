@@ -105,7 +105,10 @@ def record_run(run: Run, lake_dir: Path) -> None:
     if rejected:
         frame = pd.concat(rejected, ignore_index=True)
         frame["file_row"] = frame["file_row"].astype("int64")
-        _write(frame[["run_id", *[c for c in frame.columns if c != "run_id"]]], audit / "rejected_rows" / f"{run.run_id}.parquet")
+        _write(
+            frame[["run_id", *[c for c in frame.columns if c != "run_id"]]],
+            audit / "rejected_rows" / f"{run.run_id}.parquet",
+        )
 
 
 def summary_lines(run: Run) -> list[str]:

@@ -34,7 +34,10 @@ def _code(path: Path) -> str:
 def sql_files(sql_dir: Path) -> list[Path]:
     """The view files in dependency order (a view after every view it reads)."""
     files = {f"{f.parent.name}.{f.stem}": f for layer in LAYERS for f in sorted((sql_dir / layer).glob("*.sql"))}
-    deps = {name: {f"{s}.{v}" for s, v in _REFERENCE.findall(_code(path))} & set(files) - {name} for name, path in files.items()}
+    deps = {
+        name: {f"{s}.{v}" for s, v in _REFERENCE.findall(_code(path))} & set(files) - {name}
+        for name, path in files.items()
+    }
     ordered: list[str] = []
     visiting: set[str] = set()
 
@@ -97,7 +100,10 @@ def _load_audit(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
     for table in ("load_runs", "source_runs", "source_files", "rejected_rows"):
         files = sorted(str(f) for f in (lake_dir / "_audit" / table).glob("*.parquet"))
         if files:
-            con.execute(f"create table audit.{table} as select * from read_parquet(?, union_by_name = true) order by all", [files])
+            con.execute(
+                f"create table audit.{table} as select * from read_parquet(?, union_by_name = true) order by all",
+                [files],
+            )
 
 
 def build_warehouse(

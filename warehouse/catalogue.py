@@ -114,7 +114,9 @@ def load_catalogue(path: Path) -> list[Source]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CatalogueError(f"catalogue {path}: {exc}") from exc
-    sources = [_parse_entry(e, f"catalogue {path.name}, source #{i + 1}") for i, e in enumerate(document.get("source", []))]
+    sources = [
+        _parse_entry(e, f"catalogue {path.name}, source #{i + 1}") for i, e in enumerate(document.get("source", []))
+    ]
     seen: set[str] = set()
     for s in sources:
         if s.id in seen:

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 
@@ -41,7 +40,9 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for r in text:
-        lines.append("  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))))
+        lines.append(
+            "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+        )
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
 
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default=None, help="cron expression (default: TRADEWH_CRON or 0 2 * * *)")
     serve.set_defaults(func=cmd_serve)
     sql = sub.add_parser("sql", help="run a query against the published warehouse (read-only)")
-    sql.add_argument("query", help="SQL, e.g. \"select * from marts.trade_balance limit 5\"")
+    sql.add_argument("query", help='SQL, e.g. "select * from marts.trade_balance limit 5"')
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(func=cmd_sql)
     sources = sub.add_parser("sources", help="list the source catalogue")

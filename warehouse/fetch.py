@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from warehouse.errors import SourceError
 
 HTTP_TIMEOUT_S = 60
 MAX_PAYLOAD_BYTES = 2 * 1024**3
+CHUNK_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,22 @@ def _store(data: bytes, name: str, raw_dir: Path, source_id: str, origin: str) -
     return Payload(source_id, name, origin, target, digest, len(data))
 
 
+def _read_bounded(response: http.client.HTTPResponse, *, url: str, source_id: str) -> bytes:
+    """Read a body in chunks, refusing one larger than MAX_PAYLOAD_BYTES rather than keeping it cut."""
+    chunks, size = [], 0
+    while chunk := response.read(CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise SourceError(
+                f"body larger than the {MAX_PAYLOAD_BYTES} bytes allowed",
+                source_id=source_id,
+                file=url,
+                rule="payload_too_large",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def fetch_url(url: str, *, source_id: str, raw_dir: Path, timeout: float = HTTP_TIMEOUT_S) -> Payload:
     """GET a URL and keep the body; an HTTP error, a short body or an HTML page is a SourceError.
 
@@ -100,14 +119,21 @@ def fetch_url(url: str, *, source_id: str, raw_dir: Path, timeout: float = HTTP_
     request = urllib.request.Request(url, headers={"User-Agent": "tradewh"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (URL from the catalogue)
-            data = response.read(MAX_PAYLOAD_BYTES + 1)
             expected = response.headers.get("Content-Length")
             content_type = response.headers.get("Content-Type", "")
+            data = _read_bounded(response, url=url, source_id=source_id)
     except urllib.error.HTTPError as exc:
         if exc.code == 429 or exc.code >= 500:
             raise ConnectionError(f"[{source_id}] {url}: HTTP {exc.code}, will retry") from exc
         raise SourceError(f"HTTP {exc.code} {exc.reason}", source_id=source_id, file=url, rule="http_status") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except http.client.IncompleteRead as exc:
+        raise SourceError(
+            f"truncated body: the connection closed after {len(exc.partial)} bytes",
+            source_id=source_id,
+            file=url,
+            rule="truncated_body",
+        ) from exc
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
         raise ConnectionError(f"[{source_id}] {url}: {exc}") from exc
     if expected is not None and expected.isdigit() and int(expected) != len(data):
         raise SourceError(
@@ -118,11 +144,15 @@ def fetch_url(url: str, *, source_id: str, raw_dir: Path, timeout: float = HTTP_
         )
     if "html" in content_type.lower():
         raise SourceError(f"served {content_type}, not data", source_id=source_id, file=url, rule="html_not_csv")
-    name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "payload"
+    name = urllib.parse.urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        name = "payload"
     return _store(data, name, raw_dir, source_id, url)
 
 
-def fetch_source(source: Source, *, seeds_dir: Path, project_root: Path, roots: tuple[Path, ...], raw_dir: Path) -> list[Payload]:
+def fetch_source(
+    source: Source, *, seeds_dir: Path, project_root: Path, roots: tuple[Path, ...], raw_dir: Path
+) -> list[Payload]:
     """Fetch every payload of a catalogue entry into the raw zone.
 
     Args:

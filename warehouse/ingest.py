@@ -55,7 +55,11 @@ def schema_for(dataset: str, context: RunContext) -> tuple[pa.DataFrameSchema, l
 def model_for(dataset: str) -> type[pa.DataFrameModel]:
     """The dataset's pandera model (the first DataFrameModel its schema module defines)."""
     module = importlib.import_module(f"schemas.{dataset}")
-    models = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, pa.DataFrameModel) and v.__module__ == module.__name__]
+    models = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, pa.DataFrameModel) and v.__module__ == module.__name__
+    ]
     return models[0]
 
 

@@ -7,7 +7,7 @@ import re
 
 from warehouse.errors import SourceError
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")  # schemas.rules.NUMBER too
 
 
 def decode_text(data: bytes, *, source_id: str, file: str) -> str:
@@ -19,7 +19,9 @@ def decode_text(data: bytes, *, source_id: str, file: str) -> str:
     if not data.strip():
         raise SourceError("the file is empty", source_id=source_id, file=file, rule="empty_file")
     if data[:2] == b"\x1f\x8b":
-        raise SourceError("gzip bytes, not CSV text: decompress first", source_id=source_id, file=file, rule="gzip_not_csv")
+        raise SourceError(
+            "gzip bytes, not CSV text: decompress first", source_id=source_id, file=file, rule="gzip_not_csv"
+        )
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
         raise SourceError("an HTML/XML page, not CSV", source_id=source_id, file=file, rule="html_not_csv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def print_unit(printed: str) -> float:
     return float(10**zeros)
 
 
+def _rows(reader: Iterator[list[str]], *, source_id: str, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each record; a record the csv module cannot read is a SourceError."""
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise SourceError(
+                f"unreadable CSV: {exc}", source_id=source_id, file=file, row=reader.line_num, rule="csv_syntax"
+            ) from exc
+        yield reader.line_num, fields
+
+
 def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
     """Read a curated figures file.
 
@@ -57,7 +72,7 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
     """
     text = decode_text(path.read_bytes(), source_id=source_id, file=path.name)
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    header = next(_rows(reader, source_id=source_id, file=path.name), (0, None))[1]
     if not header:
         raise SourceError("no header line", source_id=source_id, file=path.name, rule="empty_file")
     missing = [c for c in COLUMNS if c not in header]
@@ -70,8 +85,7 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
             rule="unknown_layout",
         )
     records: list[dict[str, object]] = []
-    for fields in reader:
-        line = reader.line_num
+    for line, fields in _rows(reader, source_id=source_id, file=path.name):
         if not any(f.strip() for f in fields):
             continue
         if len(fields) != len(header):
@@ -83,6 +97,7 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
                 rule="field_count",
             )
         rec: dict[str, object] = {c: fields[header.index(c)].strip() for c in COLUMNS}
+        rec["value_text"] = rec["value"]
         rec["value"] = to_number(str(rec["value"]))
         rec["scale"] = to_number(str(rec["scale"]))
         rec["print_unit"] = print_unit(str(rec["value_printed"]))
@@ -90,7 +105,7 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
         records.append(rec)
     if not records:
         raise SourceError("a header and no figures", source_id=source_id, file=path.name, rule="no_rows")
-    frame = pd.DataFrame.from_records(records, columns=[*COLUMNS, "print_unit", "file_row"])
+    frame = pd.DataFrame.from_records(records, columns=[*COLUMNS, "value_text", "print_unit", "file_row"])
     for column in ("value", "scale", "print_unit"):
         frame[column] = frame[column].astype("float64")
     frame["file_row"] = frame["file_row"].astype("int64")
