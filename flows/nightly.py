@@ -110,13 +110,10 @@ def load_source(source: Source, run: audit.Run, settings: Settings, context: Run
         result.rows_rejected = len(frame) - len(valid)
         result.quarantine = quarantine
         result.vintages = sorted(frame["vintage"].unique())
-        share = result.rows_rejected / max(len(frame), 1)
-        if share > settings.reject_threshold:
-            result.message = (
-                f"{result.rows_rejected} of {len(frame)} rows rejected ({share:.1%}), above the threshold of "
-                f"{settings.reject_threshold:.0%}: nothing of this source is loaded; see audit.rejected_rows"
-            )
-            logger.error("%s: %s", source.id, result.message)
+        refusal = ingest.over_threshold(len(frame), result.rows_rejected, settings.reject_threshold)
+        if refusal:
+            result.message = refusal
+            logger.error("%s: %s", source.id, refusal)
             return result
         write_parquet(source, valid, payloads, settings, run.run_id)
         result.status, result.rows_loaded = "loaded", len(valid)

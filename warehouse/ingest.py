@@ -41,6 +41,17 @@ class SourceResult:
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
 
 
+def over_threshold(rows_read: int, rows_rejected: int, threshold: float) -> str | None:
+    """Why a source fails as a whole when too many of its rows were rejected, or None when it may load."""
+    share = rows_rejected / max(rows_read, 1)
+    if share <= threshold:
+        return None
+    return (
+        f"{rows_rejected} of {rows_read} rows rejected ({share:.1%}), above the threshold of {threshold:.0%}: "
+        "nothing of this source is loaded; see audit.rejected_rows"
+    )
+
+
 def parser_for(dataset: str) -> Callable[..., ParsedFile]:
     """The parser of a dataset: ``warehouse.parsers.<dataset>.parse_<dataset>``."""
     module = importlib.import_module(f"warehouse.parsers.{dataset}")
