@@ -17,7 +17,8 @@ def _prefect_offline(home: Path) -> None:
     # Before any flow runs: keep Prefect's state in a temporary folder, no telemetry, room to start.
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"  # quiet, and no write to a closed stream at exit
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"  # nothing to send once the server stops
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     (home / "prefect").mkdir(parents=True, exist_ok=True)
 
@@ -67,3 +68,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, prefect_home: Path) -> dict
     shutil.copy(warehouse, after_first)
     second = run_nightly(home)
     return {"home": home, "warehouse": warehouse, "first": first, "second": second, "after_first": after_first}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop Prefect's ephemeral server while pytest's streams are still open (its atexit log would hit a closed one)."""
+    try:
+        from prefect.server.api.server import SubprocessASGIServer
+    except ImportError:
+        return
+    for server in list(SubprocessASGIServer._instances.values()):  # noqa: SLF001
+        server.stop()
