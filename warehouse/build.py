@@ -137,7 +137,8 @@ def build_warehouse(
         con.execute("begin transaction")
         for schema in SCHEMAS:
             con.execute(f"create schema {schema}")
-        datasets = sorted({s.dataset for s in catalogue})
+        staged = {p.stem.removeprefix("stg_") for p in (sql_dir / "staging").glob("stg_*.sql")}
+        datasets = sorted({s.dataset for s in catalogue} | staged)  # every staging view needs its raw table
         counts = _load_raw(con, lake_dir, datasets)
         _load_reference(con, seeds_dir, catalogue)
         _load_audit(con, lake_dir)
