@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas.rules import RunContext
 from warehouse import audit, build, fetch, ingest
 from warehouse.catalogue import Source, load_catalogue
+from warehouse.debris import clear_debris
 from warehouse.errors import SourceError
 from warehouse.lock import writer_lock
 from warehouse.reference import known_country_codes
@@ -44,9 +45,9 @@ def fetch_source(source: Source, settings: Settings) -> list[fetch.Payload]:
 
 
 @task(cache_policy=NO_CACHE)
-def parse_source(source: Source, payloads: list[fetch.Payload]) -> pd.DataFrame:
+def parse_source(source: Source, payloads: list[fetch.Payload], lake_dir: Path) -> pd.DataFrame:
     """Parse the payloads with the dataset's parser."""
-    frame = ingest.parse_payloads(source, payloads)
+    frame = ingest.parse_payloads(source, payloads, lake_dir)
     get_run_logger().info("%s: parsed %d rows", source.id, len(frame))
     return frame
 
@@ -104,7 +105,7 @@ def load_source(source: Source, run: audit.Run, settings: Settings, context: Run
             result.message = "unchanged since the last load"
             logger.info("%s: unchanged, skipped", source.id)
             return result
-        frame = parse_source(source, payloads)
+        frame = parse_source(source, payloads, settings.lake_dir)
         valid, quarantine = validate_source(source, frame, context)
         result.rows_read, result.rows_valid = len(frame), len(valid)
         result.rows_rejected = len(frame) - len(valid)
@@ -135,6 +136,8 @@ def nightly(wait_for_lock: bool = False) -> dict[str, object]:
     settings = load_settings()
     logger = get_run_logger()
     with writer_lock(settings.home, wait=wait_for_lock):
+        for path in clear_debris(settings.home):
+            logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)
         codes = known_country_codes(settings.seeds_dir / "reference")
         run = audit.new_run()

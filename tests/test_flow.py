@@ -49,11 +49,11 @@ def test_raw_payloads_are_kept_as_they_arrived(loaded):
 
 def test_lake_has_one_folder_per_source_and_vintage(loaded):
     lake = loaded["home"] / "lake"
-    found = sorted(str(p.relative_to(lake)) for p in lake.glob("*/*/*/data.parquet"))
+    found = sorted(str(p.parent.relative_to(lake)) for p in lake.glob("*/*/*/data-*.parquet"))
     assert found == [
-        "press_release/mofcom_2012_technology_trade/2012-12-07/data.parquet",
-        "wdi/wdi_2013/2013-12-01/data.parquet",
-        "wdi/wdi_current/2026-02-24/data.parquet",
+        "press_release/mofcom_2012_technology_trade/2012-12-07",
+        "wdi/wdi_2013/2013-12-01",
+        "wdi/wdi_current/2026-02-24",
     ]
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa_arrow
 
 from warehouse.catalogue import Source
+from warehouse.failpoints import failpoint
 from warehouse.ingest import lake_files, model_for
 from warehouse.reference import load_countries, load_country_aliases
 
@@ -140,6 +141,7 @@ def build_warehouse(
         staged = {p.stem.removeprefix("stg_") for p in (sql_dir / "staging").glob("stg_*.sql")}
         datasets = sorted({s.dataset for s in catalogue} | staged)  # every staging view needs its raw table
         counts = _load_raw(con, lake_dir, datasets)
+        failpoint("load")  # raw tables loaded into the new file, views not yet built
         _load_reference(con, seeds_dir, catalogue)
         _load_audit(con, lake_dir)
         for path in sql_files(sql_dir):
@@ -178,6 +180,7 @@ def publish(built: Path, final: Path) -> Path | None:
         if previous.exists():
             previous.unlink()
         os.link(final, previous)
+    failpoint("publish")  # previous kept, new file not yet swapped in
     os.replace(built, final)
     dir_fd = os.open(final.parent, os.O_RDONLY)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from warehouse.catalogue import Source
 from warehouse.errors import SourceError
+from warehouse.failpoints import failpoint
 
 HTTP_TIMEOUT_S = 60
 MAX_PAYLOAD_BYTES = 2 * 1024**3
@@ -87,7 +88,9 @@ def _store(data: bytes, name: str, raw_dir: Path, source_id: str, origin: str) -
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".part-") as tmp:
-            tmp.write(data)
+            tmp.write(data[: len(data) // 2])
+            failpoint("fetch")  # half a payload on disk under a temporary name
+            tmp.write(data[len(data) // 2 :])
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp.name, target)

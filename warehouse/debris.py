@@ -1,0 +1,29 @@
+"""Clear what a killed run left behind: temporary files that no completed step ever pointed to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PATTERNS = (
+    ("raw", "**/.part-*"),  # a payload being written
+    ("lake", "**/.part-*"),  # a Parquet file being written
+    ("lake", "**/.manifest-*"),  # a manifest being written
+    ("warehouse", ".*.building"),  # a warehouse file being built
+    ("warehouse", ".*.building.wal"),
+)
+
+
+def clear_debris(home: Path) -> list[Path]:
+    """Delete temporary files of earlier runs, and Parquet files no manifest committed. Hold the writer lock.
+
+    Returns:
+        The files removed.
+    """
+    removed = [p for zone, pattern in PATTERNS for p in (home / zone).glob(pattern) if p.is_file()]
+    for manifest in (home / "lake").glob("*/*/_manifest.json"):
+        committed = {manifest.parent / v / name for v, name in json.loads(manifest.read_text())["files"].items()}
+        removed += [p for p in manifest.parent.glob("*/data-*.parquet") if p not in committed]
+    for path in removed:
+        path.unlink()
+    return removed
