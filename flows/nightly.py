@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -131,11 +132,16 @@ def load_source(source: Source, run: audit.Run, settings: Settings, context: Run
 
 
 @flow(name="tradewh-nightly")
-def nightly(wait_for_lock: bool = False) -> dict[str, object]:
-    """Load every catalogue source and publish the warehouse."""
+def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, object]:
+    """Load every catalogue source and publish the warehouse.
+
+    Args:
+        wait_for_lock: queue behind a running load instead of exiting.
+        lock_held: the caller (``tradewh load``) already holds the writer lock for this process.
+    """
     settings = load_settings()
     logger = get_run_logger()
-    with writer_lock(settings.home, wait=wait_for_lock):
+    with nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock):
         for path in clear_debris(settings.home):
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)

@@ -88,11 +88,15 @@ def _load_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 
 
 def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:
+    """Every reference list in ``seeds/reference/`` as ``raw.ref_<name>`` (text columns), the catalogue as
+    ``raw.ref_sources``; countries and their aliases with their types."""
     reference = seeds_dir / "reference"
-    _load_frame(con, "raw.ref_countries", load_countries(reference))
-    _load_frame(con, "raw.ref_country_aliases", load_country_aliases(reference))
-    for name in ("wdi_indicators", "measures", "categories"):
-        _load_frame(con, f"raw.ref_{name}", pd.read_csv(reference / f"{name}.csv", dtype=str, keep_default_na=False))
+    typed = {"countries": load_countries(reference), "country_aliases": load_country_aliases(reference)}
+    for path in sorted(reference.glob("*.csv")):
+        frame = typed.get(path.stem)
+        if frame is None:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        _load_frame(con, f"raw.ref_{path.stem}", frame)
     sources = pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "measures"} for s in catalogue])
     _load_frame(con, "raw.ref_sources", sources)
 

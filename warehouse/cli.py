@@ -48,11 +48,15 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    configure_prefect(settings)
-    from flows.nightly import nightly
+    from warehouse.lock import writer_lock
 
     try:
-        result = nightly(wait_for_lock=args.wait)
+        # taken before Prefect starts, so a second load is refused (or queued) at once
+        with writer_lock(settings.home, wait=args.wait):
+            configure_prefect(settings)
+            from flows.nightly import nightly
+
+            result = nightly(lock_held=True)
     except LoadRunning as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 75

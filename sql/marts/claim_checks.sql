@@ -6,7 +6,9 @@ create or replace view marts.claim_checks as
 with
 
 claims as (
+    -- the latest vintage of each release (an earlier curation stays in raw and staging)
     select * from staging.stg_press_release
+    qualify vintage = max(vintage) over (partition by source_id)
 ),
 
 figures as (

@@ -1,0 +1,65 @@
+-- grain: one row per figure revised by a later vintage (source x vintage x reporter x partner x period x flow x category x measure)
+-- What changed between releases, largest revisions first, with the load run that brought the new vintage.
+create or replace view marts.revisions as
+with
+
+history as (
+    select * from marts.trade_figure_history
+    where revision is not null and revision <> 0 and not is_derived
+),
+
+runs as (
+    -- the first run that loaded each vintage of each source
+    select
+        source_id,
+        trim(vintage) as vintage,
+        min(run_id) as loaded_by_run_id,
+    from audit.source_runs, unnest(string_split(vintages, ',')) as split(vintage)
+    where status = 'loaded'
+    group by all
+),
+
+final as (
+    select
+        -- ids
+        history.source_id,
+        history.dataset,
+        history.vintage,
+        runs.loaded_by_run_id,
+        history.reporter,
+        history.partner,
+        history.period,
+        history.flow,
+        history.classification,
+        history.category,
+        history.measure,
+        -- numerics
+        history.unit,
+        history.previous_vintage_value,
+        history.value,
+        history.revision,
+        100 * history.revision / nullif(abs(history.previous_vintage_value), 0) as revision_pct,
+    from history
+    left join runs on runs.source_id = history.source_id and runs.vintage = history.vintage
+    order by abs(history.revision) desc
+)
+
+select * from final;
+
+comment on view marts.revisions is 'Printed figures a later release revised, largest revisions first: the previous and the new value, the change and the load run that brought the new vintage.';
+comment on column marts.revisions.source_id is 'Catalogue entry that published the revision';
+comment on column marts.revisions.dataset is 'Publisher layout family';
+comment on column marts.revisions.vintage is 'Release date of the revised value';
+comment on column marts.revisions.loaded_by_run_id is 'The load run (audit.load_runs) that first loaded that vintage';
+comment on column marts.revisions.reporter is 'Reporting economy or group';
+comment on column marts.revisions.partner is 'Partner economy or aggregate';
+comment on column marts.revisions.period is 'Reference period';
+comment on column marts.revisions.flow is 'export, import, total or balance';
+comment on column marts.revisions.classification is 'Classification of category';
+comment on column marts.revisions.category is 'What is traded';
+comment on column marts.revisions.measure is 'The concept measured';
+comment on column marts.revisions.unit is 'Unit of the values and of revision';
+comment on column marts.revisions.previous_vintage_value is 'Value in the previous vintage';
+comment on column marts.revisions.value is 'Value in this vintage';
+comment on column marts.revisions.revision is 'value - previous_vintage_value';
+comment on column marts.revisions.revision_pct is 'revision as a percentage of the previous value';

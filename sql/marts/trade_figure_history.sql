@@ -1,0 +1,79 @@
+-- grain: one row per source x vintage x reporter x partner x period x flow x classification x category x measure
+-- Every vintage of every figure with the dates it was the latest known: the as-of view. What was known on a
+-- date d: `where valid_from <= d and (valid_to is null or d < valid_to)`.
+create or replace view marts.trade_figure_history as
+with
+
+figures as (
+    select * from core.fct_trade_figure
+),
+
+dated as (
+    select
+        *,
+        cast(vintage as date) as valid_from,
+        cast(
+            lead(vintage) over (
+                partition by dataset, reporter, partner, period, flow, classification, category, measure
+                order by vintage
+            ) as date
+        ) as valid_to,
+        lag(value) over (
+            partition by dataset, reporter, partner, period, flow, classification, category, measure
+            order by vintage
+        ) as previous_vintage_value,
+    from figures
+),
+
+final as (
+    select
+        -- ids
+        source_id,
+        dataset,
+        vintage,
+        reporter,
+        partner,
+        period,
+        year,
+        flow,
+        classification,
+        category,
+        measure,
+        -- numerics
+        unit,
+        value,
+        previous_vintage_value,
+        value - previous_vintage_value as revision,
+        -- validity
+        valid_from,
+        valid_to,
+        is_latest_vintage,
+        -- reported or derived
+        is_derived,
+        derivation,
+    from dated
+)
+
+select * from final;
+
+comment on view marts.trade_figure_history is 'Every vintage of every trade figure, with the dates it was the latest release (valid_from, valid_to): filter valid_from <= d and (valid_to is null or d < valid_to) to see what was known on date d. revision is the change from the previous vintage of the same figure.';
+comment on column marts.trade_figure_history.source_id is 'Catalogue entry that published this vintage';
+comment on column marts.trade_figure_history.dataset is 'Publisher layout family; vintages are compared within one dataset';
+comment on column marts.trade_figure_history.vintage is 'Release date of this value (YYYY-MM-DD)';
+comment on column marts.trade_figure_history.reporter is 'Reporting economy or group';
+comment on column marts.trade_figure_history.partner is 'Partner economy or aggregate (WLD = the world)';
+comment on column marts.trade_figure_history.period is 'Reference period';
+comment on column marts.trade_figure_history.year is 'Calendar year of the period';
+comment on column marts.trade_figure_history.flow is 'export, import, total or balance';
+comment on column marts.trade_figure_history.classification is 'Classification of category';
+comment on column marts.trade_figure_history.category is 'What is traded';
+comment on column marts.trade_figure_history.measure is 'The concept measured (core.dim_measure)';
+comment on column marts.trade_figure_history.unit is 'Unit of value, previous_vintage_value and revision';
+comment on column marts.trade_figure_history.value is 'The value in this vintage';
+comment on column marts.trade_figure_history.previous_vintage_value is 'The value in the previous vintage of the same figure; null for the first';
+comment on column marts.trade_figure_history.revision is 'value - previous_vintage_value: what this release revised';
+comment on column marts.trade_figure_history.valid_from is 'First date this vintage was the latest known (its release date)';
+comment on column marts.trade_figure_history.valid_to is 'Date the next vintage replaced it; null while it is the latest';
+comment on column marts.trade_figure_history.is_latest_vintage is 'True for the latest vintage';
+comment on column marts.trade_figure_history.is_derived is 'True when the value was derived rather than printed';
+comment on column marts.trade_figure_history.derivation is 'Formula of a derived value';
