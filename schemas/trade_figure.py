@@ -18,8 +18,8 @@ class TradeFigure(pa.DataFrameModel):
     vintage: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     reporter: Series[str]
     partner: Series[str]
-    period: Series[str] = pa.Field(str_matches=r"^\d{4}(-\d{2}\.\.\d{2})?$")
-    period_type: Series[str] = pa.Field(isin=["year", "ytd", "recent_years"])
+    period: Series[str] = pa.Field(str_matches=r"^\d{4}(-\d{2}|-\d{2}\.\.\d{2})?$")
+    period_type: Series[str] = pa.Field(isin=["year", "month", "ytd", "recent_years"])
     year: Series[int] = pa.Field(ge=1900, le=2100)
     flow: Series[str] = pa.Field(isin=FLOWS)
     classification: Series[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -54,10 +55,8 @@ def finish(proc: subprocess.Popen) -> tuple[int, str]:
     try:
         code = proc.wait(timeout=300)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.log.seek(0)  # type: ignore[attr-defined]
     output = proc.log.read()  # type: ignore[attr-defined]
     proc.log.close()  # type: ignore[attr-defined]

@@ -23,7 +23,13 @@ def test_first_run_loads_every_source(loaded):
         rows = con.execute(
             "select source_id, status, rows_read, rows_rejected, rows_loaded from audit.source_runs"
         ).fetchall()
-    assert {r[0] for r in rows} == {"mofcom_2012_technology_trade", "wdi_2013", "wdi_current"}
+    assert {r[0] for r in rows} == {
+        "mofcom_2012_technology_trade",
+        "wdi_2013",
+        "wdi_current",
+        "comtrade_chn_usa_sitc",
+        "comtrade_chn_usa_hs8542",
+    }
     assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
 
 
@@ -37,7 +43,7 @@ def test_second_run_adds_nothing_and_changes_no_figure(loaded):
         second = con.execute(
             "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
         ).fetchall()
-    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 3, 0), ("succeeded", 0, 3)]
+    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 5, 0), ("succeeded", 0, 5)]
     assert second == [("skipped", 0)]
 
 
@@ -51,6 +57,8 @@ def test_lake_has_one_folder_per_source_and_vintage(loaded):
     lake = loaded["home"] / "lake"
     found = sorted(str(p.parent.relative_to(lake)) for p in lake.glob("*/*/*/data-*.parquet"))
     assert found == [
+        "comtrade/comtrade_chn_usa_hs8542/2025-01-01",
+        "comtrade/comtrade_chn_usa_sitc/2015-01-01",
         "press_release/mofcom_2012_technology_trade/2012-12-07",
         "wdi/wdi_2013/2013-12-01",
         "wdi/wdi_current/2026-02-24",

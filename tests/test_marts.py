@@ -182,3 +182,24 @@ def test_warehouse_file_is_in_the_configured_storage_version(loaded):
             "select tags['storage_version'] from duckdb_databases() where database_name = 'w'"
         ).fetchall()
     assert version == [("v1.2.0+",)]
+
+
+def test_china_usa_2011_sitc_divisions_add_up_to_the_published_totals(con):
+    exports, imports, divisions = one(
+        con,
+        "select sum(exports), sum(imports), count(*) from marts.trade_balance "
+        "where source_id = 'comtrade_chn_usa_sitc' and reporter = 'CHN' and partner = 'USA' and period = '2011' "
+        "and classification = 'SITC4' and length(category) = 2",  # one aggregation level: the 2-digit divisions
+    )
+    assert (round(exports / BN, 1), round(imports / BN, 1)) == (325.0, 123.1)
+    assert divisions > 60
+
+
+def test_hs8542_imports_from_the_usa_one_figure_a_year(con):
+    rows = con.execute(
+        "select year, count(*), sum(imports) from marts.trade_balance "
+        "where source_id = 'comtrade_chn_usa_hs8542' and category = '8542' group by year order by year"
+    ).fetchall()
+    assert [r[0] for r in rows] == list(range(2010, 2025))
+    assert all(r[1] == 1 for r in rows)  # no double count from the 2015-2017 second-partner breakdown
+    assert round(dict((r[0], r[2]) for r in rows)[2011] / BN, 3) == 6.368

@@ -15,6 +15,10 @@ wdi as (
     select * from staging.stg_wdi
 ),
 
+comtrade as (
+    select * from staging.stg_comtrade
+),
+
 sources as (
     select * from core.dim_source
 ),
@@ -35,6 +39,12 @@ reported as (
         measure, unit, value,
         file_name, file_sha256, file_row,
     from wdi
+    union all by name
+    select
+        source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
+        measure, unit, value,
+        file_name, file_sha256, file_row,
+    from comtrade
 ),
 
 flows_side_by_side as (

@@ -1,0 +1,133 @@
+"""Rules for UN Comtrade trade records (dataset ``comtrade``), whichever of the four layouts they came in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from schemas.rules import NUMBER, FrameRule, RunContext, catalogue_unit
+from warehouse.parsers.comtrade import CLASSIFICATION_VERSIONS
+
+CODES_FILE = "comtrade_codes.csv"
+FLOWS = (1, 2, 3, 4)  # import, export, re-export, re-import
+MEASURE, UNIT = "customs_value", "USD"  # every Comtrade value is a customs value in US$, printed in units
+
+
+class Comtrade(pa.DataFrameModel):
+    """One row per published record: reporter x partner x partner2 x flow x customs procedure x mode of transport
+    x commodity code x period x classification, as published."""
+
+    layout: Series[str]
+    classification: Series[str]
+    classification_version: Series[str]
+    year: Series[int]
+    period: Series[str]
+    reporter_code: Series[pd.Int64Dtype] = pa.Field(nullable=True)  # null: not an integer (known_reporter)
+    partner_code: Series[pd.Int64Dtype] = pa.Field(nullable=True)  # null: not an integer (known_partner)
+    partner2_code: Series[pd.Int64Dtype]
+    flow_code: Series[pd.Int64Dtype] = pa.Field(nullable=True)  # null: an unknown flow letter (known_flow)
+    customs_code: Series[str]
+    mot_code: Series[str]
+    commodity_code: Series[str]
+    aggregate_level: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    is_leaf: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    qty_unit_code: Series[str]
+    qty: Series[float] = pa.Field(nullable=True)
+    netweight_kg: Series[float] = pa.Field(nullable=True)
+    value_text: Series[str]
+    value: Series[float] = pa.Field(nullable=True)
+    flag: Series[str]
+    file_row: Series[int] = pa.Field(ge=1)
+    # provenance, added by warehouse.ingest.parse_payloads
+    source_id: Series[str]
+    vintage: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
+    file_name: Series[str]
+    file_sha256: Series[str]
+
+    class Config:
+        strict = False
+        coerce = True
+        unique = [
+            "classification_version", "year", "period", "reporter_code", "partner_code", "partner2_code",
+            "flow_code", "customs_code", "mot_code", "commodity_code", "vintage",
+        ]  # fmt: skip
+
+    @pa.check("value_text", name="value_is_number")
+    def value_is_number(cls, value_text: Series[str]) -> Series[bool]:
+        return value_text.str.fullmatch(NUMBER)
+
+    @pa.check("year", name="year_in_range")
+    def year_in_range(cls, year: Series[int]) -> Series[bool]:
+        return year.between(1962, 2100)  # UN Comtrade starts in 1962
+
+    @pa.check("value", "qty", "netweight_kg", name="non_negative")
+    def non_negative(cls, column: Series[float]) -> Series[bool]:
+        # gross flows, quantities and weights; a missing one (NaN) is not checked here
+        return column >= 0
+
+    @pa.check("commodity_code", name="commodity_code_format")
+    def commodity_code_format(cls, code: Series[str]) -> Series[bool]:
+        return code.str.fullmatch(r"\d+|TOTAL")
+
+
+def load_codes(reference_dir: Path) -> pd.DataFrame:
+    """The Comtrade reporter/partner codes and their ISO3 (``seeds/reference/comtrade_codes.csv``).
+
+    Args:
+        reference_dir: the folder holding the seeds (``seeds/reference``).
+
+    Returns:
+        One row per code, string columns ``code, iso3, name, is_aggregate, note`` ('' for empty).
+    """
+    return pd.read_csv(reference_dir / CODES_FILE, dtype=str, keep_default_na=False)
+
+
+def _known(column: str, rule: str, codes: frozenset[int]) -> FrameRule:
+    return FrameRule(rule, column, lambda df: df[column].isin(codes).fillna(False).astype(bool))
+
+
+def _known_classification(df: pd.DataFrame) -> pd.Series:
+    return df["classification_version"].isin(sorted(set(CLASSIFICATION_VERSIONS.values())))
+
+
+def _period_matches_year(df: pd.DataFrame) -> pd.Series:
+    """The period is the year ('2011') or a month of it ('201103')."""
+    year = df["year"].astype("int64").astype(str)
+    period = df["period"].astype(str)
+    annual = period == year
+    month = period.str.slice(4)
+    monthly = (
+        (period.str.len() == 6) & (period.str.slice(0, 4) == year) & month.isin([f"{m:02d}" for m in range(1, 13)])
+    )
+    return annual | monthly
+
+
+def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
+    """The schema for one run: static rules plus known reporters/partners, known flows and catalogue units.
+
+    Rules (each quarantines the row, naming the column): 'known_reporter' / 'known_partner' (the code is in
+    comtrade_codes.csv with an ISO3), 'known_flow' (1-4), 'value_is_number', 'non_negative' (value, qty,
+    netweight_kg), 'year_in_range' (1962-2100), 'duplicate_key', 'known_classification',
+    'commodity_code_format' (digits or 'TOTAL'), 'period_matches_year' (YYYY or YYYYMM of the year),
+    'not_null' (partner2_code), 'unit_matches_catalogue' (customs_value in USD at scale 1).
+    """
+    codes = load_codes(context.reference_dir)
+    mapped = frozenset(int(code) for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3)
+    unit_rule = catalogue_unit(context.source, "measure", "unit")
+
+    def unit_matches(df: pd.DataFrame) -> pd.Series:
+        return unit_rule.test(pd.DataFrame({"measure": MEASURE, "unit": UNIT}, index=df.index))
+
+    rules = [
+        _known("reporter_code", "known_reporter", mapped),
+        _known("partner_code", "known_partner", mapped),
+        _known("flow_code", "known_flow", frozenset(FLOWS)),
+        # blames the classification as published ('XX'); its version is '' when the code is not known
+        FrameRule("known_classification", "classification", _known_classification),
+        FrameRule("period_matches_year", "period", _period_matches_year),
+        FrameRule("unit_matches_catalogue", "value", unit_matches),
+    ]
+    return Comtrade.to_schema(), rules

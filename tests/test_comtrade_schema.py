@@ -1,0 +1,281 @@
+"""Tests of the UN Comtrade validation rules, of the Comtrade code list they read, and of the real files."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from schemas.comtrade import Comtrade, schema
+from schemas.rules import RunContext
+from tests.conftest import FIXTURES, PROJECT_ROOT
+from warehouse.catalogue import MeasureSpec, Source
+from warehouse.fetch import Payload
+from warehouse.ingest import parse_payloads, validate_source
+from warehouse.reference import known_country_codes, load_countries
+
+HERE = FIXTURES / "comtrade"
+REFERENCE = PROJECT_ROOT / "seeds" / "reference"
+CODES = REFERENCE / "comtrade_codes.csv"
+SCRIPT = PROJECT_ROOT / "scripts" / "build_comtrade_reference.py"
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "comtrade").is_dir() or not (SHARED / "reference").is_dir(),
+    reason=f"real UN Comtrade files not found at {SHARED} (CI provides them)",
+)
+
+SOURCE_ID = "comtrade_test"
+VINTAGE = "2025-01-01"
+NAMED_RULES = {
+    "known_reporter",
+    "known_partner",
+    "known_flow",
+    "value_is_number",
+    "non_negative",
+    "year_in_range",
+    "duplicate_key",
+    "unit_matches_catalogue",
+    "known_classification",
+    "commodity_code_format",
+    "period_matches_year",
+    "not_null",
+}
+KEY_COLUMNS = (
+    "classification_version, year, period, reporter_code, partner_code, partner2_code, flow_code, customs_code, "
+    "mot_code, commodity_code, vintage"
+)
+
+# bad_rows.csv (the plus_api_csv layout): each bad line breaks exactly one rule; lines 2 and 18 are valid
+BAD_ROWS_QUARANTINE = [
+    (3, "known_reporter", "reporter_code", "999"),  # no such Comtrade code
+    (4, "known_partner", "partner_code", "899"),  # 'Areas, nes': a Comtrade code, but no ISO3
+    (5, "known_flow", "flow_code", ""),  # flowCode 'DX' is no flow tradewh maps: flow_code is null
+    (6, "value_is_number", "value_text", "n/a"),
+    (7, "non_negative", "value", "-5.0"),
+    (8, "non_negative", "qty", "-1.0"),
+    (9, "year_in_range", "year", "1950"),
+    (10, "duplicate_key", KEY_COLUMNS, "HS2007, 2011, 2011, 156, 842, 0, 1, C00, 0, 854239, 2025-01-01"),
+    (11, "duplicate_key", KEY_COLUMNS, "HS2007, 2011, 2011, 156, 842, 0, 1, C00, 0, 854239, 2025-01-01"),
+    (12, "known_classification", "classification", "XX"),
+    (13, "commodity_code_format", "commodity_code", "85.42"),
+    (14, "period_matches_year", "period", "2012"),  # refYear 2011
+    (15, "not_null", "partner2_code", ""),  # partner2Code 'abc': null
+    (16, "non_negative", "netweight_kg", "-2.0"),
+    (17, "period_matches_year", "period", "201113"),  # month 13
+]
+
+
+def make_source(*measures: MeasureSpec) -> Source:
+    return Source(
+        id=SOURCE_ID,
+        dataset="comtrade",
+        publisher="United Nations Statistics Division, UN Comtrade",
+        title="test",
+        licence="UN Comtrade terms of use",
+        attribution="UN Comtrade",
+        location_kind="seed",
+        location="comtrade_test/*.csv",
+        vintage=VINTAGE,
+        measures=measures or (MeasureSpec("customs_value", "USD", "USD", (1.0,)),),
+    )
+
+
+def context_for(source: Source) -> RunContext:
+    return RunContext(source=source, country_codes=known_country_codes(REFERENCE), reference_dir=REFERENCE)
+
+
+def payload(path: Path) -> Payload:
+    data = path.read_bytes()
+    return Payload(SOURCE_ID, path.name, str(path), path, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def validate(path: Path, source: Source | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    source = source or make_source()
+    return validate_source(source, parse_payloads(source, [payload(path)]), context_for(source))
+
+
+@pytest.fixture(scope="module")
+def bad_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return validate(HERE / "bad_rows.csv")
+
+
+def codes() -> pd.DataFrame:
+    return pd.read_csv(CODES, dtype=str, keep_default_na=False)
+
+
+# --- each rule quarantines the right row ---------------------------------------------------------------------
+
+
+def test_each_rule_quarantines_its_row(bad_rows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, quarantine = bad_rows
+    values = quarantine["value"].replace("<NA>", "")  # a null integer code: shown as '<NA>' or ''
+    got = list(zip(quarantine["file_row"], quarantine["rule"], quarantine["column_name"], values, strict=True))
+    assert got == BAD_ROWS_QUARANTINE
+
+
+def test_only_the_good_rows_are_valid(bad_rows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    valid, quarantine = bad_rows
+    assert valid["file_row"].tolist() == [2, 18]
+    assert set(valid["file_row"]) & set(quarantine["file_row"]) == set()
+
+
+def test_quarantine_names_source_file_and_sha(bad_rows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, quarantine = bad_rows
+    sha = hashlib.sha256((HERE / "bad_rows.csv").read_bytes()).hexdigest()
+    assert set(quarantine["source_id"]) == {SOURCE_ID}
+    assert set(quarantine["file_name"]) == {"bad_rows.csv"}
+    assert set(quarantine["file_sha256"]) == {sha}
+    assert set(quarantine["rule"]) <= NAMED_RULES
+
+
+def test_unit_not_declared_in_the_catalogue_quarantines_every_row() -> None:
+    source = make_source(MeasureSpec("bop_value", "USD", "USD", (1.0,)))
+    valid, quarantine = validate(HERE / "plus_api.csv", source)
+    assert valid.empty
+    assert set(quarantine["rule"]) == {"unit_matches_catalogue"}
+    assert quarantine["file_row"].tolist() == [2, 3, 4, 5, 6]
+
+
+def test_unit_at_another_scale_is_refused() -> None:
+    source = make_source(MeasureSpec("customs_value", "USD", "USD", (1e6,)))
+    _, quarantine = validate(HERE / "legacy_api.csv", source)
+    assert set(quarantine["rule"]) == {"unit_matches_catalogue"}
+
+
+@pytest.mark.parametrize("name", ["legacy_api.csv", "legacy_bulk.csv", "plus_api.csv", "plus_api.json"])
+def test_good_fixtures_are_wholly_valid(name: str) -> None:
+    valid, quarantine = validate(HERE / name)
+    assert quarantine.empty, quarantine
+    assert set(valid["vintage"]) == {VINTAGE}
+
+
+def test_breakdown_rows_are_not_duplicates() -> None:
+    # the 2015 total and its two second-partner parts differ in partner2_code: all three are valid raw rows
+    valid, _ = validate(HERE / "plus_api.csv")
+    assert sorted(valid.loc[valid["year"] == 2015, "partner2_code"].tolist()) == [0, 56, 842]
+
+
+def test_model_has_every_parser_column_and_the_provenance() -> None:
+    from warehouse.parsers.comtrade import COLUMNS
+
+    columns = list(Comtrade.to_schema().columns)
+    assert columns == [*COLUMNS, "source_id", "vintage", "file_name", "file_sha256"]
+
+
+def test_schema_returns_the_model_and_named_frame_rules() -> None:
+    full, rules = schema(context_for(make_source()))
+    assert list(full.columns) == list(Comtrade.to_schema().columns)
+    assert {r.name for r in rules} == {
+        "known_reporter",
+        "known_partner",
+        "known_flow",
+        "known_classification",
+        "period_matches_year",
+        "unit_matches_catalogue",
+    }
+
+
+# --- the Comtrade code list --------------------------------------------------------------------------------------
+
+
+def test_codes_columns_and_unique_codes() -> None:
+    frame = codes()
+    assert list(frame.columns) == ["code", "iso3", "name", "is_aggregate", "note"]
+    assert frame["code"].is_unique
+    assert frame["code"].str.fullmatch(r"\d+").all()
+    assert frame["code"].astype(int).is_monotonic_increasing
+    assert set(frame["is_aggregate"]) == {"true", "false"}
+
+
+@pytest.mark.parametrize(
+    ("code", "iso3", "words"),
+    [
+        ("156", "CHN", ""),
+        ("842", "USA", "Puerto Rico"),
+        ("840", "USA", ""),
+        ("0", "WLD", "World"),
+        ("344", "HKG", ""),
+        ("699", "IND", "356"),
+        ("276", "DEU", ""),
+        ("392", "JPN", ""),
+        ("410", "KOR", ""),
+        ("412", "XKX", "_KS"),
+        ("490", "", "Taiwan"),
+        ("97", "", "EUU"),
+        ("899", "", "no ISO3"),
+    ],
+)
+def test_known_codes(code: str, iso3: str, words: str) -> None:
+    row = codes().set_index("code").loc[code]
+    assert row["iso3"] == iso3
+    assert words in row["note"]
+
+
+def test_every_iso3_is_a_country_and_every_unmapped_code_says_why() -> None:
+    frame = codes()
+    countries = set(load_countries(REFERENCE)["iso3"])
+    assert set(frame.loc[frame["iso3"] != "", "iso3"]) <= countries
+    assert (frame.loc[frame["iso3"] == "", "note"] != "").all()
+
+
+def test_codes_file_is_lf_utf8_without_bom() -> None:
+    data = CODES.read_bytes()
+    assert b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")
+    data.decode("utf-8")
+
+
+@needs_shared
+def test_rerun_reproduces_the_codes_byte_for_byte(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--shared", str(SHARED), "--out", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comtrade_codes.csv"]
+    assert (tmp_path / "comtrade_codes.csv").read_bytes() == CODES.read_bytes()
+
+
+@needs_shared
+def test_every_code_of_both_api_lists_is_a_row() -> None:
+    listed = set()
+    for name, column in (
+        ("comtrade_plus_partners.csv", "PartnerCode"),
+        ("comtrade_plus_reporters.csv", "reporterCode"),
+    ):
+        listed |= set(pd.read_csv(SHARED / "reference" / name, dtype=str, keep_default_na=False)[column])
+    assert listed == set(codes()["code"])
+
+
+# --- the real files ----------------------------------------------------------------------------------------------
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        ("legacy_api_CHN_5partners_S4_2digit_2010_2014.csv", 3184),
+        ("legacy_bulk_IND_CHN_H3_2010.csv", 8739),
+        ("plus_api_CHN_M_USA_HS8542_2010_2024.csv", 173),
+    ],
+)
+def test_real_files_are_wholly_valid_and_why(name: str, rows: int) -> None:
+    valid, quarantine = validate(SHARED / "comtrade" / name)
+    # Whatever a real file has refused must be refused by a named rule ...
+    assert set(quarantine["rule"]) <= NAMED_RULES
+    # ... and these three refuse nothing, rightly: every reporter and partner (156 China, 699 India; 842 USA,
+    # 276, 392, 344, 410, 156) is a Comtrade code with an ISO3; flows are 1 and 2 (M in the plus file); every
+    # value is a plain non-negative number; the classifications are S4, H3, H4, H5, H6; and the plus file's
+    # 2015-2017 rows by second partner are not duplicates of the year's total (their partner2_code differs):
+    # they are valid raw rows, which the staging view leaves out of its figures.
+    assert quarantine.empty, quarantine.head(20).to_string()
+    assert len(valid) == rows
+    known = set(codes().loc[codes()["iso3"] != "", "code"].astype(int))
+    assert set(valid["reporter_code"]) | set(valid["partner_code"]) <= known
+    assert set(valid["flow_code"]) <= {1, 2}
