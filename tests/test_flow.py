@@ -127,3 +127,31 @@ def test_unreadable_source_fails_alone_with_a_clear_message(tmp_path, prefect_ho
     assert result["status"] == "partial"
     line = next(x for x in result["summary"] if x.strip().startswith("mofcom_2012_technology_trade"))
     assert "failed" in line and "figures.csv" in line and "html_not_csv" in line
+
+
+def test_a_revised_release_keeps_both_vintages(tmp_path, prefect_home):
+    catalogue = _catalogue_with(tmp_path, PROJECT_ROOT / "seeds" / "mofcom_2012_technology_trade" / "figures.csv")
+    home = tmp_path / "home"
+    assert run_nightly(home, catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path))["status"] == "succeeded"
+    local = tmp_path / "release" / "figures.csv"
+    local.write_text(local.read_text().replace(",USD,21.4,21.4,1e9,", ",USD,21.5,21.5,1e9,"))
+    second = run_nightly(home, catalogue, TRADEWH_ALLOWED_ROOTS=str(tmp_path))
+    assert second["status"] == "succeeded"
+    query = "select exports from marts.trade_balance where period = '2011' and measure = 'technology_contract_value'"
+    as_of = (
+        "select value from marts.trade_figure_history where period = '2011' and flow = 'export' "
+        "and measure = 'technology_contract_value' and valid_from <= ? and (valid_to is null or ? < valid_to)"
+    )
+    with duckdb.connect(str(home / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
+        assert con.execute(query).fetchall() == [(21.5e9,)]  # the latest vintage by default
+        assert con.execute(as_of, ["2013-01-01", "2013-01-01"]).fetchall() == [(21.4e9,)]  # what was known then
+        vintages = con.execute(
+            "select vintage from raw.press_release where figure_id = 'exports_2011' order by vintage"
+        ).fetchall()
+        revisions = con.execute(
+            "select period, flow, previous_vintage_value, value, loaded_by_run_id from marts.revisions "
+            "where source_id = 'mofcom_2012_technology_trade'"
+        ).fetchall()
+    assert len(vintages) == 2 and vintages[0] == ("2012-12-07",)
+    assert [r[:4] for r in revisions] == [("2011", "export", 21.4e9, 21.5e9)]
+    assert revisions[0][4] == second["run_id"]
