@@ -1,7 +1,7 @@
 """Parser for the World Bank's World Development Indicators (WDI) CSV files.
 
-Three publisher layouts are recognised from their header content (never from the file name or from column
-positions):
+Three CSV layouts are recognised from their header content (never from the file name or from column
+positions), and the API v2 JSON (see ``wdi_api``):
 
 * ``bulk_download``: the World Bank's own bulk-download file (``API_<code>_DS2_en_csv_v2_<n>.csv``): UTF-8
   BOM, a ``"Data Source"`` line, a ``"Last Updated Date"`` line, blank lines, then the wide header
@@ -33,6 +33,8 @@ import pandas as pd
 from warehouse.errors import SourceError
 from warehouse.parsers.base import ParsedFile
 from warehouse.parsers.csvtext import decode_text, to_number
+from warehouse.parsers.wdi_api import LAYOUT as API_JSON
+from warehouse.parsers.wdi_api import looks_like_api_json, parse_api_json
 
 BULK_DOWNLOAD = "bulk_download"
 WIDE_2013 = "wide_2013"
@@ -173,7 +175,7 @@ class Columns:
 
 
 def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
-    """Parse one WDI CSV file in any of the three publisher layouts.
+    """Parse one WDI file in any of the three CSV layouts or the API v2 JSON layout (``wdi_api``).
 
     Args:
         path: the CSV file.
@@ -190,6 +192,11 @@ def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
     """
     src = FileRef(Path(path), source_id)
     text = decode_text(src.path.read_bytes(), source_id=source_id, file=str(src.path))
+    if looks_like_api_json(text):
+        frame, vintage = parse_api_json(text, source_id=source_id, file=str(src.path))
+        if vintage is not None and not is_iso_date(vintage):
+            raise src.error(f"lastupdated '{vintage}' is not a YYYY-MM-DD date", rule="vintage_date")
+        return ParsedFile(frame=frame, vintage=vintage, layout=API_JSON)
     records = [record for record in read_records(text, src) if not is_blank(record.cells)]
     if not records:
         raise src.error("the file holds only blank lines", rule="empty_file")
