@@ -29,6 +29,8 @@ def test_first_run_loads_every_source(loaded):
         "wdi_current",
         "comtrade_chn_usa_sitc",
         "comtrade_chn_usa_hs8542",
+        "unctad_digital_services",
+        "oecd_msti_2018",
     }
     assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
 
@@ -43,7 +45,7 @@ def test_second_run_adds_nothing_and_changes_no_figure(loaded):
         second = con.execute(
             "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
         ).fetchall()
-    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 5, 0), ("succeeded", 0, 5)]
+    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 7, 0), ("succeeded", 0, 7)]
     assert second == [("skipped", 0)]
 
 
@@ -59,7 +61,9 @@ def test_lake_has_one_folder_per_source_and_vintage(loaded):
     assert found == [
         "comtrade/comtrade_chn_usa_hs8542/2025-01-01",
         "comtrade/comtrade_chn_usa_sitc/2015-01-01",
+        "oecd_msti/oecd_msti_2018/2018-12-01",
         "press_release/mofcom_2012_technology_trade/2012-12-07",
+        "sdmx_csv/unctad_digital_services/2025-12-18",
         "wdi/wdi_2013/2013-12-01",
         "wdi/wdi_current/2026-02-24",
     ]

@@ -203,3 +203,21 @@ def test_hs8542_imports_from_the_usa_one_figure_a_year(con):
     assert [r[0] for r in rows] == list(range(2010, 2025))
     assert all(r[1] == 1 for r in rows)  # no double count from the 2015-2017 second-partner breakdown
     assert round(dict((r[0], r[2]) for r in rows)[2011] / BN, 3) == 6.368
+
+
+def test_unctad_digitally_deliverable_services_after_unit_mult(con):
+    exports, imports = one(
+        con,
+        "select exports, imports from marts.trade_balance where source_id = 'unctad_digital_services' "
+        "and reporter = 'CHN' and period = '2011'",
+    )
+    assert (round(exports / BN, 3), round(imports / BN, 3)) == (72.874, 85.903)
+
+
+def test_oecd_technology_balance_of_payments_usa(con):
+    receipts, payments, measure = one(
+        con,
+        "select exports, imports, measure from marts.trade_balance where source_id = 'oecd_msti_2018' "
+        "and reporter = 'USA' and period = '2011'",
+    )
+    assert (receipts / 1e6, payments / 1e6, measure) == (119936.0, 81826.0, "technology_bop_value")

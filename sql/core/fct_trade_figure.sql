@@ -19,6 +19,14 @@ comtrade as (
     select * from staging.stg_comtrade
 ),
 
+sdmx_csv as (
+    select * from staging.stg_sdmx_csv
+),
+
+oecd_msti as (
+    select * from staging.stg_oecd_msti
+),
+
 sources as (
     select * from core.dim_source
 ),
@@ -45,6 +53,18 @@ reported as (
         measure, unit, value,
         file_name, file_sha256, file_row,
     from comtrade
+    union all by name
+    select
+        source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
+        measure, unit, value,
+        file_name, file_sha256, file_row,
+    from sdmx_csv
+    union all by name
+    select
+        source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
+        measure, unit, value,
+        file_name, file_sha256, file_row,
+    from oecd_msti
 ),
 
 flows_side_by_side as (

@@ -25,7 +25,7 @@ comment on column marts.trade_balance.period_type is 'year, ytd (year to date) o
 comment on column marts.trade_balance.year is 'Calendar year of the period, for joins';
 comment on column marts.trade_balance.classification is 'Classification of the category (technology_contracts, bop, customs, hightech_products)';
 comment on column marts.trade_balance.category is 'What is traded (core.dim_category)';
-comment on column marts.trade_balance.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value';
+comment on column marts.trade_balance.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value, technology_bop_value';
 comment on column marts.trade_balance.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
 comment on column marts.trade_balance.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
 comment on column marts.trade_balance.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';

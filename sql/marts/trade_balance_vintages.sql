@@ -66,7 +66,7 @@ comment on column marts.trade_balance_vintages.period_type is 'year, ytd (year t
 comment on column marts.trade_balance_vintages.year is 'Calendar year of the period, for joins';
 comment on column marts.trade_balance_vintages.classification is 'Classification of the category (technology_contracts, bop, customs, hightech_products)';
 comment on column marts.trade_balance_vintages.category is 'What is traded (core.dim_category)';
-comment on column marts.trade_balance_vintages.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value';
+comment on column marts.trade_balance_vintages.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value, technology_bop_value';
 comment on column marts.trade_balance_vintages.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
 comment on column marts.trade_balance_vintages.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
 comment on column marts.trade_balance_vintages.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
