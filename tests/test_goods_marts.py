@@ -11,8 +11,13 @@ from tests.conftest import FIXTURES, PROJECT_ROOT, run_nightly
 @pytest.fixture(scope="module")
 def con(tmp_path_factory, prefect_home):
     workdir = tmp_path_factory.mktemp("goods")
-    text = (PROJECT_ROOT / "catalogue.toml").read_text().replace(
-        'location = { seed = "comtrade_chn_usa_sitc/*.csv" }', f'location = {{ path = "{FIXTURES}/comtrade/mirror.csv" }}'
+    text = (
+        (PROJECT_ROOT / "catalogue.toml")
+        .read_text()
+        .replace(
+            'location = { seed = "comtrade_chn_usa_sitc/*.csv" }',
+            f'location = {{ path = "{FIXTURES}/comtrade/mirror.csv" }}',
+        )
     )
     (workdir / "catalogue.toml").write_text(text)
     result = run_nightly(workdir / "home", workdir / "catalogue.toml")
