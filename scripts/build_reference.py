@@ -365,6 +365,10 @@ Curated by hand for tradewh (edit them directly; the tests check their use):
 - `categories.csv`: the category trees per classification (parent category for composition); `core.dim_category`.
 
 Built by their own scripts from the publishers' lists (each rerun reproduces its file byte-for-byte):
+- `commodity_codes.csv`: HS sections, chapters and headings (datahub's harmonized-system lists, ODC-PDDL; the
+  6-digit subheadings left out) and SITC Rev.4 sections (the ten from UN SITC Rev.4) and the divisions UN
+  Comtrade prints in `comtrade/legacy_api_CHN_5partners_S4_2digit_2010_2014.csv`; `core.dim_commodity`.
+  Regenerate: `python scripts/build_commodity_reference.py --shared ../shared/data --out seeds/reference`.
 - `comtrade_codes.csv`: every UN Comtrade reporter and partner code with its ISO3 (`code,iso3,name,is_aggregate,
   note`). `iso3` is Comtrade's own alpha-3 when it is a row of `countries.csv`, plus 0 -> WLD (World, 'W00') and
   412 -> XKX (Kosovo, '_KS'); codes with none (regions 'nes', former territories, bunkers, 490 'Other Asia, nes',

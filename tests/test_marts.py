@@ -221,3 +221,20 @@ def test_oecd_technology_balance_of_payments_usa(con):
         "and reporter = 'USA' and period = '2011'",
     )
     assert (receipts / 1e6, payments / 1e6, measure) == (119936.0, 81826.0, "technology_bop_value")
+
+
+def test_goods_composition_by_sitc_section(con):
+    rows = con.execute(
+        "select section, any_value(section_share_of_total_pct), sum(value_usd), any_value(section_value_usd) "
+        "from marts.goods_composition where reporter = 'CHN' and partner = 'USA' and period = '2011' "
+        "and flow = 'export' group by section"
+    ).fetchall()
+    shares = {section: share for section, share, _, _ in rows}
+    assert sum(shares.values()) == pytest.approx(100)
+    assert all(total == pytest.approx(section_value) for _, _, total, section_value in rows)
+    machinery = one(
+        con,
+        "select sum(exports) filter (where category like '7_') / sum(exports) from marts.trade_balance "
+        "where source_id = 'comtrade_chn_usa_sitc' and period = '2011' and length(category) = 2",
+    )[0]
+    assert shares["7"] == pytest.approx(100 * machinery)

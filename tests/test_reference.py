@@ -170,3 +170,25 @@ def test_every_world_bank_code_is_known(pattern: str) -> None:
     known = known_country_codes(SEEDS)
     unknown = {p.name: sorted(_country_codes(p) - known) for p in files}
     assert not {k: v for k, v in unknown.items() if v}
+
+
+def test_commodity_codes_rebuild_byte_for_byte(tmp_path):
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip(f"real publishers' files not found at {shared} (CI provides them)")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "build_commodity_reference.py"),
+            "--shared",
+            str(shared),
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (tmp_path / "commodity_codes.csv").read_bytes() == (
+        root / "seeds" / "reference" / "commodity_codes.csv"
+    ).read_bytes()

@@ -1,0 +1,109 @@
+-- grain: one row per source x vintage x reporter x partner x period x flow x classification x 2-digit code (latest vintage)
+-- What goods trade is made of: each HS chapter or SITC division within its section, and each section within the
+-- total. One aggregation level only (the 2-digit codes), so nothing is counted twice; section and total values
+-- are sums of those codes (derived), never mixed with a published TOTAL row (shown beside them for a check).
+create or replace view marts.goods_composition as
+with
+
+figures as (
+    select * from core.fct_trade_figure
+    where measure = 'customs_value' and is_latest_vintage and not is_derived
+),
+
+commodities as (
+    select * from core.dim_commodity
+),
+
+two_digit as (
+    select
+        figures.*,
+        case when figures.classification like 'HS%' then 'HS' when figures.classification like 'SITC%' then 'SITC' end
+            as family,
+    from figures
+    where length(figures.category) = 2 and figures.category <> 'TOTAL'
+),
+
+placed as (
+    select
+        two_digit.*,
+        codes.name as code_name,
+        codes.section,
+        sections.name as section_name,
+    from two_digit
+    left join commodities as codes
+        on codes.family = two_digit.family and codes.code = two_digit.category and codes.level in ('chapter', 'division')
+    left join commodities as sections
+        on sections.family = two_digit.family and sections.code = codes.section and sections.level = 'section'
+),
+
+published_totals as (
+    select source_id, vintage, reporter, partner, period, flow, classification, value as published_total_usd,
+    from figures
+    where category = 'TOTAL'
+),
+
+summed as (
+    select
+        *,
+        sum(value) over (
+            partition by source_id, vintage, reporter, partner, period, flow, classification, section
+        ) as section_value_usd,
+        sum(value) over (partition by source_id, vintage, reporter, partner, period, flow, classification)
+            as total_value_usd,
+    from placed
+),
+
+final as (
+    select
+        -- ids
+        summed.source_id,
+        summed.vintage,
+        summed.reporter,
+        summed.partner,
+        summed.period,
+        summed.flow,
+        summed.classification,
+        summed.section,
+        summed.section_name,
+        summed.category as code,
+        summed.code_name,
+        -- numerics (US$)
+        summed.value as value_usd,
+        summed.section_value_usd,
+        summed.total_value_usd,
+        published_totals.published_total_usd,
+        100 * summed.value / nullif(summed.section_value_usd, 0) as share_of_section_pct,
+        100 * summed.section_value_usd / nullif(summed.total_value_usd, 0) as section_share_of_total_pct,
+        100 * summed.value / nullif(summed.total_value_usd, 0) as share_of_total_pct,
+    from summed
+    left join published_totals
+        on published_totals.source_id = summed.source_id
+        and published_totals.vintage = summed.vintage
+        and published_totals.reporter = summed.reporter
+        and published_totals.partner = summed.partner
+        and published_totals.period = summed.period
+        and published_totals.flow = summed.flow
+        and published_totals.classification = summed.classification
+)
+
+select * from final;
+
+comment on view marts.goods_composition is 'What goods trade is made of (latest vintage, customs values): each HS chapter or SITC division, its section, and their shares. Uses the 2-digit codes only (one aggregation level), so section and total values are sums of those codes (derived); a TOTAL row the publisher printed is shown beside them as a check.';
+comment on column marts.goods_composition.source_id is 'Source of the figures';
+comment on column marts.goods_composition.vintage is 'Release date of the figures';
+comment on column marts.goods_composition.reporter is 'Reporting economy';
+comment on column marts.goods_composition.partner is 'Partner economy (WLD = the world)';
+comment on column marts.goods_composition.period is 'Reference period';
+comment on column marts.goods_composition.flow is 'export, import, re_export or re_import';
+comment on column marts.goods_composition.classification is 'Commodity classification and version (SITC4, HS2007, ...)';
+comment on column marts.goods_composition.section is 'HS section (roman numeral) or SITC section (one digit); null if the code is not in core.dim_commodity';
+comment on column marts.goods_composition.section_name is 'Name of the section';
+comment on column marts.goods_composition.code is 'The 2-digit code: HS chapter or SITC division';
+comment on column marts.goods_composition.code_name is 'Name of the chapter or division';
+comment on column marts.goods_composition.value_usd is 'Value of the code, US$';
+comment on column marts.goods_composition.section_value_usd is 'Sum of the 2-digit codes of the section, US$ (derived)';
+comment on column marts.goods_composition.total_value_usd is 'Sum of all 2-digit codes, US$ (derived)';
+comment on column marts.goods_composition.published_total_usd is 'The TOTAL the publisher printed for the same flow, if any, US$ (to check the sum against)';
+comment on column marts.goods_composition.share_of_section_pct is 'Share of the code in its section, percent';
+comment on column marts.goods_composition.section_share_of_total_pct is 'Share of the section in the total, percent';
+comment on column marts.goods_composition.share_of_total_pct is 'Share of the code in the total, percent';
