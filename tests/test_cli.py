@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -22,12 +23,32 @@ def tradewh(*args: str, home=None, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["load", "serve", "sql", "sources", "status"])
-def test_every_command_has_help(command):
-    parser = build_parser()
-    sub = parser._subparsers._group_actions[0].choices[command]  # noqa: SLF001
-    assert sub.format_help().strip()
-    assert sub.description is None or sub.description
+SUBCOMMANDS = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+
+
+def test_the_commands_are_all_there():
+    expected = {"load", "serve", "sql", "sources", "status", "rollback", "export", "dictionary"}
+    assert set(SUBCOMMANDS) == expected
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_every_command_has_help_with_an_example(command):
+    sub = SUBCOMMANDS[command]
+    text = sub.format_help()
+    assert sub.description, f"`tradewh {command} --help` says nothing about what it does"
+    assert sub.description in " ".join(text.split())
+    examples = [line for line in text.splitlines() if line.startswith("example: ")]
+    assert len(examples) == 1, f"`tradewh {command} --help` should end with one 'example: tradewh {command} ...' line"
+    argv = shlex.split(examples[0].removeprefix("example: "))
+    assert argv[:2] == ["tradewh", command]
+    assert build_parser().parse_args(argv[1:]).command == command  # the example is a valid command line
+
+
+def test_help_runs_for_every_command():
+    for command in SUBCOMMANDS:
+        result = tradewh(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"example: tradewh {command}" in result.stdout
 
 
 def test_sources_lists_the_catalogue(capsys):

@@ -57,11 +57,14 @@ def test_a_cycle_is_refused(tmp_path):
 
 def test_every_public_view_and_column_is_documented(loaded):
     with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
-        views = con.execute("select view_name, comment from duckdb_views() where schema_name = 'marts'").fetchall()
+        views = con.execute(
+            "select schema_name || '.' || view_name, comment from duckdb_views() where schema_name in ('core', 'marts')"
+        ).fetchall()
         columns = con.execute(
-            "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
+            "select table_name, column_name from duckdb_columns() where schema_name in ('core', 'marts') "
             "and (comment is null or comment = '')"
         ).fetchall()
-    assert {v for v, _ in views} == {p.stem for p in (SQL_DIR / "marts").glob("*.sql")}
+    files = {f"{p.parent.name}.{p.stem}" for layer in ("core", "marts") for p in (SQL_DIR / layer).glob("*.sql")}
+    assert {v for v, _ in views} == files
     assert [v for v, c in views if not c] == []
     assert columns == []

@@ -1,4 +1,4 @@
-"""The ``tradewh`` command: load, serve, sql, sources, status, rollback."""
+"""The ``tradewh`` command: load, serve, sql, sources, status, rollback, export, dictionary."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -139,26 +140,105 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.export import ExportError, export_views
+
+    try:
+        exported = export_views(settings.warehouse_path, args.views, fmt=args.format, out_dir=args.out)
+    except ExportError as exc:
+        print(f"tradewh export: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(["view", "rows", "file"], [(e.view.qualified, e.rows, str(e.path)) for e in exported]))
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.dictionary import generate_dictionary
+
+    with _open_read_only(settings) as con:
+        page = generate_dictionary(con, settings.sql_dir)
+    out = args.out if args.out is not None else settings.project_root / "docs" / "data-dictionary.md"
+    if args.check:
+        if not out.exists() or out.read_text(encoding="utf-8") != page:
+            print(f"tradewh dictionary: {out} is out of date: run `tradewh dictionary --out {out}`", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _command(sub: argparse._SubParsersAction, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand whose help says what it does and shows one example."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=f"example: {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the example stays on one line
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradewh", description="A trade-figures data warehouse on DuckDB.")
+    parser = argparse.ArgumentParser(
+        prog="tradewh",
+        description="A trade-figures data warehouse on DuckDB.",
+        epilog='example: tradewh sql "select * from marts.trade_balance limit 5"',
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    load = sub.add_parser("load", help="run the nightly load now and publish the warehouse")
+    load = _command(sub, "load", "run the nightly load now and publish the warehouse", "tradewh load --wait")
     load.add_argument("--wait", action="store_true", help="queue behind a running load instead of exiting")
     load.set_defaults(func=cmd_load)
-    serve = sub.add_parser("serve", help="run the nightly load on its schedule (Prefect serve)")
+    serve = _command(
+        sub, "serve", "run the nightly load on its schedule (Prefect serve)", "tradewh serve --cron '0 2 * * *'"
+    )
     serve.add_argument("--cron", default=None, help="cron expression (default: TRADEWH_CRON or 0 2 * * *)")
     serve.set_defaults(func=cmd_serve)
-    sql = sub.add_parser("sql", help="run a query against the published warehouse (read-only)")
+    sql = _command(
+        sub,
+        "sql",
+        "run a query against the published warehouse (read-only)",
+        'tradewh sql "select * from marts.claim_checks" --format csv',
+    )
     sql.add_argument("query", help='SQL, e.g. "select * from marts.trade_balance limit 5"')
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(func=cmd_sql)
-    sources = sub.add_parser("sources", help="list the source catalogue")
+    sources = _command(sub, "sources", "list the source catalogue", "tradewh sources")
     sources.set_defaults(func=cmd_sources)
-    status = sub.add_parser("status", help="the last load runs, from the audit table")
+    status = _command(sub, "status", "the last load runs, from the audit table", "tradewh status --last 3")
     status.add_argument("--last", type=int, default=10, help="how many runs to show")
     status.set_defaults(func=cmd_status)
-    rollback = sub.add_parser("rollback", help="put the previously published warehouse back")
+    rollback = _command(sub, "rollback", "put the previously published warehouse back", "tradewh rollback")
     rollback.set_defaults(func=cmd_rollback)
+    export = _command(
+        sub,
+        "export",
+        "write public views to Parquet or CSV files (<schema>.<view>.<ext>), read-only",
+        "tradewh export marts.trade_balance marts.claim_checks --format csv --out exports",
+    )
+    export.add_argument("views", nargs="*", metavar="VIEW", help="schema.view (default: every marts view)")
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (parquet)")
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder to write into (created if missing)"
+    )
+    export.set_defaults(func=cmd_export)
+    dictionary = _command(
+        sub,
+        "dictionary",
+        "write the data dictionary (Markdown) from the warehouse's own comments",
+        "tradewh dictionary --out docs/data-dictionary.md",
+    )
+    dictionary.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the page to write (default: docs/data-dictionary.md in the project)",
+    )
+    dictionary.add_argument("--check", action="store_true", help="exit 1 if the page differs, write nothing")
+    dictionary.set_defaults(func=cmd_dictionary)
     return parser
 
 

@@ -204,3 +204,32 @@ final as (
 )
 
 select * from final;
+
+comment on view core.fct_trade_figure is 'The conformed trade figure: every printed figure and what follows from it by arithmetic alone (is_derived, derivation), with measure, unit, vintage and provenance; every vintage, flagged is_latest_vintage.';
+comment on column core.fct_trade_figure.source_id is 'Catalogue entry (core.dim_source)';
+comment on column core.fct_trade_figure.dataset is 'Publisher layout family of the source';
+comment on column core.fct_trade_figure.vintage is 'Release date of the figure (YYYY-MM-DD)';
+comment on column core.fct_trade_figure.reporter is 'Reporting economy or group (core.dim_country.iso3)';
+comment on column core.fct_trade_figure.partner is 'Partner economy or aggregate (WLD = the world)';
+comment on column core.fct_trade_figure.period is 'Reference period (2011; 2011-05 for a month; 2012-01..10 for year to date)';
+comment on column core.fct_trade_figure.period_type is 'year, month, ytd or recent_years';
+comment on column core.fct_trade_figure.year is 'Calendar year of the period';
+comment on column core.fct_trade_figure.flow is 'export, import, re_export, re_import, total or balance';
+comment on column core.fct_trade_figure.classification is 'Classification of category (technology_contracts, bop, customs, SITC4, HS2007, ...)';
+comment on column core.fct_trade_figure.category is 'What is traded: a category (core.dim_category) or a commodity code';
+comment on column core.fct_trade_figure.measure is 'The concept measured (core.dim_measure)';
+comment on column core.fct_trade_figure.unit is 'Unit of value: USD at scale 1, or percent';
+comment on column core.fct_trade_figure.value is 'The figure, normalised to unit (no billions left)';
+comment on column core.fct_trade_figure.is_derived is 'False for what the publisher printed; true for what tradewh computed';
+comment on column core.fct_trade_figure.derivation_rule is 'identity (import = total - export, total = export + import) or growth_base (previous year from a printed growth rate)';
+comment on column core.fct_trade_figure.derivation is 'The formula with its figures, e.g. import = total - export = 22.61 bn - 0.58 bn';
+comment on column core.fct_trade_figure.num_measure is 'For shares and growth rates: the measure of the series they are about';
+comment on column core.fct_trade_figure.base_reporter is 'For shares: reporter of the base (the denominator)';
+comment on column core.fct_trade_figure.base_classification is 'For shares: classification of the base';
+comment on column core.fct_trade_figure.base_category is 'For shares: category of the base';
+comment on column core.fct_trade_figure.base_measure is 'For shares: measure of the base';
+comment on column core.fct_trade_figure.quote is 'For press releases: the sentence that printed the figure';
+comment on column core.fct_trade_figure.file_name is 'File the figure was read from';
+comment on column core.fct_trade_figure.file_sha256 is 'SHA-256 of that file as kept in the raw zone';
+comment on column core.fct_trade_figure.file_row is 'Line (or JSON row) of the figure in that file';
+comment on column core.fct_trade_figure.is_latest_vintage is 'True when no later vintage of the same figure exists';
