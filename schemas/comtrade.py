@@ -70,7 +70,7 @@ class Comtrade(pa.DataFrameModel):
 
     @pa.check("commodity_code", name="commodity_code_format")
     def commodity_code_format(cls, code: Series[str]) -> Series[bool]:
-        return code.str.fullmatch(r"\d+|TOTAL")
+        return code.str.fullmatch(r"\d{1,12}|TOTAL")
 
 
 def load_codes(reference_dir: Path) -> pd.DataFrame:

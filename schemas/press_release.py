@@ -45,6 +45,10 @@ class PressRelease(pa.DataFrameModel):
         strict = False  # provenance columns (file name, hash, vintage) ride along
         coerce = True
 
+    @pa.check("period", name="year_in_range")
+    def year_in_range(cls, period: Series[str]) -> Series[bool]:
+        return period.str.slice(0, 4).astype(int).between(1900, 2100)
+
     @pa.check("value_text", name="value_is_number")
     def value_is_number(cls, value_text: Series[str]) -> Series[bool]:
         # the parser turned what is a plain number into `value`; anything else stays text and is refused here

@@ -16,8 +16,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from warehouse.catalogue import Source
-
-NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"  # what a parser reads as a number, and nothing else
+from warehouse.parsers.csvtext import NUMBER  # noqa: F401 (what a parser reads as a number; re-exported)
 
 QUARANTINE_COLUMNS = ["source_id", "file_name", "file_sha256", "file_row", "column_name", "rule", "value"]
 

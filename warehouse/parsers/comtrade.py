@@ -324,6 +324,9 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
             row=header_line,
             rule="unknown_layout",
         )
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise src.error(f"columns named twice: {duplicated}", row=header_line, rule="duplicate_column")
     require_columns(layout, header, src, row=header_line)
     if len(rows) == 1:
         raise src.error("a header but no data rows", rule="no_rows")
@@ -350,7 +353,7 @@ def read_csv(text: str, src: FileRef) -> Iterator[tuple[int, list[str]]]:
     Raises:
         SourceError: rule 'csv_syntax' when the csv module cannot read a record.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
     start = 1
     while True:
         try:

@@ -7,7 +7,10 @@ import re
 
 from warehouse.errors import SourceError
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")  # schemas.rules.NUMBER too
+# A plain decimal number, finite as a float: at most 30 digits before the point and a two-digit exponent, so
+# '1e999' or a 400-digit string is text to quarantine, never an infinite value. schemas.rules uses it too.
+NUMBER = r"[+-]?(\d{1,30}(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?"
+_NUMBER = re.compile(f"^{NUMBER}$")
 
 
 def decode_text(data: bytes, *, source_id: str, file: str) -> str:

@@ -43,7 +43,8 @@ def print_unit(printed: str) -> float:
 
 
 def _rows(reader: Iterator[list[str]], *, source_id: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each record; a record the csv module cannot read is a SourceError."""
+    """(line a record starts on, fields); a record the csv module cannot read is a SourceError."""
+    start = 1
     while True:
         try:
             fields = next(reader)
@@ -53,7 +54,8 @@ def _rows(reader: Iterator[list[str]], *, source_id: str, file: str) -> Iterator
             raise SourceError(
                 f"unreadable CSV: {exc}", source_id=source_id, file=file, row=reader.line_num, rule="csv_syntax"
             ) from exc
-        yield reader.line_num, fields
+        yield start, fields
+        start = reader.line_num + 1
 
 
 def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
@@ -71,10 +73,16 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
         SourceError: on an empty or non-CSV file, a missing column, or a row with a wrong field count.
     """
     text = decode_text(path.read_bytes(), source_id=source_id, file=path.name)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(_rows(reader, source_id=source_id, file=path.name), (0, None))[1]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
+    rows = _rows(reader, source_id=source_id, file=path.name)
+    header = next(rows, (0, None))[1]
     if not header:
         raise SourceError("no header line", source_id=source_id, file=path.name, rule="empty_file")
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise SourceError(
+            f"columns named twice: {duplicated}", source_id=source_id, file=path.name, row=1, rule="duplicate_column"
+        )
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise SourceError(
@@ -85,7 +93,7 @@ def parse_press_release(path: Path, *, source_id: str) -> ParsedFile:
             rule="unknown_layout",
         )
     records: list[dict[str, object]] = []
-    for line, fields in _rows(reader, source_id=source_id, file=path.name):
+    for line, fields in rows:
         if not any(f.strip() for f in fields):
             continue
         if len(fields) != len(header):

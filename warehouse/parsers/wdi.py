@@ -230,7 +230,7 @@ def read_records(text: str, src: FileRef) -> Iterator[Record]:
     Raises:
         SourceError: rule 'csv_syntax' when the csv module cannot read a record.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
     start = 1
     while True:
         try:
