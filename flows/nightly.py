@@ -7,7 +7,9 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
+import duckdb
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.rules import RunContext
@@ -131,6 +133,20 @@ def load_source(source: Source, run: audit.Run, settings: Settings, context: Run
     return result
 
 
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
+    """A table of sources and a markdown summary with the largest revisions, as Prefect artifacts."""
+    create_table_artifact(
+        key="tradewh-sources", table=audit.sources_table(run), description=f"Sources of run {run.run_id}"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        revisions = con.execute(
+            "select source_id, reporter, period, flow, category, previous_vintage_value, value, revision "
+            "from marts.revisions limit 10"
+        ).fetchall()
+    create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
+
+
 @flow(name="tradewh-nightly")
 def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, object]:
     """Load every catalogue source and publish the warehouse.
@@ -154,7 +170,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
         run.finished_at = dt.datetime.now(dt.UTC)
         audit.record_run(run, settings.lake_dir)
         try:
-            build_and_publish(settings, catalogue, run.run_id)
+            published = build_and_publish(settings, catalogue, run.run_id)
         except Exception as exc:
             run.status, run.message = "failed", f"build or publish failed, previous warehouse kept: {exc}"
             audit.record_run(run, settings.lake_dir)
@@ -162,6 +178,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
         finally:
             for line in audit.summary_lines(run):
                 logger.info(line)
+        publish_artifacts(run, published)
     return {"run_id": run.run_id, "status": run.status, "summary": audit.summary_lines(run)}
 
 

@@ -66,5 +66,9 @@ def test_serve_runs_the_flow_on_the_nightly_cron(monkeypatch):
     calls = []
     monkeypatch.setattr(type(nightly), "serve", lambda self, **kw: calls.append(kw))
     monkeypatch.delenv("TRADEWH_CRON", raising=False)
+    monkeypatch.setenv("TRADEWH_TIMEZONE", "Asia/Shanghai")
     assert cli.main(["serve"]) == 0
-    assert calls == [{"name": "tradewh-nightly", "cron": "0 2 * * *"}]
+    [call] = calls
+    assert call["name"] == "tradewh-nightly"
+    [schedule] = call["schedules"]
+    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Shanghai")

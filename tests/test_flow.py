@@ -159,3 +159,20 @@ def test_a_revised_release_keeps_both_vintages(tmp_path, prefect_home):
     assert len(vintages) == 2 and vintages[0] == ("2012-12-07",)
     assert [r[:4] for r in revisions] == [("2011", "export", 21.4e9, 21.5e9)]
     assert revisions[0][4] == second["run_id"]
+
+
+def test_each_run_publishes_prefect_artifacts(loaded):
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        tables = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["tradewh-sources"])))
+        summaries = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["tradewh-run-summary"]))
+        )
+    assert tables and summaries
+    rows = json.loads(tables[-1].data) if isinstance(tables[-1].data, str) else tables[-1].data
+    assert len(rows) == 7 and {r["status"] for r in rows} <= {"loaded", "skipped"}
+    assert "# tradewh run" in summaries[-1].data and "Largest revisions" in summaries[-1].data

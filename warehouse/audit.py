@@ -120,3 +120,47 @@ def summary_lines(run: Run) -> list[str]:
             f"rejected {r.rows_rejected:>5}  loaded {r.rows_loaded:>7}" + (f"  {r.message}" if r.message else "")
         )
     return lines
+
+
+def sources_table(run: Run) -> list[dict[str, object]]:
+    """One row per source for the run's Prefect table artifact."""
+    return [
+        {
+            "source": r.source_id,
+            "status": r.status,
+            "vintages": ", ".join(r.vintages),
+            "read": r.rows_read,
+            "valid": r.rows_valid,
+            "rejected": r.rows_rejected,
+            "loaded": r.rows_loaded,
+            "message": r.message,
+        }
+        for r in run.results
+    ]
+
+
+def summary_markdown(run: Run, revisions: list[tuple]) -> str:
+    """The run's markdown artifact: status, counts and the largest revisions now in the marts.
+
+    Args:
+        run: the finished run.
+        revisions: rows (source_id, reporter, period, flow, category, previous value, value, revision) of
+            ``marts.revisions``, largest first.
+    """
+    loaded = sum(r.status == "loaded" for r in run.results)
+    skipped = sum(r.status == "skipped" for r in run.results)
+    failed = [r for r in run.results if r.status == "failed"]
+    lines = [
+        f"# tradewh run {run.run_id}: {run.status}",
+        "",
+        f"{loaded} source(s) loaded, {skipped} unchanged, {len(failed)} failed; "
+        f"{sum(r.rows_rejected for r in run.results)} row(s) quarantined.",
+    ]
+    lines += [f"- **{r.source_id}** failed: {r.message}" for r in failed]
+    lines += ["", "## Largest revisions", ""]
+    if not revisions:
+        lines.append("No figure was revised.")
+    else:
+        lines += ["| source | reporter | period | flow | category | previous | now | revision |", "|---" * 8 + "|"]
+        lines += ["| " + " | ".join(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in revisions]
+    return "\n".join(lines)

@@ -70,8 +70,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_prefect(settings)
     from flows.nightly import nightly
 
-    print(f"tradewh: serving the nightly load on cron '{args.cron}' (Ctrl-C to stop)")
-    nightly.serve(name="tradewh-nightly", cron=args.cron)
+    from prefect.schedules import Cron
+
+    print(f"tradewh: serving the nightly load on cron '{args.cron}' ({args.timezone}); Ctrl-C to stop")
+    nightly.serve(name="tradewh-nightly", schedules=[Cron(args.cron, timezone=args.timezone)])
     return 0
 
 
@@ -195,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "serve", "run the nightly load on its schedule (Prefect serve)", "tradewh serve --cron '0 2 * * *'"
     )
     serve.add_argument("--cron", default=None, help="cron expression (default: TRADEWH_CRON or 0 2 * * *)")
+    serve.add_argument("--timezone", default=None, help="time zone of the cron (default: TRADEWH_TIMEZONE or UTC)")
     serve.set_defaults(func=cmd_serve)
     sql = _command(
         sub,
@@ -245,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    if getattr(args, "cron", None) is None and args.command == "serve":
-        args.cron = settings.cron
+    if args.command == "serve":
+        args.cron = args.cron or settings.cron
+        args.timezone = args.timezone or settings.timezone
     try:
         return int(args.func(args, settings))
     except (CatalogueError, LoadRunning) as exc:

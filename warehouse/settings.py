@@ -21,6 +21,7 @@ class Settings:
         reject_threshold: share of rejected rows above which a whole source fails (0.05 = 5 %).
         storage_version: DuckDB storage version of the published file (readable by older DuckDB clients).
         cron: the nightly schedule used by ``tradewh serve``.
+        timezone: the time zone of that schedule.
     """
 
     project_root: Path
@@ -30,6 +31,7 @@ class Settings:
     reject_threshold: float
     storage_version: str
     cron: str
+    timezone: str
 
     @property
     def raw_dir(self) -> Path:
@@ -73,6 +75,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reject_threshold=float(env.get("TRADEWH_REJECT_THRESHOLD", "0.05")),
         storage_version=env.get("TRADEWH_STORAGE_VERSION", "v1.2.0"),
         cron=env.get("TRADEWH_CRON", "0 2 * * *"),
+        timezone=env.get("TRADEWH_TIMEZONE", "UTC"),
     )
 
 
