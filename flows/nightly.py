@@ -6,8 +6,8 @@ import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
 
-import pandas as pd
 import duckdb
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE

@@ -162,5 +162,6 @@ def summary_markdown(run: Run, revisions: list[tuple]) -> str:
         lines.append("No figure was revised.")
     else:
         lines += ["| source | reporter | period | flow | category | previous | now | revision |", "|---" * 8 + "|"]
-        lines += ["| " + " | ".join(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in revisions]
+        for row in revisions:
+            lines.append("| " + " | ".join(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row) + " |")
     return "\n".join(lines)

@@ -68,9 +68,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_prefect(settings)
-    from flows.nightly import nightly
-
     from prefect.schedules import Cron
+
+    from flows.nightly import nightly
 
     print(f"tradewh: serving the nightly load on cron '{args.cron}' ({args.timezone}); Ctrl-C to stop")
     nightly.serve(name="tradewh-nightly", schedules=[Cron(args.cron, timezone=args.timezone)])
