@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock serve clean
+.PHONY: run test lint format lock serve clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/tradewh load
 
+# Headless Chromium (Debian's package) renders the HTML report in tests/test_report.py. Installed when missing
+# and this is a root shell with apt-get (CI, the project's machines); elsewhere the test says how to get it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: chromium not installed; the browser test of the report will skip or fail under CI" >&2
+
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
 
