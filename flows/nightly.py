@@ -42,6 +42,8 @@ def fetch_source(source: Source, settings: Settings) -> list[fetch.Payload]:
         project_root=settings.project_root,
         roots=settings.allowed_roots,
         raw_dir=settings.raw_dir,
+        headers_from_env=dict(source.headers_from_env),
+        secret_blocks=dict(source.secret_blocks),
     )
     get_run_logger().info("%s: fetched %d file(s), %d bytes", source.id, len(payloads), sum(p.size for p in payloads))
     return payloads

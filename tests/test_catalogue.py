@@ -62,3 +62,17 @@ def test_wrong_entries_are_refused_by_name(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(CatalogueError, match=message):
         load_catalogue(path)
+
+
+def test_http_keys_are_named_never_given(tmp_path):
+    text = ENTRY.format(id="a", vintage="2013-01-01", measures=MEASURE).replace(
+        'location = { seed = "x.csv" }', 'location = { url = "https://example.org/x.csv" }'
+    )
+    good = text + '\n[source.http]\nheaders_from_env = { "Ocp-Apim-Subscription-Key" = "COMTRADE_API_KEY" }\n'
+    path = tmp_path / "catalogue.toml"
+    path.write_text(good)
+    [source] = load_catalogue(path)
+    assert source.headers_from_env == (("Ocp-Apim-Subscription-Key", "COMTRADE_API_KEY"),)
+    path.write_text(text + '\n[source.http]\nheaders_from_env = { "X-Key" = "abc def 123" }\n')
+    with pytest.raises(CatalogueError, match="must be a header name and its value a name"):
+        load_catalogue(path)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BLOCK = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # Prefect block document names: lower-case letters, digits, '-'
 
 
 class CatalogueError(ValueError):
@@ -40,6 +43,10 @@ class Source:
     vintage: str
     homepage: str = ""
     measures: tuple[MeasureSpec, ...] = field(default_factory=tuple)
+    # url locations only ([source.http]): (header, the environment variable holding its value), and
+    # (header, the Prefect Secret block read when that variable is unset). Names only, never a key.
+    headers_from_env: tuple[tuple[str, str], ...] = ()
+    secret_blocks: tuple[tuple[str, str], ...] = ()
 
     def allows(self, measure: str, unit: str, scale: float) -> bool:
         """Whether the catalogue declares this measure with this unit and scale."""
@@ -54,6 +61,26 @@ def _require(entry: dict, key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise CatalogueError(f"{where}: field '{key}' is required and must be a non-empty string")
     return value
+
+
+def _pairs(http: dict, key: str, where: str, name_pattern: re.Pattern[str]) -> tuple[tuple[str, str], ...]:
+    """A ``[source.http]`` table of header name -> the name of a variable or block, checked; never a key itself."""
+    table = http.get(key, {})
+    if not isinstance(table, dict):
+        raise CatalogueError(f'{where}: http.{key} must be a table of "Header-Name" = "NAME"')
+    for header, name in table.items():
+        if not _HEADER.match(header) or not isinstance(name, str) or not name_pattern.match(name):
+            raise CatalogueError(f"{where}: http.{key}: '{header}' must be a header name and its value a name")
+    return tuple(sorted(table.items()))
+
+
+def _parse_http(entry: dict, kind: str, where: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    http = entry.get("http", {})
+    if not isinstance(http, dict) or set(http) - {"headers_from_env", "secret_blocks"}:
+        raise CatalogueError(f"{where}: [source.http] holds only headers_from_env and secret_blocks")
+    if http and kind != "url":
+        raise CatalogueError(f"{where}: [source.http] applies to a url location only")
+    return _pairs(http, "headers_from_env", where, _ENV_VAR), _pairs(http, "secret_blocks", where, _BLOCK)
 
 
 def _parse_entry(entry: dict, where: str) -> Source:
@@ -83,6 +110,7 @@ def _parse_entry(entry: dict, where: str) -> Source:
     )
     if not measures:
         raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
+    headers_from_env, secret_blocks = _parse_http(entry, kind, where)
     return Source(
         id=source_id,
         dataset=dataset,
@@ -95,6 +123,8 @@ def _parse_entry(entry: dict, where: str) -> Source:
         vintage=vintage,
         homepage=entry.get("homepage", ""),
         measures=measures,
+        headers_from_env=headers_from_env,
+        secret_blocks=secret_blocks,
     )
 
 
