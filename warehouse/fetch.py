@@ -453,6 +453,46 @@ def _not_modified(reply: _Reply, target: _Target, kept: KeptResponse | None, raw
     return Payload(target.source_id, kept.name, target.origin, path, kept.sha256, kept.size)
 
 
+MAX_PAGES = 1000  # a World Bank answer announcing more pages than this is refused (ask for a larger per_page)
+
+
+def announced_pages(body: bytes) -> int:
+    """How many pages a World Bank API v2 answer (``[meta, rows]``) announces; 1 for any other body."""
+    if not body.lstrip(BOM + b" \t\r\n").startswith(b"["):
+        return 1
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return 1  # the parser will say what is wrong with it
+    is_page = isinstance(document, list) and len(document) == 2 and isinstance(document[0], dict)
+    return int(document[0].get("pages") or 1) if is_page and "pages" in document[0] else 1
+
+
+def with_page(url: str, page: int) -> str:
+    """The URL with its ``page`` query parameter set."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode([*query, ("page", str(page))])))
+
+
+def _follow_pages(first: bytes, url: str, secrets: Mapping[str, str], target: _Target, timeout: float) -> bytes:
+    """Every page of a paginated World Bank answer, as one JSON list of pages (the parser checks it is whole)."""
+    pages = announced_pages(first)
+    if pages <= 1:
+        return first
+    if pages > MAX_PAGES:
+        raise target.error(
+            f"{pages} pages announced, more than {MAX_PAGES}: ask for a larger per_page", "too_many_pages"
+        )
+    bodies = [first]
+    for page in range(2, pages + 1):
+        reply = _exchange(_request(with_page(url, page), secrets, None), target, timeout)
+        _check_body(reply, target)
+        bodies.append(reply.body)
+    log.info("%s: followed %d pages of %s", target.source_id, pages, target.origin)
+    return b"[" + b",".join(b.strip() for b in bodies) + b"]"
+
+
 def fetch_url(
     url: str,
     *,
@@ -491,8 +531,9 @@ def fetch_url(
     if reply.status == 304:
         return _not_modified(reply, target, kept, raw_dir)
     _check_body(reply, target)
+    body = _follow_pages(reply.body, url, secrets, target, timeout)
     name = _name_of(url, target.secrets)
-    payload = _store(reply.body, name, raw_dir, source_id, target.origin)
+    payload = _store(body, name, raw_dir, source_id, target.origin)
     etag, last_modified = reply.headers.get("ETag"), reply.headers.get("Last-Modified")
     kept_now = KeptResponse(etag, last_modified, payload.sha256, name, payload.size)
     http_state.remember(raw_dir, source_id, target.origin, kept_now)
