@@ -165,9 +165,14 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
         catalogue = load_catalogue(settings.catalogue_path)
         codes = known_country_codes(settings.seeds_dir / "reference")
         run = audit.new_run()
-        for source in catalogue:
+        for number, source in enumerate(catalogue, start=1):
+            logger.info("[%d/%d] %s (%s)", number, len(catalogue), source.id, source.dataset)  # progress
             context = RunContext(source=source, country_codes=codes, reference_dir=settings.seeds_dir / "reference")
-            run.results.append(load_source(source, run, settings, context))
+            result = load_source(source, run, settings, context)
+            logger.info(
+                "[%d/%d] %s: %s, %d rows loaded", number, len(catalogue), source.id, result.status, result.rows_loaded
+            )
+            run.results.append(result)
         run.status, run.message = audit.run_status(run.results)
         run.finished_at = dt.datetime.now(dt.UTC)
         audit.record_run(run, settings.lake_dir)
