@@ -50,9 +50,17 @@ class FrameRule:
     test: Callable[[pd.DataFrame], pd.Series]
 
 
+QUARANTINE_VALUE_MAX_CHARS = 1000
+
+
 def _text(value: object) -> str:
-    """An offending value as text for the quarantine ('' for a missing one)."""
-    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    """An offending value as text for the quarantine ('' for a missing one; a huge one cut, its length said)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    text = str(value)
+    if len(text) > QUARANTINE_VALUE_MAX_CHARS:
+        return f"{text[:QUARANTINE_VALUE_MAX_CHARS]}... ({len(text)} characters)"
+    return text
 
 
 def _rule_name(check: object) -> str:

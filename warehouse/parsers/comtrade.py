@@ -361,7 +361,7 @@ def read_csv(text: str, src: FileRef) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as err:
-            raise src.error(f"unreadable CSV: {err}", row=reader.line_num, rule="csv_syntax") from err
+            raise src.error(f"unreadable CSV: {err}", row=start, rule="csv_syntax") from err
         yield start, cells
         start = reader.line_num + 1
 
@@ -402,6 +402,13 @@ def json_records(text: str, src: FileRef) -> list[Record]:
         if not isinstance(item, dict):
             raise src.error(f"data record {index + 1} is not a JSON object", row=index + 1, rule="json_syntax")
         cells = {str(key): json_text(value) for key, value in item.items()}
+        oversized = [key for key, value in cells.items() if len(value) > csv.field_size_limit()]
+        if oversized:  # the same limit the CSV layouts have: no publisher field is that long
+            raise src.error(
+                f"field(s) {oversized} longer than {csv.field_size_limit()} characters",
+                row=index + 1,
+                rule="field_too_large",
+            )
         require_columns(PLUS_API_JSON, list(cells), src, row=index + 1)
         records.append(Record(line=index + 1, cells=cells))
     return records

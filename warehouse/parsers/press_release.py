@@ -52,7 +52,7 @@ def _rows(reader: Iterator[list[str]], *, source_id: str, file: str) -> Iterator
             return
         except csv.Error as exc:
             raise SourceError(
-                f"unreadable CSV: {exc}", source_id=source_id, file=file, row=reader.line_num, rule="csv_syntax"
+                f"unreadable CSV: {exc}", source_id=source_id, file=file, row=start, rule="csv_syntax"
             ) from exc
         yield start, fields
         start = reader.line_num + 1

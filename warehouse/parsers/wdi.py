@@ -238,7 +238,7 @@ def read_records(text: str, src: FileRef) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as err:
-            raise src.error(f"unreadable CSV: {err}", row=reader.line_num, rule="csv_syntax") from err
+            raise src.error(f"unreadable CSV: {err}", row=start, rule="csv_syntax") from err
         yield Record(line=start, cells=cells)
         start = reader.line_num + 1
 
