@@ -26,18 +26,16 @@ number (``value`` NaN, ``value_text`` as published) are kept for validation to q
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from warehouse.errors import SourceError
 from warehouse.parsers.base import ParsedFile
-from warehouse.parsers.csvtext import decode_text, to_number
+from warehouse.parsers.csvtext import FileRef, decode_text, is_blank, preview, read_records, to_number
 
 LEGACY_API = "legacy_api"
 LEGACY_BULK = "legacy_bulk"
@@ -178,34 +176,6 @@ _FALSE = {"0", "false"}
 
 
 @dataclass(frozen=True)
-class FileRef:
-    """The file being read and its source, so that every error can name both.
-
-    Attributes:
-        path: the file.
-        source_id: the catalogue id of the source.
-    """
-
-    path: Path
-    source_id: str
-
-    def error(self, message: str, *, rule: str, row: int | None = None) -> SourceError:
-        """Build a SourceError about this file.
-
-        Args:
-            message: what is wrong; the file name is prepended.
-            rule: the rule that was broken.
-            row: the 1-based line number (JSON: record number) at fault, or None for the whole file.
-
-        Returns:
-            The error, ready to raise.
-        """
-        return SourceError(
-            f"{self.path.name}: {message}", source_id=self.source_id, file=str(self.path), row=row, rule=rule
-        )
-
-
-@dataclass(frozen=True)
 class Record:
     """One record and where it is in the file.
 
@@ -312,7 +282,9 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
         SourceError: rules 'empty_file', 'unknown_layout', 'missing_column', 'no_rows', 'csv_syntax',
             'field_count'.
     """
-    rows = [(line, cells) for line, cells in read_csv(text, src) if not is_blank(cells)]
+    rows = [
+        (line, cells) for line, cells in ((r.line, r.cells) for r in read_records(text, src)) if not is_blank(cells)
+    ]
     if not rows:
         raise src.error("the file holds only blank lines", rule="empty_file")
     header_line, header_cells = rows[0]
@@ -338,32 +310,6 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
             )
         records.append(Record(line=line, cells=dict(zip(header, cells, strict=True))))
     return layout, records
-
-
-def read_csv(text: str, src: FileRef) -> Iterator[tuple[int, list[str]]]:
-    """Split CSV text into records, each with the physical line it starts on.
-
-    Args:
-        text: the decoded file content (line ends \\n, \\r\\n or \\r; a quoted field may span lines).
-        src: the file, for error messages.
-
-    Yields:
-        (1-based line number, cells) for every record, blank lines included.
-
-    Raises:
-        SourceError: rule 'csv_syntax' when the csv module cannot read a record.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
-    start = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise src.error(f"unreadable CSV: {err}", row=start, rule="csv_syntax") from err
-        yield start, cells
-        start = reader.line_num + 1
 
 
 def json_records(text: str, src: FileRef) -> list[Record]:
@@ -543,14 +489,3 @@ def to_bool(text: str) -> bool | None:
     if lowered in _FALSE:
         return False
     return None
-
-
-def is_blank(cells: list[str]) -> bool:
-    """Tell whether a CSV record is a blank line (no field, or a single field of whitespace)."""
-    return not cells or (len(cells) == 1 and not cells[0].strip())
-
-
-def preview(cells: list[str], limit: int = 120) -> str:
-    """The start of a record, re-joined with commas, cut at ``limit`` and quoted, for error messages."""
-    joined = ",".join(cells)
-    return repr(joined if len(joined) <= limit else joined[:limit] + "...")

@@ -33,8 +33,17 @@ from pathlib import Path
 import pandas as pd
 
 from warehouse.parsers.base import ParsedFile
-from warehouse.parsers.csvtext import decode_text, to_number
-from warehouse.parsers.wdi import FileRef, Record, check_field_count, is_blank, preview, read_records, require_rows
+from warehouse.parsers.csvtext import (
+    FileRef,
+    Record,
+    check_field_count,
+    decode_text,
+    is_blank,
+    preview,
+    read_records,
+    require_rows,
+    to_number,
+)
 
 DATA360 = "data360"
 OECD_LABELS = "oecd_labels"

@@ -19,20 +19,26 @@ get ``value`` NaN, so that validation can quarantine them.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from warehouse.errors import SourceError
 from warehouse.parsers.base import ParsedFile
-from warehouse.parsers.csvtext import decode_text, to_number
+from warehouse.parsers.csvtext import (
+    FileRef,
+    Record,
+    check_field_count,
+    decode_text,
+    is_blank,
+    preview,
+    read_records,
+    require_rows,
+    to_number,
+)
 from warehouse.parsers.wdi_api import LAYOUT as API_JSON
 from warehouse.parsers.wdi_api import looks_like_api_json, parse_api_json
 
@@ -65,47 +71,6 @@ EXPECTED_HEADERS = (
 _YEAR_COLUMN = re.compile(r"\d{4}")
 _INTEGER = re.compile(r"\d+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """The file being read and its source, so that every error can name both.
-
-    Attributes:
-        path: the file.
-        source_id: the catalogue id of the source.
-    """
-
-    path: Path
-    source_id: str
-
-    def error(self, message: str, *, rule: str, row: int | None = None) -> SourceError:
-        """Build a SourceError about this file.
-
-        Args:
-            message: what is wrong; the file name is prepended.
-            rule: the rule that was broken.
-            row: the 1-based line number at fault, or None for the whole file.
-
-        Returns:
-            The error, ready to raise.
-        """
-        return SourceError(
-            f"{self.path.name}: {message}", source_id=self.source_id, file=str(self.path), row=row, rule=rule
-        )
-
-
-@dataclass(frozen=True)
-class Record:
-    """One CSV record and the physical line it starts on.
-
-    Attributes:
-        line: 1-based physical line number where the record starts (a quoted field may span lines).
-        cells: the record's fields, unmodified.
-    """
-
-    line: int
-    cells: list[str]
 
 
 @dataclass
@@ -213,34 +178,6 @@ def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
         row=records[0].line,
         rule="unknown_layout",
     )
-
-
-def read_records(text: str, src: FileRef) -> Iterator[Record]:
-    """Split CSV text into records, each with the physical line it starts on.
-
-    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``; a quoted field spanning lines makes its record span them.
-
-    Args:
-        text: the decoded file content.
-        src: the file, for error messages.
-
-    Yields:
-        One Record per CSV record, blank lines included (as empty cell lists).
-
-    Raises:
-        SourceError: rule 'csv_syntax' when the csv module cannot read a record.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
-    start = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise src.error(f"unreadable CSV: {err}", row=start, rule="csv_syntax") from err
-        yield Record(line=start, cells=cells)
-        start = reader.line_num + 1
 
 
 def parse_bulk_download(records: list[Record], src: FileRef) -> ParsedFile:
@@ -437,62 +374,3 @@ def is_iso_date(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def require_rows(rows: list[Record], src: FileRef) -> None:
-    """Fail when a file has a header but no data lines.
-
-    Args:
-        rows: the data records after the header, blank lines excluded.
-        src: the file, for error messages.
-
-    Raises:
-        SourceError: rule 'no_rows'.
-    """
-    if not rows:
-        raise src.error("a header but no data rows", rule="no_rows")
-
-
-def check_field_count(record: Record, expected: int, src: FileRef) -> None:
-    """Fail when a data record has a different number of fields than the header.
-
-    Args:
-        record: the data record.
-        expected: the number of header fields.
-        src: the file, for error messages.
-
-    Raises:
-        SourceError: rule 'field_count', naming the record's line.
-    """
-    if len(record.cells) != expected:
-        raise src.error(
-            f"line {record.line} has {len(record.cells)} fields, the header has {expected}",
-            row=record.line,
-            rule="field_count",
-        )
-
-
-def is_blank(cells: list[str]) -> bool:
-    """Tell whether a record is a blank line.
-
-    Args:
-        cells: the record's fields.
-
-    Returns:
-        True for an empty line (no field, or a single field of whitespace).
-    """
-    return not cells or (len(cells) == 1 and not cells[0].strip())
-
-
-def preview(cells: list[str], limit: int = 120) -> str:
-    """Show the start of a record in an error message.
-
-    Args:
-        cells: the record's fields.
-        limit: the most characters shown.
-
-    Returns:
-        The record, re-joined with commas, cut at ``limit`` and quoted.
-    """
-    joined = ",".join(cells)
-    return repr(joined if len(joined) <= limit else joined[:limit] + "...")
