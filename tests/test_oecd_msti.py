@@ -16,13 +16,13 @@ import duckdb
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import warehouse.build as build
 from schemas.oecd_msti import CONFORMED, load_country_names
 from schemas.rules import RunContext
 from schemas.trade_figure import TradeFigure
 from tests.conftest import FIXTURES, PROJECT_ROOT, SHARED_DATA
+from tests.strategies import mutations
 from warehouse import audit
 from warehouse.catalogue import MeasureSpec, Source
 from warehouse.errors import SourceError
@@ -409,27 +409,6 @@ SMALL = """\
 "1",2011,"TBP_PUSD","Technology balance of payments:  Payments (current prices)","US Dollar","Millions",81826,NA
 "2",2011,"TBP_RUSD","Technology balance of payments:  Receipts (current prices)","US Dollar","Millions",119936,4032.1
 """
-INSERTS = list(',;"\n\r<\x00é')
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> str:
-    text = SMALL
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["delete", "insert", "duplicate_line", "truncate"]))
-        if kind == "delete" and text:
-            at = draw(st.integers(0, len(text) - 1))
-            text = text[:at] + text[at + 1 :]
-        elif kind == "insert":
-            at = draw(st.integers(0, len(text)))
-            text = text[:at] + draw(st.sampled_from(INSERTS)) + text[at:]
-        elif kind == "duplicate_line" and text:
-            lines = text.splitlines(keepends=True)
-            at = draw(st.integers(0, len(lines) - 1))
-            text = "".join([*lines[: at + 1], *lines[at:]])
-        elif kind == "truncate":
-            text = text[: draw(st.integers(0, len(text)))]
-    return text
 
 
 def test_fuzz_original_is_valid(tmp_path: Path) -> None:
@@ -440,7 +419,7 @@ def test_fuzz_original_is_valid(tmp_path: Path) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=mutated())
+@given(text=mutations(SMALL))
 def test_a_mutated_file_raises_only_source_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "small.csv"
     path.write_bytes(text.encode("utf-8"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from schemas.rules import RunContext
 from tests.conftest import PROJECT_ROOT
+from tests.strategies import mutations
 from warehouse.catalogue import Source, load_catalogue
 from warehouse.errors import SourceError
 from warehouse.fetch import Payload
@@ -201,28 +201,6 @@ China,CHN,2010,830469374
 "Korea, Rep.",KOR,2011,1.2E+11
 United States,USA,2011,5
 """
-INSERTS = list(',;"\n\r<\x00é')
-
-
-@st.composite
-def mutated_tidy(draw: st.DrawFn) -> str:
-    """The small tidy file after one to three random edits."""
-    text = SMALL_TIDY
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["delete", "insert", "duplicate_line", "truncate"]))
-        if kind == "delete" and text:
-            at = draw(st.integers(0, len(text) - 1))
-            text = text[:at] + text[at + 1 :]
-        elif kind == "insert":
-            at = draw(st.integers(0, len(text)))
-            text = text[:at] + draw(st.sampled_from(INSERTS)) + text[at:]
-        elif kind == "duplicate_line" and text:
-            lines = text.splitlines(keepends=True)
-            at = draw(st.integers(0, len(lines) - 1))
-            text = "".join([*lines[: at + 1], *lines[at:]])
-        elif kind == "truncate":
-            text = text[: draw(st.integers(0, len(text)))]
-    return text
 
 
 def test_fuzz_mutation_strategy_keeps_the_original_valid(tmp_path: Path, source: Source, context: RunContext) -> None:
@@ -233,7 +211,7 @@ def test_fuzz_mutation_strategy_keeps_the_original_valid(tmp_path: Path, source:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=mutated_tidy())
+@given(text=mutations(SMALL_TIDY))
 def test_mutated_tidy_file_raises_only_source_error(
     tmp_path: Path, source: Source, context: RunContext, text: str
 ) -> None:
