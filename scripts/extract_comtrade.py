@@ -16,14 +16,15 @@ what was kept), so a rerun reproduces every file byte for byte.
 
 from __future__ import annotations
 
+import sys as _sys
+
+_sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import argparse
-import csv
 import hashlib
-import io
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from seedtools import project_path, raw_records  # scripts/ is on sys.path when a script runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/extract_comtrade.py --shared ../shared/data --out seeds"
@@ -42,40 +43,6 @@ ATTRIBUTION = (
     "Terms: UN Comtrade's terms of use (see https://comtradeplus.un.org/); files from the legacy site\n"
     "(comtrade.un.org) came under its licence agreement and policy on re-dissemination.\n"
 )
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One CSV record with the exact text it was printed as.
-
-    Attributes:
-        cells: the parsed fields.
-        text: the record's raw text, line ending(s) included.
-    """
-
-    cells: list[str]
-    text: str
-
-
-def raw_records(text: str) -> Iterator[RawRecord]:
-    """Split CSV text into records, keeping each record's exact text.
-
-    Args:
-        text: the file content, decoded without translating line endings.
-
-    Yields:
-        Every record in file order, blank lines included.
-    """
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    for cells in csv.reader(lines()):
-        yield RawRecord(cells=cells, text="".join(consumed))
-        consumed.clear()
 
 
 def sha256(data: bytes) -> str:
@@ -217,12 +184,6 @@ def extract(shared: Path, out: Path) -> None:
     write_bytes(out / HS8542_DIR / PLUS_API_FILE, data)
     rows = sum(1 for r in list(raw_records(data.decode("utf-8")))[1:] if any(cell.strip() for cell in r.cells))
     write_bytes(out / HS8542_DIR / "README.md", readme_hs8542(plus, rows).encode("utf-8"))
-
-
-def project_path(text: str) -> Path:
-    """Resolve a command-line path; a relative one is taken relative to the project root."""
-    path = Path(text)
-    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:

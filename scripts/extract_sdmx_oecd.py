@@ -17,14 +17,16 @@ every file byte for byte.
 
 from __future__ import annotations
 
+import sys as _sys
+
+_sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import argparse
-import csv
 import hashlib
-import io
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+
+from seedtools import project_path, raw_records  # scripts/ is on sys.path when a script runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/extract_sdmx_oecd.py --shared ../shared/data --out seeds"
@@ -46,33 +48,6 @@ MSTI_VARIABLES: tuple[str, ...] = (
     "TD_ICOMP",  # total imports: computer, electronic and optical industry
     "TD_IDRUG",  # total imports: pharmaceutical industry
 )
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One CSV record with the exact text it was printed as.
-
-    Attributes:
-        cells: the parsed fields.
-        text: the record's raw text, line ending(s) included.
-    """
-
-    cells: list[str]
-    text: str
-
-
-def raw_records(text: str) -> Iterator[RawRecord]:
-    """Split CSV text into records, keeping each record's exact text (a quoted field may span lines)."""
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    for cells in csv.reader(lines()):
-        yield RawRecord(cells=cells, text="".join(consumed))
-        consumed.clear()
 
 
 def sha256(path: Path) -> str:
@@ -239,12 +214,6 @@ def extract(shared: Path, out: Path) -> None:
     if set(MSTI_VARIABLES) - variables:
         raise SystemExit(f"{msti}: no rows for {sorted(set(MSTI_VARIABLES) - variables)}")
     write_text(out / MSTI_OUT / "README.md", readme_msti(source_line(msti, MSTI_FILE, kept, total)))
-
-
-def project_path(text: str) -> Path:
-    """Resolve a command-line path; a relative one is taken relative to the project root."""
-    path = Path(text)
-    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,14 +12,16 @@ reproduces every file byte for byte.
 
 from __future__ import annotations
 
+import sys as _sys
+
+_sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import argparse
-import csv
 import hashlib
-import io
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from seedtools import RawRecord, project_path, raw_records  # scripts/ is on sys.path when a script runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES: tuple[str, ...] = ("CHN", "USA", "JPN", "KOR", "DEU", "HKG", "WLD")
@@ -40,19 +42,6 @@ ATTRIBUTION = (
     "Source: World Bank, World Development Indicators. Licence: CC BY 4.0\n"
     "(https://creativecommons.org/licenses/by/4.0/). The data are unchanged; only rows were selected.\n"
 )
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One CSV record with the exact text it was printed as.
-
-    Attributes:
-        cells: the parsed fields.
-        text: the record's raw text, line ending(s) included.
-    """
-
-    cells: list[str]
-    text: str
 
 
 @dataclass(frozen=True)
@@ -86,27 +75,6 @@ class CsvFile:
         if name not in self.header:
             raise SystemExit(f"no column {name!r} in header {self.header[:6]}...")
         return self.header.index(name)
-
-
-def raw_records(text: str) -> Iterator[RawRecord]:
-    """Split CSV text into records, keeping each record's exact text.
-
-    Args:
-        text: the file content, decoded without translating line endings.
-
-    Yields:
-        Every record in file order, blank lines included.
-    """
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    for cells in csv.reader(lines()):
-        yield RawRecord(cells=cells, text="".join(consumed))
-        consumed.clear()
 
 
 def read_csv_file(path: Path) -> CsvFile:
@@ -392,19 +360,6 @@ def extract(shared: Path, out: Path) -> None:
     package = worldbank / "wdi-tidy" / DATAPACKAGE
     (current / DATAPACKAGE).write_bytes(package.read_bytes())
     write_text(current / "README.md", readme_current(bulk_line, tidy_lines))
-
-
-def project_path(text: str) -> Path:
-    """Resolve a command-line path; a relative one is taken relative to the project root.
-
-    Args:
-        text: the path as given.
-
-    Returns:
-        The absolute path.
-    """
-    path = Path(text)
-    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
