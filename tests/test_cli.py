@@ -27,7 +27,7 @@ SUBCOMMANDS = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF0
 
 
 def test_the_commands_are_all_there():
-    expected = {"load", "serve", "sql", "sources", "status", "rollback", "export", "dictionary"}
+    expected = {"load", "serve", "sql", "sources", "status", "rollback", "export", "dictionary", "report"}
     assert set(SUBCOMMANDS) == expected
 
 

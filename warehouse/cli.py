@@ -1,4 +1,4 @@
-"""The ``tradewh`` command: load, serve, sql, sources, status, rollback, export, dictionary."""
+"""The ``tradewh`` command: load, serve, sql, sources, status, rollback, export, dictionary, report."""
 
 from __future__ import annotations
 
@@ -172,6 +172,19 @@ def cmd_dictionary(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.report import ReportError, write_report
+
+    out = args.out if args.out is not None else settings.home / "report" / "tradewh-report.html"
+    try:
+        written = write_report(settings.warehouse_path, out)
+    except ReportError as exc:
+        print(f"tradewh report: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
 def _command(sub: argparse._SubParsersAction, name: str, summary: str, example: str) -> argparse.ArgumentParser:
     """A subcommand whose help says what it does and shows one example."""
     return sub.add_parser(
@@ -242,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dictionary.add_argument("--check", action="store_true", help="exit 1 if the page differs, write nothing")
     dictionary.set_defaults(func=cmd_dictionary)
+    report = _command(
+        sub,
+        "report",
+        "write one self-contained HTML page with charts and tables from the marts (read-only, viewable offline)",
+        "tradewh report --out tradewh-report.html",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the page to write (default: <TRADEWH_HOME>/report/tradewh-report.html)",
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 
