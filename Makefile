@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock serve clean browser
+.PHONY: run test lint format lock serve clean browser bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff format .
+
+# The benchmark of issue 5 (BENCHMARKS.md): tradewh against bare DuckDB on generated Comtrade files.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --rows 100000 1000000 --repeat 3
 
 serve: $(STAMP)
 	$(BIN)/tradewh serve

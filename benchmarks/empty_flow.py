@@ -1,0 +1,37 @@
+"""An empty Prefect flow, started the way ``tradewh load`` starts the nightly flow (measurement of ``run.py``).
+
+Same settings (``warehouse.settings.configure_prefect``: Prefect's home in the data folder, a local ephemeral
+API server, telemetry off), same kind of process, but a flow that does nothing: its wall time is Prefect's
+fixed cost (interpreter, ``import prefect``, the local server's start, one flow run), which the no-op rerun
+of tradewh is compared against.
+
+Usage::
+
+    TRADEWH_HOME=/tmp/x .venv/bin/python benchmarks/empty_flow.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from warehouse.settings import configure_prefect, load_settings
+
+
+def main() -> int:
+    started = time.perf_counter()
+    configure_prefect(load_settings())
+    from prefect import flow
+
+    @flow(name="tradewh-benchmark-empty")
+    def empty() -> str:
+        return "done"
+
+    result = empty()
+    print(json.dumps({"result": result, "seconds_in_process": round(time.perf_counter() - started, 4)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
