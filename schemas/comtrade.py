@@ -105,6 +105,33 @@ def _period_matches_year(df: pd.DataFrame) -> pd.Series:
     return annual | monthly
 
 
+CONFORMED_KEY = [
+    "classification_version", "period", "partner2_code", "flow_code", "customs_code", "mot_code", "commodity_code",
+    "vintage",
+]  # fmt: skip
+
+
+def _one_code_per_economy(iso3_of: dict[int, str]) -> FrameRule:
+    """Two published codes for one economy (840 and 842 are both the USA) must not make two figures of one key.
+
+    Comtrade's key is unique on the published codes; the warehouse's on ISO3. Rows that collide once their
+    codes are mapped are quarantined, all of them: which code the publisher meant cannot be guessed.
+    """
+
+    def test(df: pd.DataFrame) -> pd.Series:
+        key = [*CONFORMED_KEY, "reporter", "partner"]
+        mapped = df[CONFORMED_KEY].assign(
+            reporter=df["reporter_code"].map(iso3_of),
+            partner=df["partner_code"].map(iso3_of),
+            published=df["reporter_code"].astype(str) + "/" + df["partner_code"].astype(str),
+        )
+        # only collisions between different published codes: the same codes twice is rule duplicate_key
+        codes_per_key = mapped.groupby(key, dropna=False)["published"].transform("nunique")
+        return (codes_per_key <= 1) | mapped["reporter"].isna() | mapped["partner"].isna()
+
+    return FrameRule("one_code_per_economy", "partner_code", test)
+
+
 def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     """The schema for one run: static rules plus known reporters/partners, known flows and catalogue units.
 
@@ -112,7 +139,8 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     comtrade_codes.csv with an ISO3), 'known_flow' (1-4), 'value_is_number', 'non_negative' (value, qty,
     netweight_kg), 'year_in_range' (1962-2100), 'duplicate_key', 'known_classification',
     'commodity_code_format' (digits or 'TOTAL'), 'period_matches_year' (YYYY or YYYYMM of the year),
-    'not_null' (partner2_code), 'unit_matches_catalogue' (customs_value in USD at scale 1).
+    'not_null' (partner2_code), 'unit_matches_catalogue' (customs_value in USD at scale 1),
+    'one_code_per_economy' (two published codes of one ISO3 would make two figures of one key).
     """
     codes = load_codes(context.reference_dir)
     mapped = frozenset(int(code) for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3)
@@ -129,5 +157,6 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
         FrameRule("known_classification", "classification", _known_classification),
         FrameRule("period_matches_year", "period", _period_matches_year),
         FrameRule("unit_matches_catalogue", "value", unit_matches),
+        _one_code_per_economy({int(c): i for c, i in zip(codes["code"], codes["iso3"], strict=True) if i}),
     ]
     return Comtrade.to_schema(), rules

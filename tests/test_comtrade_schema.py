@@ -176,7 +176,23 @@ def test_schema_returns_the_model_and_named_frame_rules() -> None:
         "known_classification",
         "period_matches_year",
         "unit_matches_catalogue",
+        "one_code_per_economy",
     }
+
+
+def test_two_codes_of_one_economy_are_quarantined_not_a_failed_build(tmp_path: Path) -> None:
+    # 840 and 842 are both the USA: the same trade under both codes would be two figures of one conformed key
+    lines = (FIXTURES / "comtrade" / "plus_api.csv").read_text().splitlines(keepends=True)
+    twin = lines[1].replace(",M,,842,", ",M,,840,", 1)
+    assert twin != lines[1]
+    path = tmp_path / "plus_api.csv"
+    path.write_text("".join([lines[0], lines[1], twin]))
+    valid, quarantine = validate(path)
+    assert len(valid) == 0
+    assert quarantine[["file_row", "rule", "value"]].values.tolist() == [
+        [2, "one_code_per_economy", "842"],
+        [3, "one_code_per_economy", "840"],
+    ]
 
 
 # --- the Comtrade code list --------------------------------------------------------------------------------------
