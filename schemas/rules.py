@@ -146,11 +146,14 @@ def catalogue_unit(source: Source, measure: str, unit: str, scale: str | None = 
     """The row's measure, unit and scale are among those the catalogue declares for the source."""
 
     def test(df: pd.DataFrame) -> pd.Series:
-        scales = df[scale] if scale else pd.Series(1.0, index=df.index)
-        return pd.Series(
-            [source.allows(m, u, float(s)) for m, u, s in zip(df[measure], df[unit], scales, strict=True)],
-            index=df.index,
+        triples = pd.DataFrame(
+            {"m": df[measure], "u": df[unit], "s": df[scale].astype(float) if scale else 1.0}, index=df.index
         )
+        # a batch holds few distinct (measure, unit, scale): ask the catalogue once for each, then join
+        distinct = triples.drop_duplicates()
+        distinct = distinct.assign(ok=[source.allows(m, u, s) for m, u, s in distinct.itertuples(index=False)])
+        joined = triples.merge(distinct, on=["m", "u", "s"], how="left")["ok"]
+        return pd.Series(joined.to_numpy(dtype=bool), index=df.index)
 
     return FrameRule("unit_matches_catalogue", unit, test)
 
