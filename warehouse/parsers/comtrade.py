@@ -28,14 +28,27 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from warehouse.parsers.base import ParsedFile
-from warehouse.parsers.csvtext import FileRef, decode_text, is_blank, preview, read_records, to_number
+from warehouse.parsers.csvtext import (
+    NUMBER,
+    FileRef,
+    decode_text,
+    is_blank,
+    one_record_per_line,
+    preview,
+    read_records,
+    to_number,
+)
 
 LEGACY_API = "legacy_api"
 LEGACY_BULK = "legacy_bulk"
@@ -489,3 +502,182 @@ def to_bool(text: str) -> bool | None:
     if lowered in _FALSE:
         return False
     return None
+
+
+# --- the columnar path: big CSV files in batches ---------------------------------------------------------------
+
+BATCH_ROWS = 500_000
+_SIMPLE = r"^[\x20-\x7e]*$"  # printable ASCII: where vectorised strip/regex/cast agree with Python's str methods
+
+
+def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS) -> Iterator[ParsedFile]:
+    """Parse one UN Comtrade file in batches of about ``batch_rows`` rows, with memory bounded by the batch.
+
+    A CSV file whose records are one per line (``one_record_per_line``) and whose header names a known layout
+    is read by Arrow's CSV reader, text only and only the columns the layout maps, and mapped column-wise; the
+    rows, values, dtypes and line numbers are exactly those ``parse_comtrade`` gives (tests compare both).
+    Anything else (JSON, a record spanning lines, a blank line, a header of no layout, a BOM) goes through
+    ``parse_comtrade`` as one batch, which also raises the precise error for a malformed file.
+
+    Args:
+        path: the CSV or JSON file.
+        source_id: the catalogue id of the source, used in error messages.
+        batch_rows: rows per batch (the last one may be smaller).
+
+    Yields:
+        ParsedFile batches in file order, each with the columns of ``COLUMNS``.
+
+    Raises:
+        SourceError: as ``parse_comtrade``.
+    """
+    src = FileRef(Path(path), source_id)
+    plan = _columnar_plan(src)
+    if plan is None:
+        yield parse_comtrade(path, source_id=source_id)
+        return
+    layout, header, wanted = plan
+    first_line, pending, pending_rows, yielded = 2, [], 0, False
+    try:
+        reader = pa_csv.open_csv(
+            src.path,
+            read_options=pa_csv.ReadOptions(block_size=8 << 20, skip_rows=1, column_names=header),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                include_columns=wanted,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                head, rest = table.slice(0, batch_rows), table.slice(batch_rows)
+                yield ParsedFile(frame=_columnar_frame(layout, head, first_line, src), vintage=None, layout=layout)
+                first_line, yielded = first_line + batch_rows, True
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+    except pa.ArrowInvalid as err:  # a line with too many/few fields, bytes that are not UTF-8: the exact error
+        parse_comtrade(path, source_id=source_id)
+        raise src.error(f"the CSV reader refused the file: {err}", rule="csv_syntax") from err
+    if pending_rows:
+        table = pa.Table.from_batches(pending)
+        yield ParsedFile(frame=_columnar_frame(layout, table, first_line, src), vintage=None, layout=layout)
+    elif not yielded:
+        yield parse_comtrade(path, source_id=source_id)  # a header and no rows: the exact error
+
+
+def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str]] | None:
+    """(layout, header, columns to read) when the file can be read column-wise, else None."""
+    with open(src.path, "rb") as fh:
+        first = fh.readline()
+    if first.startswith((b"\xef\xbb\xbf", b"{", b"[")) or not first.endswith(b"\n"):
+        return None
+    try:
+        header = [cell.strip() for cell in next(csv.reader([first.decode("utf-8").rstrip("\r\n")]))]
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    layout = next((name for name, column in SIGNATURES if column in header), None)
+    if layout is None or len(set(header)) != len(header) or not one_record_per_line(src.path):
+        return None
+    columns = dict(LAYOUT_COLUMNS[layout])
+    if layout == LEGACY_BULK:
+        columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in header})
+    if any(column not in header for column in columns.values()):
+        return None
+    return layout, header, sorted(set(columns.values()), key=header.index)
+
+
+def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataType) -> pa.Array:
+    """``function`` applied once per distinct value, then spread by index (codes repeat: exact and cheap)."""
+    distinct = pc.unique(values)
+    mapped = pa.array([function(v) for v in distinct.to_pylist()], type=type_)
+    return pc.take(mapped, pc.index_in(values, distinct))
+
+
+def _stripped(values: pa.ChunkedArray) -> pa.Array:
+    """Cells stripped as ``str.strip`` does: vectorised for printable ASCII, by Python for anything else."""
+    values = values.combine_chunks()
+    simple = pc.match_substring_regex(values, _SIMPLE)
+    if pc.all(simple).as_py():
+        return pc.ascii_trim(values, " ")  # the only whitespace in printable ASCII
+    return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
+
+
+def _numbers(text: pa.Array) -> pa.Array:
+    """Stripped cells as float64, null when not a plain number, exactly as ``to_number`` reads them."""
+    simple = pc.match_substring_regex(text, _SIMPLE)
+    if not pc.all(simple).as_py():
+        return pa.array([to_number(t) for t in text.to_pylist()], type=pa.float64(), from_pandas=True)
+    plain = pc.match_substring_regex(text, f"^{NUMBER}$")
+    return pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
+
+
+def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef) -> pd.DataFrame:
+    """One batch of publisher columns (text) mapped to ``COLUMNS``, as ``to_row`` maps each record."""
+    columns = dict(LAYOUT_COLUMNS[layout])
+    if layout == LEGACY_BULK:
+        columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in table.column_names})
+    n = table.num_rows
+    cache: dict[str, pa.Array] = {}
+    empty = pa.scalar("", pa.string())
+
+    def cell(name: str) -> pa.Array:
+        column = columns.get(name)
+        if column is None:
+            return pa.array([""] * n, type=pa.string())
+        if column not in cache:
+            cache[column] = _stripped(table.column(column))
+        return cache[column]
+
+    def defaulted(name: str, default: str) -> pa.Array:
+        values = cell(name)
+        return pc.if_else(pc.equal(values, empty), pa.scalar(default, pa.string()), values)
+
+    year_text = cell("year")
+    year_ok = _exact(year_text, lambda t: bool(_INTEGER.fullmatch(t)), pa.bool_())
+    if not pc.all(year_ok).as_py():
+        bad = int(np.flatnonzero(~year_ok.to_numpy(zero_copy_only=False))[0])
+        raise src.error(
+            f"year {year_text[bad].as_py()!r} is not an integer", row=first_line + bad, rule="year_not_integer"
+        )
+    classification = cell("classification")
+    commodity_code = cell("commodity_code")
+    value_text = cell("value")
+    period = cell("period")
+    arrays = {
+        "layout": pa.array([layout] * n, type=pa.string()),
+        "classification": classification,
+        "classification_version": _exact(
+            classification, lambda c: CLASSIFICATION_VERSIONS.get(c.upper(), ""), pa.string()
+        ),
+        "year": _exact(year_text, int, pa.int64()),
+        "period": pc.if_else(pc.equal(period, empty), year_text, period),
+        "reporter_code": _exact(cell("reporter_code"), to_int, pa.int64()),
+        "partner_code": _exact(cell("partner_code"), to_int, pa.int64()),
+        "partner2_code": _exact(defaulted("partner2_code", str(DEFAULT_PARTNER2)), to_int, pa.int64()),
+        "flow_code": _exact(cell("flow_code"), flow_code, pa.int64()),
+        "customs_code": defaulted("customs_code", DEFAULT_CUSTOMS),
+        "mot_code": defaulted("mot_code", DEFAULT_MOT),
+        "commodity_code": commodity_code,
+        "aggregate_level": _exact(commodity_code, aggregate_level, pa.int64()),
+        "is_leaf": _exact(cell("is_leaf"), to_bool, pa.bool_()),
+        "qty_unit_code": cell("qty_unit_code"),
+        "qty": _numbers(cell("qty")),
+        "netweight_kg": _numbers(cell("netweight_kg")),
+        "value_text": value_text,
+        "value": _numbers(value_text),
+        "flag": cell("flag"),
+        "file_row": pa.array(np.arange(first_line, first_line + n, dtype="int64")),
+    }
+    return _to_pandas(pa.table(arrays))
+
+
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """The batch with ``Columns.to_frame``'s dtypes: nullable Int64/boolean, float64 NaN, Arrow-backed str."""
+    frame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return frame.astype({"year": "int64", "file_row": "int64"})[list(COLUMNS)]

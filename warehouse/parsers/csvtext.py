@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from warehouse.errors import SourceError
 
 # A plain decimal number, finite as a float: at most 30 digits before the point and a two-digit exponent, so
@@ -185,3 +187,86 @@ def preview(cells: list[str], limit: int = 120) -> str:
     """
     joined = ",".join(cells)
     return repr(joined if len(joined) <= limit else joined[:limit] + "...")
+
+
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t]*\r?\n")
+
+
+def _quoting_is_strict(lines: bytes, quotes: list[int]) -> bool:
+    """Whether every line holding a quote reads under the strict record reader (no stray quote)."""
+    starts = sorted({lines.rfind(b"\n", 0, q) + 1 for q in quotes})
+    ends = [lines.find(b"\n", start) for start in starts]
+    quoted = [lines[start : end if end != -1 else len(lines)] for start, end in zip(starts, ends, strict=True)]
+    try:
+        for _ in csv.reader((line.decode("utf-8") for line in quoted), strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
+
+
+_BLANK_STARTS = np.array([0x0A, 0x0D, 0x20, 0x09], dtype=np.uint8)  # newline, carriage return, space, tab
+SCAN_CHUNK = 16 << 20
+
+
+def one_record_per_line(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
+    """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
+    UTF-8 text.
+
+    That holds when the bytes are UTF-8, no line is blank or longer than the record reader's field limit, no line
+    ends in a lone carriage return, every line holds an even number of double quotes (a quoted field that spans
+    lines leaves an odd count on the line it starts on) and every line with quotes reads under the strict
+    record reader.
+    A fast columnar reader may then number record ``i`` (0-based, after a one-line header) as line ``i + 2``,
+    exactly as the record-by-record reader would.
+
+    Args:
+        path: the CSV file.
+        chunk_size: bytes read at a time (memory stays bounded by it).
+
+    Returns:
+        True when the condition holds; False when the file must be read record by record.
+    """
+    carry = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            data = carry + chunk
+            if not chunk:
+                lines = data  # the last line, without a newline at the end
+            else:
+                cut = data.rfind(b"\n") + 1
+                lines, carry = data[:cut], data[cut:]
+            if not lines:
+                if not chunk:
+                    return True
+                continue
+            if not chunk and not lines.strip(b" \t\r"):
+                return False  # a last line of only blanks: the record reader drops it
+            buffer = np.frombuffer(lines, dtype=np.uint8)
+            newlines = np.flatnonzero(buffer == 0x0A)
+            if np.diff(newlines, prepend=-1, append=len(buffer)).max() > csv.field_size_limit():
+                return False  # a line longer than the record reader's field limit: let it refuse the field
+            line_starts = buffer[newlines[newlines < len(buffer) - 1] + 1]
+            # a line starting with a blank may be blank: look closer
+            blank_like = lines[0] in _BLANK_STARTS or np.isin(line_starts, _BLANK_STARTS).any()
+            if blank_like and _BLANK_LINE.search(lines):
+                return False
+            if b"\r" in lines and lines.count(b"\r") != lines.count(b"\r\n"):
+                return False
+            if not lines.isascii():
+                try:
+                    lines.decode("utf-8")
+                except UnicodeDecodeError:
+                    return False
+            if b'"' in lines:
+                quotes = np.flatnonzero(buffer == 0x22).tolist()
+                # quotes pair up in order; a line holds an even number of them iff no pair straddles a newline
+                if len(quotes) % 2:
+                    return False
+                if any(lines.find(b"\n", a, b) != -1 for a, b in zip(quotes[::2], quotes[1::2], strict=True)):
+                    return False
+                if not _quoting_is_strict(lines, quotes):
+                    return False
+            if not chunk:
+                return True

@@ -1,0 +1,123 @@
+"""The columnar reader of big Comtrade CSV files (``batches_comtrade``) against the record reader (``parse_comtrade``).
+
+The record reader is the definition: for every file, the batches put together must be the same frame (rows,
+values, dtypes, line numbers) or the same error. Files are the shipped seeds and fixtures, generated files,
+and random edits of them that hit the reader's hard cases (quotes, blank lines, carriage returns, short lines).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from warehouse.errors import SourceError
+from warehouse.parsers.comtrade import batches_comtrade, parse_comtrade
+from warehouse.parsers.csvtext import one_record_per_line
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "comtrade"
+FILES = sorted([*FIXTURES.glob("*.csv"), *FIXTURES.glob("*.json"), *(ROOT / "seeds").glob("comtrade_*/*.csv")])
+
+
+def outcome(read) -> tuple[pd.DataFrame | None, str | None]:  # noqa: ANN001 (a callable)
+    try:
+        return read(), None
+    except SourceError as err:
+        return None, str(err)
+
+
+def both(path: Path, batch_rows: int) -> tuple[tuple, tuple]:
+    def columnar() -> pd.DataFrame:
+        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows)]
+        return pd.concat(frames, ignore_index=True)
+
+    return outcome(columnar), outcome(lambda: parse_comtrade(path, source_id="t").frame)
+
+
+def assert_same(path: Path, batch_rows: int) -> None:
+    (fast, fast_error), (exact, exact_error) = both(path, batch_rows)
+    assert fast_error == exact_error
+    if exact is not None:
+        pd.testing.assert_frame_equal(fast, exact)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("batch_rows", [1, 4, 500_000])
+def test_the_columnar_reader_gives_what_the_record_reader_gives(path: Path, batch_rows: int) -> None:
+    assert_same(path, batch_rows)
+
+
+def test_a_big_plain_file_is_read_columnwise_in_batches(tmp_path: Path) -> None:
+    """The generated benchmark file: one record per line, so it takes the columnar path, in several batches."""
+    from benchmarks.generate import generate
+
+    path = tmp_path / "gen.csv"
+    generate(3000, path)
+    assert one_record_per_line(path)
+    batches = list(batches_comtrade(path, source_id="t", batch_rows=1000))
+    assert len(batches) == 3
+    assert [b.frame["file_row"].iloc[0] for b in batches] == [2, 1002, 2002]
+    assert_same(path, 1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        (b"a,b\n1,2\n", True),
+        (b"a,b\n1,2", True),
+        (b'a,b\n"x,y",2\n"say ""hi""",3\n', True),
+        (b'a,b\n"x\ny",2\n', False),  # a record over two lines
+        (b"a,b\n\n1,2\n", False),  # a blank line
+        (b"a,b\n   \n1,2\n", False),  # a line of spaces
+        (b"a,b\n1,2\n  ", False),  # a last line of spaces
+        (b"a,b\r\n1,2\r\n", True),
+        (b"a,b\r1,2\r", False),  # old Mac line ends
+        (b"a,b\n\xe9,2\n", False),  # not UTF-8
+        (b"a,b\n\xc3\xa9,2\n", True),
+    ],
+)
+def test_one_record_per_line(tmp_path: Path, text: bytes, plain: bool) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(text)
+    assert one_record_per_line(path, chunk_size=4) is plain
+    assert one_record_per_line(path) is plain
+
+
+EDITABLE = [p for p in FILES if p.suffix == ".csv" and p.stat().st_size < 20_000 and p.name != "not_utf8.csv"]
+EDITS = list(',;"\n\r \t\x1c\u00a0é٣')
+
+
+@st.composite
+def edited(draw: st.DrawFn) -> bytes:
+    """A shipped Comtrade CSV after one to four edits, each at the start, the end or inside a line."""
+    text = draw(st.sampled_from(EDITABLE)).read_text(encoding="utf-8")
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["insert", "delete", "duplicate_line", "blank_line", "truncate"]))
+        lines = text.splitlines(keepends=True)
+        if kind == "insert":
+            at = draw(st.integers(0, len(text)))
+            text = text[:at] + draw(st.sampled_from(EDITS)) * draw(st.integers(1, 3)) + text[at:]
+        elif kind == "delete" and text:
+            at = draw(st.integers(0, len(text) - 1))
+            text = text[:at] + text[at + 1 :]
+        elif kind == "duplicate_line" and lines:
+            at = draw(st.integers(0, len(lines) - 1))
+            text = "".join([*lines[: at + 1], *lines[at:]])
+        elif kind == "blank_line" and lines:
+            at = draw(st.integers(0, len(lines)))
+            text = "".join([*lines[:at], draw(st.sampled_from(["\n", " \n", "\r\n"])), *lines[at:]])
+        elif kind == "truncate":
+            text = text[: draw(st.integers(0, len(text)))]
+    return text.encode("utf-8")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=edited(), batch_rows=st.sampled_from([1, 3, 1000]))
+def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, data: bytes, batch_rows: int) -> None:
+    path = tmp_path / "edited.csv"
+    path.write_bytes(data)
+    assert_same(path, batch_rows)
