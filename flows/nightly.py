@@ -7,7 +7,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -50,27 +49,36 @@ def fetch_source(source: Source, settings: Settings) -> list[fetch.Payload]:
 
 
 @task(cache_policy=NO_CACHE)
-def parse_source(source: Source, payloads: list[fetch.Payload], lake_dir: Path) -> pd.DataFrame:
-    """Parse the payloads with the dataset's parser."""
-    frame = ingest.parse_payloads(source, payloads, lake_dir)
-    get_run_logger().info("%s: parsed %d rows", source.id, len(frame))
-    return frame
-
-
-@task(cache_policy=NO_CACHE)
-def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate lazily; split valid rows from quarantined ones."""
-    valid, quarantine = ingest.validate_source(source, frame, context)
-    get_run_logger().info("%s: %d valid, %d quarantine row(s)", source.id, len(valid), len(quarantine))
-    return valid, quarantine
+def parse_and_validate(
+    source: Source, payloads: list[fetch.Payload], context: RunContext, settings: Settings, run_id: str
+) -> ingest.Staged:
+    """Parse the payloads batch by batch, validate each batch, stage the valid rows as Parquet."""
+    staged = ingest.stage_source(
+        source,
+        payloads,
+        context,
+        settings.lake_dir,
+        run_id,
+        batch_rows=settings.batch_rows,
+        duckdb_config=settings.duckdb_config,
+    )
+    get_run_logger().info(
+        "%s: parsed %d rows in %d batch(es): %d valid, %d quarantine row(s)",
+        source.id,
+        staged.rows_read,
+        staged.batches,
+        staged.rows_valid,
+        len(staged.quarantine),
+    )
+    return staged
 
 
 @task(cache_policy=NO_CACHE)
 def write_parquet(
-    source: Source, valid: pd.DataFrame, payloads: list[fetch.Payload], settings: Settings, run_id: str
+    source: Source, staged: ingest.Staged, payloads: list[fetch.Payload], settings: Settings, run_id: str
 ) -> list[str]:
-    """Write the valid rows to the lake, one folder per vintage."""
-    return ingest.write_lake(source, valid, payloads, settings.lake_dir, run_id)
+    """Commit the staged rows to the lake, one folder per vintage."""
+    return ingest.commit_lake(source, staged, payloads, settings.lake_dir, run_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -110,19 +118,19 @@ def load_source(source: Source, run: audit.Run, settings: Settings, context: Run
             result.message = "unchanged since the last load"
             logger.info("%s: unchanged, skipped", source.id)
             return result
-        frame = parse_source(source, payloads, settings.lake_dir)
-        valid, quarantine = validate_source(source, frame, context)
-        result.rows_read, result.rows_valid = len(frame), len(valid)
-        result.rows_rejected = len(frame) - len(valid)
-        result.quarantine = quarantine
-        result.vintages = sorted(frame["vintage"].unique())
-        refusal = ingest.over_threshold(len(frame), result.rows_rejected, settings.reject_threshold)
+        staged = parse_and_validate(source, payloads, context, settings, run.run_id)
+        result.rows_read, result.rows_valid = staged.rows_read, staged.rows_valid
+        result.rows_rejected = staged.rows_read - staged.rows_valid
+        result.quarantine = staged.quarantine
+        result.vintages = staged.vintages
+        refusal = ingest.over_threshold(staged.rows_read, result.rows_rejected, settings.reject_threshold)
         if refusal:
+            staged.discard()
             result.message = refusal
             logger.error("%s: %s", source.id, refusal)
             return result
-        write_parquet(source, valid, payloads, settings, run.run_id)
-        result.status, result.rows_loaded = "loaded", len(valid)
+        write_parquet(source, staged, payloads, settings, run.run_id)
+        result.status, result.rows_loaded = "loaded", staged.rows_valid
         if result.rows_rejected:
             result.message = f"{result.rows_rejected} row(s) quarantined, see audit.rejected_rows"
             logger.warning("%s: %s", source.id, result.message)

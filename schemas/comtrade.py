@@ -132,6 +132,32 @@ def _one_code_per_economy(iso3_of: dict[int, str]) -> FrameRule:
     return FrameRule("one_code_per_economy", "partner_code", test)
 
 
+def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
+    """The rules that compare rows with each other, as SQL over all staged rows of a source (``staged``), for a
+    source read in several batches (``warehouse.ingest.cross_batch_quarantine``; the key's uniqueness is added
+    there): (rule, blamed column, a query selecting the rows of ``staged`` that break it).
+    """
+    codes = load_codes(context.reference_dir)
+    mapping = ", ".join(
+        f"({int(code)}, '{iso3}')" for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3
+    )
+    key = ", ".join(f's."{c}"' for c in CONFORMED_KEY)
+    same = " and ".join(f'm."{c}" is not distinct from b."{c}"' for c in [*CONFORMED_KEY, "_r", "_p"])
+    one_code_per_economy = f"""
+        with codes(code, iso3) as (values {mapping}),
+        mapped as (
+            select s.*, r.iso3 as _r, p.iso3 as _p,
+                cast(s.reporter_code as varchar) || '/' || cast(s.partner_code as varchar) as _pub
+            from staged s join codes r on s.reporter_code = r.code join codes p on s.partner_code = p.code
+        ),
+        bad as (
+            select {key.replace("s.", "")}, _r, _p from mapped s group by all having count(distinct _pub) > 1
+        )
+        select m.* exclude (_r, _p, _pub) from mapped m semi join bad b on {same}
+    """
+    return [("one_code_per_economy", "partner_code", one_code_per_economy)]
+
+
 def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     """The schema for one run: static rules plus known reporters/partners, known flows and catalogue units.
 

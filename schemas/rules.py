@@ -63,6 +63,15 @@ def _text(value: object) -> str:
     return text
 
 
+def _failure_values(frame: pd.DataFrame, cases: pd.DataFrame) -> list[str]:
+    """Each failure's value as text, read from the row itself (pandera's failure_case column is upcast when it
+    mixes types: an int year would print as '1950.0' in one batch and '1950' in another)."""
+    return [
+        _text(frame.at[int(index), column]) if column in frame.columns else _text(value)
+        for index, column, value in zip(cases["index"], cases["column"].astype(str), cases["failure_case"], strict=True)
+    ]
+
+
 def _rule_name(check: object) -> str:
     text = str(check)
     for key, name in _BUILTIN_RULES.items():
@@ -76,6 +85,16 @@ def validate_frame(
     schema: pa.DataFrameSchema,
     frame_rules: Iterable[FrameRule] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate every row, lazily, and split the frame: (valid rows, quarantine rows); see ``split_frame``."""
+    valid, quarantine, _ = split_frame(frame, schema, frame_rules)
+    return valid, quarantine
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    frame_rules: Iterable[FrameRule] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Validate every row, lazily, and split the frame.
 
     Args:
@@ -84,8 +103,9 @@ def validate_frame(
         frame_rules: rules over several columns, each blaming one column.
 
     Returns:
-        (valid rows, quarantine rows): a row breaking any rule is not in the first frame and appears in the
-        second once per rule it broke, with the column, the rule and the offending value as text.
+        (valid rows, quarantine rows, rejected rows): a row breaking any rule is not in the first frame, appears
+        in the second once per rule it broke, with the column, the rule and the offending value as text, and
+        once in the third, as it was.
     """
     frame = frame.reset_index(drop=True)
     failures: list[pd.DataFrame] = []
@@ -100,7 +120,7 @@ def validate_frame(
                     "index": cases["index"].astype("int64"),
                     "column_name": cases["column"].astype(str),
                     "rule": cases["check"].map(_rule_name),
-                    "value": cases["failure_case"].map(_text),
+                    "value": _failure_values(frame, cases),
                 }
             )
         )
@@ -119,13 +139,14 @@ def validate_frame(
                 )
             )
     if not failures:
-        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS), frame.iloc[:0]
     cases = _one_row_per_rule(pd.concat(failures, ignore_index=True).drop_duplicates(["index", "column_name", "rule"]))
     where = frame.loc[cases["index"], ["source_id", "file_name", "file_sha256", "file_row"]].reset_index(drop=True)
     quarantine = pd.concat([where, cases.drop(columns="index").reset_index(drop=True)], axis=1)
     quarantine = quarantine.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
-    valid = frame.drop(index=cases["index"].unique())
-    return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS]
+    rejected = cases["index"].unique()
+    valid = frame.drop(index=rejected)
+    return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS], frame.loc[sorted(rejected)]
 
 
 def _one_row_per_rule(cases: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
-from schemas.rules import QUARANTINE_COLUMNS, FrameRule, RunContext, validate_frame
+from schemas.rules import QUARANTINE_COLUMNS, FrameRule, RunContext, split_frame, validate_frame
 from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
@@ -24,6 +24,7 @@ from warehouse.parsers.base import ParsedFile
 
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
 MANIFEST = "_manifest.json"
+BATCH_ROWS = 500_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
 
 
 @dataclass
@@ -95,8 +96,24 @@ def vintage_of(source: Source, stated: str | None, sha256: str, loaded: dict[str
     return source.vintage
 
 
+def parsed_batches(source: Source, payload: Payload, batch_rows: int = BATCH_ROWS) -> Iterator[ParsedFile]:
+    """The payload's rows in batches: ``batches_<dataset>`` when the dataset's parser streams, else one batch
+    from ``parse_<dataset>``."""
+    module = importlib.import_module(f"warehouse.parsers.{source.dataset}")
+    batches = getattr(module, f"batches_{source.dataset}", None)
+    if batches is not None:
+        yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows)
+    else:
+        yield parser_for(source.dataset)(payload.raw_path, source_id=source.id)
+
+
+def with_provenance(frame: pd.DataFrame, source: Source, payload: Payload, vintage: str) -> pd.DataFrame:
+    """The parsed rows tagged with the source, vintage and file they came from."""
+    return frame.assign(source_id=source.id, vintage=vintage, file_name=payload.name, file_sha256=payload.sha256)
+
+
 def parse_payloads(source: Source, payloads: list[Payload], lake_dir: Path | None = None) -> pd.DataFrame:
-    """Parse every payload of a source and tag each row with its provenance.
+    """Parse every payload of a source, in memory, and tag each row with its provenance.
 
     Args:
         source: the catalogue entry.
@@ -106,18 +123,13 @@ def parse_payloads(source: Source, payloads: list[Payload], lake_dir: Path | Non
     Returns:
         The dataset's columns plus ``source_id``, ``vintage``, ``file_name`` and ``file_sha256``.
     """
-    parse = parser_for(source.dataset)
     loaded = _loaded_vintages(source, lake_dir) if lake_dir is not None else {}
     today = dt.datetime.now(dt.UTC).date().isoformat()
     frames = []
     for payload in payloads:
-        parsed = parse(payload.raw_path, source_id=source.id)
-        frame = parsed.frame.copy()
-        frame["source_id"] = source.id
-        frame["vintage"] = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
-        frame["file_name"] = payload.name
-        frame["file_sha256"] = payload.sha256
-        frames.append(frame)
+        for parsed in parsed_batches(source, payload):
+            vintage = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
+            frames.append(with_provenance(parsed.frame, source, payload, vintage))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -141,21 +153,6 @@ def unchanged(source: Source, payloads: list[Payload], lake_dir: Path) -> bool:
     return files_there and sorted(state["sha256"]) == sorted(p.sha256 for p in payloads)
 
 
-def _atomic_parquet(table: pa_arrow.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=".parquet")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        failpoint("parquet")  # a Parquet file written, not yet renamed into place
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def to_arrow(frame: pd.DataFrame, model: type[pa.DataFrameModel]) -> pa_arrow.Table:
     """The frame as an Arrow table with the model's columns first, strings as Arrow strings."""
     columns = [c for c in model.to_schema().columns if c in frame.columns]
@@ -168,39 +165,263 @@ def _manifest(base: Path) -> dict:
     return json.loads(manifest.read_text()) if manifest.exists() else {}
 
 
-def write_lake(source: Source, valid: pd.DataFrame, payloads: list[Payload], lake_dir: Path, run_id: str) -> list[str]:
-    """Write valid rows as Parquet, one folder per source and vintage, then commit them in the manifest.
+@dataclass
+class Staged:
+    """A source's valid rows written as Parquet beside the lake, not yet committed (``commit_lake`` does that).
+
+    Attributes:
+        source: the catalogue entry.
+        files: vintage -> the staged Parquet file of its valid rows (``.part-*``, which debris clearing removes
+            when a run dies before committing).
+        rows_read: rows the parser produced.
+        rows_valid: rows that passed every rule.
+        quarantine: one row per broken rule (``QUARANTINE_COLUMNS``), sorted by file, row and rule.
+        vintages: every vintage the payloads belong to (also those whose rows were all rejected).
+        batches: how many batches were validated.
+    """
+
+    source: Source
+    files: dict[str, Path] = field(default_factory=dict)
+    rows_read: int = 0
+    rows_valid: int = 0
+    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    vintages: list[str] = field(default_factory=list)
+    batches: int = 0
+
+    def discard(self) -> None:
+        """Delete the staged files (a refused or failed source leaves the lake as it was)."""
+        for path in self.files.values():
+            path.unlink(missing_ok=True)
+        self.files.clear()
+
+
+def _part_path(lake_dir: Path, source: Source, vintage: str, run_id: str) -> Path:
+    base = source_dir(lake_dir, source)
+    base.mkdir(parents=True, exist_ok=True)
+    return base / f".part-{vintage}-{run_id}.parquet"
+
+
+def stage_source(
+    source: Source,
+    payloads: list[Payload],
+    context: RunContext,
+    lake_dir: Path,
+    run_id: str,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    duckdb_config: dict[str, str] | None = None,
+) -> Staged:
+    """Parse, validate and stage a source batch by batch, so memory is bounded by the batch, not the input.
+
+    Each batch is validated by the dataset's pandera schema and rules (``validate_frame``); its valid rows are
+    appended to one Parquet file per vintage. When there was more than one batch, the rules that compare rows
+    with each other (the dataset's unique key; a dataset's ``cross_batch_rules``) are run once more over all
+    staged rows in DuckDB, so a duplicate in two batches is caught as it would be in one.
+
+    Args:
+        source: the catalogue entry.
+        payloads: its fetched files.
+        context: what the rules need beyond the rows.
+        lake_dir: the lake (staged files go beside the source's folder; revisions are told from its manifest).
+        run_id: names the staged files.
+        batch_rows: rows per batch for parsers that stream.
+        duckdb_config: DuckDB settings for the cross-batch pass (memory limit, spill folder).
+
+    Returns:
+        The staged files and counts; the caller commits them (``commit_lake``) or discards them.
+
+    Raises:
+        SourceError: a payload cannot be read (nothing stays staged).
+    """
+    model = model_for(source.dataset)
+    schema, rules = schema_for(source.dataset, context)
+    loaded = _loaded_vintages(source, lake_dir)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    staged = Staged(source)
+    writers: dict[str, pq.ParquetWriter] = {}
+    quarantines: list[pd.DataFrame] = []
+    vintages: set[str] = set()
+    rejected: list[pd.DataFrame] = []  # rows a batch rejected: the cross-batch rules compare them too
+    try:
+        for payload in payloads:
+            for parsed in parsed_batches(source, payload, batch_rows):
+                vintage = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
+                vintages.add(vintage)
+                frame = with_provenance(parsed.frame, source, payload, vintage)
+                valid, quarantine, bad = split_frame(frame, schema, rules)
+                staged.batches += 1
+                staged.rows_read += len(frame)
+                staged.rows_valid += len(valid)
+                if len(quarantine):
+                    quarantines.append(quarantine)
+                    rejected.append(bad)
+                if len(valid):
+                    table = to_arrow(valid, model)
+                    if vintage not in writers:
+                        staged.files[vintage] = _part_path(lake_dir, source, vintage, run_id)
+                        writers[vintage] = pq.ParquetWriter(staged.files[vintage], table.schema, compression="zstd")
+                    writers[vintage].write_table(table.cast(writers[vintage].schema))
+                del frame, valid, bad, parsed
+        for writer in writers.values():
+            writer.close()
+        writers.clear()
+        if staged.batches > 1 and staged.files:
+            others = pd.concat(rejected, ignore_index=True) if rejected else None
+            found = cross_batch_quarantine(staged, model, context, duckdb_config or {}, others)
+            if len(found):
+                quarantines.append(found)
+        if quarantines:
+            cases = pd.concat(quarantines, ignore_index=True).drop_duplicates(["file_name", "file_row", "rule"])
+            staged.quarantine = cases.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
+        staged.vintages = sorted(vintages)
+    except BaseException:
+        for writer in writers.values():
+            writer.close()
+        staged.discard()
+        raise
+    return staged
+
+
+def _key_columns(model: type[pa.DataFrameModel]) -> list[str]:
+    unique = model.to_schema().unique
+    return [unique] if isinstance(unique, str) else list(unique or [])
+
+
+def _same(columns: list[str], left: str, right: str) -> str:
+    return " and ".join(f'{left}."{c}" is not distinct from {right}."{c}"' for c in columns) or "true"
+
+
+def cross_batch_quarantine(
+    staged: Staged,
+    model: type[pa.DataFrameModel],
+    context: RunContext,
+    duckdb_config: dict[str, str],
+    rejected: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Run the row-comparing rules over every row of every batch; quarantine what they find among the staged
+    rows and restage without them.
+
+    The rules: ``duplicate_key`` (the model's unique key, as pandera's uniqueness check reports it: every row of
+    a repeated key, blaming the key's columns) and the dataset's ``cross_batch_rules(context)``, each a query
+    over ``staged`` (the staged rows and the rows the batches rejected, as one frame validated in memory would
+    hold them) selecting the rows that break it.
+
+    Returns:
+        The quarantine rows found (``QUARANTINE_COLUMNS``).
+    """
+    import duckdb
+
+    key = _key_columns(model)
+    module = importlib.import_module(f"schemas.{staged.source.dataset}")
+    rules: list[tuple[str, str, str]] = list(getattr(module, "cross_batch_rules", lambda _: [])(context))
+    if key:
+        columns = ", ".join(f'"{c}"' for c in key)
+        rules.insert(
+            0,
+            (
+                "duplicate_key",
+                ", ".join(key),
+                f"select s.* from staged s semi join (select {columns} from staged group by all having count(*) > 1)"
+                f" d on {_same(key, 's', 'd')}",
+            ),
+        )
+    identity = ["file_sha256", "file_row", *key]
+    found = []
+    con = duckdb.connect(config=dict(duckdb_config))
+    try:
+        files = ", ".join(f"'{_sql_text(p)}'" for p in staged.files.values())
+        union = ""
+        if rejected is not None and len(rejected):
+            con.register("rejected_rows", rejected)
+            union = " union all by name select * from rejected_rows"
+        con.execute(f"create temp view staged as select * from read_parquet([{files}], union_by_name = true){union}")
+        for name, blamed, query in rules:
+            # as pandera reports a failure: the columns of the rule with their values, leaving out null ones
+            blamed_columns = [c.strip() for c in blamed.split(",")]
+            names = ", ".join(f"""case when b."{c}" is not null then '{c}' end""" for c in blamed_columns)
+            values = ", ".join(f'cast(b."{c}" as varchar)' for c in blamed_columns)
+            ids = ", ".join(f'b."{c}"' for c in identity)
+            rows = con.execute(
+                f"select b.source_id, b.file_name, b.file_sha256, b.file_row, concat_ws(', ', {names}) as column_name,"
+                f" ? as rule, concat_ws(', ', {values}) as value, {ids} from ({query}) b",
+                [name],
+            ).df()
+            found.append(rows)
+        bad = pd.concat(found, ignore_index=True)
+        if len(bad):
+            con.register("bad", bad[identity])
+            for path in staged.files.values():
+                kept = path.with_name(path.name + ".kept")
+                con.execute(
+                    f"copy (select s.* from read_parquet('{_sql_text(path)}') s anti join bad b "
+                    f"on {_same(identity, 's', 'b')}) to '{_sql_text(kept)}' (format parquet, compression zstd)"
+                )
+                os.replace(kept, path)
+            staged.rows_valid = sum(pq.ParquetFile(p).metadata.num_rows for p in staged.files.values())
+    finally:
+        con.close()
+    return bad[QUARANTINE_COLUMNS].assign(value=bad["value"].map(_cut)) if len(bad) else bad
+
+
+def _cut(text: str) -> str:
+    from schemas.rules import QUARANTINE_VALUE_MAX_CHARS
+
+    if len(text) > QUARANTINE_VALUE_MAX_CHARS:
+        return f"{text[:QUARANTINE_VALUE_MAX_CHARS]}... ({len(text)} characters)"
+    return text
+
+
+def _sql_text(value: object) -> str:
+    return str(value).replace("'", "''")
+
+
+def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_dir: Path, run_id: str) -> list[str]:
+    """Move staged files into the lake, one folder per source and vintage, then commit them in the manifest.
 
     Each vintage's rows go to a new file named after the run; the manifest, replaced atomically last, is the
     one place that says which file holds a vintage. A crash before it leaves the previous state in force (the
-    orphan file is cleared by the next run); files it no longer names are deleted after it.
+    orphan file is cleared by the next run); files it no longer names are deleted after it. A vintage already
+    in the lake keeps the rows of its files that did not come again (revised into a newer vintage).
 
     Returns:
         The vintages written.
     """
-    model = model_for(source.dataset)
+    import duckdb
+
     base = source_dir(lake_dir, source)
     before = _manifest(base)
     files = dict(before.get("files", {}))
-    vintages = sorted(valid["vintage"].unique()) if len(valid) else []
     written: dict[str, list[str]] = {}
-    for vintage in vintages:
-        rows = valid[valid["vintage"] == vintage]
-        if vintage in files:
-            # a file of this vintage that did not come again (it was revised into a newer vintage) keeps its rows
-            kept = pq.read_table(base / vintage / files[vintage]).to_pandas()
-            kept = kept[~kept["file_name"].isin(set(rows["file_name"]))]
-            rows = pd.concat([kept, rows], ignore_index=True) if len(kept) else rows
-        name = f"data-{run_id}.parquet"
-        _atomic_parquet(to_arrow(rows, model), base / vintage / name)
-        files[vintage] = name
-        written[vintage] = sorted(rows["file_sha256"].unique())
+    con = duckdb.connect()
+    try:
+        for vintage, part in sorted(staged.files.items()):
+            target = base / vintage / f"data-{run_id}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if vintage in files:
+                old = base / vintage / files[vintage]
+                merged = part.with_name(part.name + ".merged")
+                old_file, new_file = f"read_parquet('{_sql_text(old)}')", f"read_parquet('{_sql_text(part)}')"
+                con.execute(
+                    f"copy (select * from {old_file} where file_name not in (select distinct file_name from "
+                    f"{new_file}) union all by name select * from {new_file}) to '{_sql_text(merged)}' "
+                    "(format parquet, compression zstd)"
+                )
+                os.replace(merged, part)
+            failpoint("parquet")  # a Parquet file written, not yet renamed into place
+            with open(part, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(part, target)
+            files[vintage] = target.name
+            rows = con.execute("select distinct file_sha256 from read_parquet(?) order by 1", [str(target)])
+            written[vintage] = [r[0] for r in rows.fetchall()]
+    finally:
+        con.close()
     state = {
         "run_id": run_id,
         "sha256": sorted(p.sha256 for p in payloads),
         "files": files,  # revisions never erase a vintage
         "vintage_sha256": {**before.get("vintage_sha256", {}), **written},
-        "rows": int(len(valid)),
+        "rows": int(staged.rows_valid),
     }
     base.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=base, prefix=".manifest-")
@@ -211,7 +432,23 @@ def write_lake(source: Source, valid: pd.DataFrame, payloads: list[Payload], lak
         for stale in (base / vintage).glob("data-*.parquet"):
             if stale.name != name:
                 stale.unlink()
-    return vintages
+    staged.files.clear()
+    return sorted(written)
+
+
+def write_lake(source: Source, valid: pd.DataFrame, payloads: list[Payload], lake_dir: Path, run_id: str) -> list[str]:
+    """Write already validated rows (a frame in memory) to the lake: stage them, then ``commit_lake``."""
+    model = model_for(source.dataset)
+    staged = Staged(source, rows_valid=len(valid))
+    try:
+        for vintage in sorted(valid["vintage"].unique()) if len(valid) else []:
+            path = _part_path(lake_dir, source, vintage, run_id)
+            pq.write_table(to_arrow(valid[valid["vintage"] == vintage], model), path, compression="zstd")
+            staged.files[vintage] = path
+        return commit_lake(source, staged, payloads, lake_dir, run_id)
+    except BaseException:
+        staged.discard()
+        raise
 
 
 def lake_files(lake_dir: Path, dataset: str) -> list[Path]:

@@ -22,6 +22,10 @@ class Settings:
         storage_version: DuckDB storage version of the published file (readable by older DuckDB clients).
         cron: the nightly schedule used by ``tradewh serve``.
         timezone: the time zone of that schedule.
+        duckdb_memory_limit: DuckDB's memory limit while building the warehouse; beyond it DuckDB spills to
+            ``duckdb_temp_dir``. The default leaves room for Python, pandas and Prefect in a 1 GiB process.
+        batch_rows: rows per batch for parsers that stream (``TRADEWH_BATCH_ROWS``): memory grows with it, not
+            with the input.
     """
 
     project_root: Path
@@ -32,6 +36,8 @@ class Settings:
     storage_version: str
     cron: str
     timezone: str
+    duckdb_memory_limit: str = "512MB"
+    batch_rows: int = 500_000
 
     @property
     def raw_dir(self) -> Path:
@@ -44,6 +50,17 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse" / "tradewh.duckdb"
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """DuckDB settings for the load's own connections: the memory limit and the spill folder."""
+        self.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(self.duckdb_temp_dir)}
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills while building (an in-memory DuckDB has no spill folder of its own)."""
+        return self.home / "tmp"
 
     @property
     def seeds_dir(self) -> Path:
@@ -76,6 +93,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         storage_version=env.get("TRADEWH_STORAGE_VERSION", "v1.2.0"),
         cron=env.get("TRADEWH_CRON", "0 2 * * *"),
         timezone=env.get("TRADEWH_TIMEZONE", "UTC"),
+        duckdb_memory_limit=env.get("TRADEWH_DUCKDB_MEMORY_LIMIT", "512MB"),
+        batch_rows=int(env.get("TRADEWH_BATCH_ROWS", "500000")),
     )
 
 

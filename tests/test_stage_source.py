@@ -1,0 +1,145 @@
+"""Staging a source batch by batch (``ingest.stage_source``) gives what validating it whole in memory gives.
+
+The in-memory path (``parse_payloads`` -> ``validate_source``) is the definition: for every batch size, the
+staged rows must be its valid rows and the quarantine its quarantine, row for row, including the rules that
+compare rows with each other (a duplicated key, two codes of one economy) when the rows fall in different
+batches. Then the staged rows are committed to the lake, or discarded, leaving the lake as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from schemas.rules import RunContext
+from tests.conftest import FIXTURES, PROJECT_ROOT
+from warehouse.catalogue import MeasureSpec, Source
+from warehouse.fetch import Payload
+from warehouse.ingest import MANIFEST, commit_lake, lake_files, parse_payloads, stage_source, validate_source
+from warehouse.reference import known_country_codes
+
+REFERENCE = PROJECT_ROOT / "seeds" / "reference"
+COMTRADE = FIXTURES / "comtrade"
+QUARANTINE = ["file_name", "file_row", "column_name", "rule", "value"]
+ROW = ["file_name", "file_row", "reporter_code", "partner_code", "flow_code", "commodity_code", "period", "value"]
+
+
+def source(vintage: str = "2024-06-30") -> Source:
+    return Source(
+        id="comtrade_stage",
+        dataset="comtrade",
+        publisher="United Nations Statistics Division (UN Comtrade)",
+        title="staging test",
+        licence="UN Comtrade terms of use",
+        attribution="United Nations Statistics Division, UN Comtrade database",
+        location_kind="seed",
+        location="x",
+        vintage=vintage,
+        homepage="https://comtradeplus.un.org/",
+        measures=(MeasureSpec(measure="customs_value", unit="USD", currency="USD", scales=(1.0,)),),
+    )
+
+
+def payload(path: Path) -> Payload:
+    data = path.read_bytes()
+    return Payload("comtrade_stage", path.name, str(path), path, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def context(src: Source) -> RunContext:
+    return RunContext(source=src, country_codes=known_country_codes(REFERENCE), reference_dir=REFERENCE)
+
+
+def colliding_file(tmp_path: Path) -> Path:
+    """bad_rows.csv, plus far below: a twin of its first row under the other code of the USA (840 for 842),
+    a second copy of a duplicated row, and a copy of a row the first batch rejects for another rule."""
+    lines = (COMTRADE / "bad_rows.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    twin = rows[0].replace(",842,", ",840,", 1)
+    out = tmp_path / "colliding.csv"
+    out.write_text("\n".join([header, *rows, *rows[:2], twin, rows[8], rows[3]]) + "\n")
+    return out
+
+
+def rows_of(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(frame[ROW].astype(str).itertuples(index=False, name=None))
+
+
+def staged_rows(staged) -> pd.DataFrame:  # noqa: ANN001 (ingest.Staged)
+    frames = [pq.read_table(p).to_pandas() for p in staged.files.values()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ROW)
+
+
+def quarantine_of(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(frame[QUARANTINE].astype(str).itertuples(index=False, name=None))
+
+
+CASES = ["bad_rows.csv", "plus_api.csv", "legacy_api.csv", "legacy_bulk.csv", "mirror.csv", "plus_api.json"]
+
+
+@pytest.mark.parametrize("name", [*CASES, "colliding"])
+@pytest.mark.parametrize("batch_rows", [1, 2, 7, 500_000])
+def test_staging_in_batches_equals_validating_in_memory(tmp_path: Path, name: str, batch_rows: int) -> None:
+    path = colliding_file(tmp_path) if name == "colliding" else COMTRADE / name
+    src, payloads = source(), [payload(path)]
+    valid, quarantine = validate_source(src, parse_payloads(src, payloads), context(src))
+    staged = stage_source(src, payloads, context(src), tmp_path / "lake", "r1", batch_rows=batch_rows)
+    assert rows_of(staged_rows(staged)) == rows_of(valid)
+    assert quarantine_of(staged.quarantine) == quarantine_of(quarantine)
+    assert (staged.rows_read, staged.rows_valid) == (len(valid) + quarantine_rows(quarantine), len(valid))
+    staged.discard()
+
+
+def quarantine_rows(quarantine: pd.DataFrame) -> int:
+    return len(quarantine[["file_name", "file_row"]].drop_duplicates())
+
+
+def test_rules_across_batches_are_caught(tmp_path: Path) -> None:
+    """With one row per batch, only the cross-batch pass can see the duplicates and the 840/842 twin."""
+    src = source()
+    path = colliding_file(tmp_path)
+    staged = stage_source(src, [payload(path)], context(src), tmp_path / "lake", "r1", batch_rows=1)
+    by_rule = staged.quarantine.groupby("rule")["file_row"].apply(sorted).to_dict()
+    assert by_rule["one_code_per_economy"] == [2, 19, 21]  # the first row, its copy, its twin under 840
+    assert 19 in by_rule["duplicate_key"] and 2 in by_rule["duplicate_key"]  # the row and its copy, 17 lines on
+    assert staged.batches == 22
+    staged.discard()
+
+
+def test_commit_moves_staged_rows_into_the_lake_and_discard_leaves_it_as_it_was(tmp_path: Path) -> None:
+    src, lake = source(), tmp_path / "lake"
+    payloads = [payload(COMTRADE / "plus_api.csv")]
+    staged = stage_source(src, payloads, context(src), lake, "r1", batch_rows=2)
+    parts = list(staged.files.values())
+    assert parts and all(p.name.startswith(".part-") for p in parts)
+    assert commit_lake(src, staged, payloads, lake, "r1") == ["2024-06-30"]
+    assert not any(p.exists() for p in parts)
+    files = lake_files(lake, "comtrade")
+    assert [f.name for f in files] == ["data-r1.parquet"]
+    before = (lake / "comtrade" / src.id / MANIFEST).read_text()
+    assert json.loads(before)["rows"] == pq.ParquetFile(files[0]).metadata.num_rows == staged_rows_count(files)
+
+    again = stage_source(src, [payload(COMTRADE / "bad_rows.csv")], context(src), lake, "r2", batch_rows=2)
+    again.discard()
+    assert (lake / "comtrade" / src.id / MANIFEST).read_text() == before
+    assert not list((lake / "comtrade" / src.id).glob(".part-*"))
+
+
+def staged_rows_count(files: list[Path]) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def test_a_file_that_fails_midway_leaves_nothing_staged(tmp_path: Path) -> None:
+    """A year that is not an integer in the third batch: the source fails and the batches already staged go."""
+    lines = (COMTRADE / "plus_api.csv").read_text().splitlines()
+    bad = lines[-1].replace(",2022,", ",20x2,", 1)
+    path = tmp_path / "late_error.csv"
+    path.write_text("\n".join([*lines, bad]) + "\n")
+    src, lake = source(), tmp_path / "lake"
+    with pytest.raises(Exception, match="year_not_integer"):
+        stage_source(src, [payload(path)], context(src), lake, "r1", batch_rows=2)
+    assert not list(lake.rglob("*.parquet"))
