@@ -7,6 +7,8 @@ What a careful analyst would write by hand for one Comtrade ``plus_api_csv`` fil
    value as text so that a value that is not a number is kept for the rules, not fatal) -> Parquet (zstd)
    via ``COPY``;
 2. ``parquet_to_table``: the Parquet file -> a table in a DuckDB file, with each row's CSV line number;
+   ``reference``: the code list (``codes``) and the HS/SITC commodity codes (``commodities``: sections,
+   chapters; what ``query.py``'s composition query joins to) as tables;
 3. ``rules``: every row rule in one SQL pass (known reporter and partner by a join to the code list, known
    flow and classification, value is a number, non-negative value/qty/weight, year in range, commodity code
    format, period matches year, partner2 not null) into a ``rejected`` table: line, rule, column, value;
@@ -32,6 +34,7 @@ import duckdb
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CODES_CSV = PROJECT_ROOT / "seeds" / "reference" / "comtrade_codes.csv"
+COMMODITIES_CSV = PROJECT_ROOT / "seeds" / "reference" / "commodity_codes.csv"
 
 # the explicit types of the 47 getFinalData columns
 TYPES: dict[str, str] = {
@@ -147,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         f"create table codes as select cast(code as integer) as code, iso3 from read_csv({_q(CODES_CSV)}, "
         "header = true, all_varchar = true) where coalesce(iso3, '') <> ''"
     )
+    con.execute(
+        f"create table commodities as select * from read_csv({_q(COMMODITIES_CSV)}, header = true, all_varchar = true)"
+    )
+    t = stage("reference", t)
     con.execute(rules_sql())
     t = stage("rules", t)
     key = ", ".join(KEY)

@@ -7,6 +7,14 @@ reporters and ~200 partners drawn from the codes of ``seeds/reference/comtrade_c
 0, ``customsCode`` C00, ``motCode`` 0) unless ``--breakdowns`` is given. The Comtrade key (reporter, partner,
 partner2, flow, customs, mode of transport, commodity) is unique, rows are sorted like the API serves them.
 
+With ``--aggregates`` the file also holds, as a download asking for TOTAL, AG2 and AG6 does, for each reporter x
+flow x partner (x breakdown) the HS chapters its HS6 rows fall in (``cmdCode`` '01'..'97', ``aggrLevel`` 2,
+``isLeaf`` False) and a ``TOTAL`` row (``aggrLevel`` 0), each valued at the sum of the HS6 rows below it (value
+and net weight; no quantity, whose units differ across products), so the file is internally consistent as the
+publisher's is. ``--rows`` then counts every row, of every level: the file has exactly that many data rows, and
+``rows_by_level`` in the record says how many are HS6, chapter and TOTAL rows. Codes sort as text within each
+reporter x flow x partner: a chapter row comes before its HS6 rows, TOTAL last.
+
 With ``--bad-share 0.01`` about 1 % of the rows are corrupted in ways the schema refuses, in equal parts:
 a negative ``primaryValue`` (rule non_negative), a partner code that is not in the code list (known_partner)
 and a ``primaryValue`` that is not a number (value_is_number). Every corrupted row's CSV line number is
@@ -18,6 +26,7 @@ Usage::
 
     .venv/bin/python benchmarks/generate.py --rows 1000000 --out /tmp/bench/comtrade_1000000.csv
     .venv/bin/python benchmarks/generate.py --rows 1000000 --bad-share 0.01 --out /tmp/bench/bad.csv
+    .venv/bin/python benchmarks/generate.py --rows 1000000 --aggregates --out /tmp/bench/levels.csv
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ UNKNOWN_PARTNER = 999  # not a Comtrade code: absent from comtrade_codes.csv
 TEXT_VALUES = ("n/a", "1,234.5", "confidential", "12 345")
 MOT_BREAKDOWN = ("1000", "2000", "3000")  # sea, air, land: used only with --breakdowns
 CUSTOMS_BREAKDOWN = ("C01", "C02")
+TOTAL_CODE = "TOTAL"  # the commodity code of all commodities (aggrLevel 0)
 
 
 def header() -> list[str]:
@@ -111,9 +121,53 @@ def unique_keys(
     return np.sort(rng.choice(keys, size=rows, replace=False)) if len(keys) > rows else keys
 
 
+def _first_occurrence(groups: np.ndarray) -> np.ndarray:
+    """1 where a group id is seen for the first time along the array, else 0."""
+    out = np.zeros(len(groups), dtype=np.int64)
+    out[np.unique(groups, return_index=True)[1]] = 1
+    return out
+
+
+def with_aggregates(
+    rng: np.random.Generator, keys: np.ndarray, rows: int, sizes: tuple[int, ...], chapter_of: np.ndarray,
+    codes_of_chapter: dict[int, np.ndarray],
+) -> np.ndarray:  # fmt: skip
+    """The HS6 keys to write so that they, their chapter rows and their TOTAL rows are exactly ``rows`` rows.
+
+    ``keys`` (more than enough distinct HS6 keys) are taken in a random order; each one adds its own row, plus
+    a chapter row when it is the first of its chapter in its reporter x flow x partner (x breakdown), plus a
+    TOTAL row when it is the first of that group: 1, 2 or 3 rows. The longest prefix that stays within
+    ``rows`` is kept, and the at most 2 rows still missing are HS6 codes added to chapters already written
+    (1 row each), so the count is exact.
+    """
+    pool = keys[rng.permutation(len(keys))]
+    r, f, p, c, v = np.unravel_index(pool, sizes)
+    group = np.ravel_multi_index((r, f, p, v), (sizes[0], sizes[1], sizes[2], sizes[4]))
+    chapter_group = group * 100 + chapter_of[c]
+    written = np.cumsum(1 + _first_occurrence(group) + _first_occurrence(chapter_group))
+    take = int(np.searchsorted(written, rows, side="right"))
+    if take == 0:
+        raise SystemExit(f"generate: {rows} rows are too few for an HS6 row with its chapter and TOTAL rows (3)")
+    chosen = np.sort(pool[:take])
+    missing = rows - int(written[take - 1])
+    added: list[int] = []
+    while len(added) < missing:  # one more code of a chapter already written adds exactly one row
+        i = int(rng.integers(0, take))
+        ch = int(chapter_of[c[i]])
+        for code in rng.permutation(codes_of_chapter[ch]):
+            key = int(np.ravel_multi_index((r[i], f[i], p[i], code, v[i]), sizes))
+            at = int(np.searchsorted(chosen, key))
+            if (at == len(chosen) or chosen[at] != key) and key not in added:
+                added.append(key)
+                break
+    return np.sort(np.concatenate([chosen, np.array(added, dtype=chosen.dtype)]))
+
+
 def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: int, commodities: int,
-                breakdowns: bool, bad_share: float) -> tuple[pa.Table, dict[str, list[int]]]:  # fmt: skip
-    """The rows as an Arrow table of text columns (None = empty cell), and the bad rows' line numbers by kind."""
+                breakdowns: bool, aggregates: bool, bad_share: float
+                ) -> tuple[pa.Table, dict[str, list[int]], dict[str, int]]:  # fmt: skip
+    """The rows as an Arrow table of text columns (None = empty cell), the bad rows' line numbers by kind, and
+    the rows by aggregation level (``{"6": ..., "2": ..., "0": ...}``; 0 is TOTAL)."""
     rng = np.random.default_rng(seed)
     codes = load_codes()
     pick_r = np.sort(rng.choice(len(codes), size=min(reporters, len(codes)), replace=False))
@@ -127,19 +181,57 @@ def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: in
     sizes = (len(rep), len(FLOWS), len(par), len(cmd), len(variants))
     rep_codes = np.array([c for c, _, _ in rep])
     par_codes = np.array([c for c, _, _ in par])
+    chapter_of = np.array([int(code[:2]) for code in cmd])
 
     def not_self(keys: np.ndarray) -> np.ndarray:  # no economy reports trade with itself
         r, _, p, _, _ = np.unravel_index(keys, sizes)
         return rep_codes[r] != par_codes[p]
 
     keys = unique_keys(rng, rows, sizes, not_self)
+    if aggregates:
+        by_chapter = {int(ch): np.flatnonzero(chapter_of == ch) for ch in np.unique(chapter_of)}
+        keys = with_aggregates(rng, keys, rows, sizes, chapter_of, by_chapter)
     r_i, f_i, p_i, c_i, v_i = np.unravel_index(keys, sizes)
-    n = rows
-    par_code = par_codes[p_i]
+    leaves = len(keys)
 
-    value = np.minimum(np.round(rng.lognormal(mean=11.0, sigma=2.5, size=n)), 9.9e11) + 1.0
-    weight = np.round(value / rng.uniform(2.0, 40.0, size=n), 3)
-    qty = np.where(rng.random(n) < 0.15, np.nan, weight)  # ~15 % of records publish no quantity
+    value = np.minimum(np.round(rng.lognormal(mean=11.0, sigma=2.5, size=leaves)), 9.9e11) + 1.0
+    weight = np.round(value / rng.uniform(2.0, 40.0, size=leaves), 3)
+    qty = np.where(rng.random(leaves) < 0.15, np.nan, weight)  # ~15 % of records publish no quantity
+
+    # every code written, in text order: '01' (a chapter) < '010121' (its subheadings) < '02' ... < 'TOTAL'
+    vocabulary = np.array(sorted({*cmd.tolist(), *(f"{ch:02d}" for ch in range(100)), TOTAL_CODE}))
+    code_i = np.searchsorted(vocabulary, cmd)[c_i]
+    level = np.full(leaves, 6)
+    if aggregates:  # chapter (AG2) and TOTAL rows: sums of the HS6 rows below them, as the publisher's are
+        group = np.ravel_multi_index((r_i, f_i, p_i, v_i), (sizes[0], sizes[1], sizes[2], sizes[4]))
+        parts = []
+        for ids in (group * 100 + chapter_of[c_i], group):
+            found, inverse = np.unique(ids, return_inverse=True)
+            parts.append((found, np.bincount(inverse, weights=value), np.bincount(inverse, weights=weight)))
+        (chapters, ch_value, ch_weight), (totals, tot_value, tot_weight) = parts
+        agg_group = np.concatenate([chapters // 100, totals])
+        agg_code = np.concatenate(
+            [np.searchsorted(vocabulary, np.char.zfill((chapters % 100).astype(str), 2)),
+             np.full(len(totals), np.searchsorted(vocabulary, TOTAL_CODE))]
+        )  # fmt: skip
+        a_r, a_f, a_p, a_v = np.unravel_index(agg_group, (sizes[0], sizes[1], sizes[2], sizes[4]))
+        r_i, f_i, p_i, v_i = (np.concatenate(pair) for pair in ((r_i, a_r), (f_i, a_f), (p_i, a_p), (v_i, a_v)))
+        code_i = np.concatenate([code_i, agg_code])
+        level = np.concatenate([level, np.full(len(chapters), 2), np.full(len(totals), 0)])
+        value = np.concatenate([value, ch_value, tot_value])
+        weight = np.concatenate([weight, np.round(ch_weight, 3), np.round(tot_weight, 3)])
+        qty = np.concatenate([qty, np.full(len(chapters) + len(totals), np.nan)])  # no unit across products
+        order = np.argsort(
+            np.ravel_multi_index((r_i, f_i, p_i, code_i, v_i), (*sizes[:3], len(vocabulary), sizes[4])),
+            kind="stable",
+        )
+        r_i, f_i, p_i, v_i, code_i, level, value, weight, qty = (
+            a[order] for a in (r_i, f_i, p_i, v_i, code_i, level, value, weight, qty)
+        )
+    n = len(level)
+    by_level = {str(lv): int((level == lv).sum()) for lv in (6, 2, 0)}
+    par_code = par_codes[p_i]
+    is_leaf = level == 6
     is_import = f_i == FLOWS.index("M")
     value_text = pc.binary_join_element_wise(pc.cast(pa.array(value.astype(np.int64)), pa.string()), ".0", "")
     partner_code = pc.cast(pa.array(par_code), pa.string())
@@ -168,6 +260,9 @@ def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: in
     def pick(values: list[str], index: np.ndarray) -> pa.Array:
         return pa.array(values, type=pa.string()).take(pa.array(index))
 
+    def by_leaf(leaf: str, aggregate: str) -> pa.Array:
+        return const(leaf) if not aggregates else pick([aggregate, leaf], is_leaf.astype(np.int8))
+
     def number(values: np.ndarray) -> pa.Array:
         return pc.cast(pa.array(values, from_pandas=True), pa.string())  # NaN -> null -> empty cell
 
@@ -193,17 +288,17 @@ def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: in
         "classificationCode": const("H6"),
         "classificationSearchCode": const("HS"),
         "isOriginalClassification": const("True"),
-        "cmdCode": pick(list(cmd), c_i),
+        "cmdCode": pick(vocabulary.tolist(), code_i),
         "cmdDesc": const(None),
-        "aggrLevel": const("6"),
-        "isLeaf": const("True"),
+        "aggrLevel": const("6") if not aggregates else pick(["0", "1", "2", "3", "4", "5", "6"], level),
+        "isLeaf": by_leaf("True", "False"),
         "customsCode": pick(list(variant[:, 1]), v_i),
         "customsDesc": const(None),
         "mosCode": const("0"),
         "motCode": pick(list(variant[:, 2]), v_i),
         "motDesc": const(None),
-        "qtyUnitCode": const("8"),
-        "qtyUnitAbbr": const("kg"),
+        "qtyUnitCode": by_leaf("8", "-1"),
+        "qtyUnitAbbr": by_leaf("kg", "N/A"),
         "qty": number(qty),
         "isQtyEstimated": const("False"),
         "altQtyUnitCode": const("-1"),
@@ -221,7 +316,7 @@ def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: in
         "isReported": const("True"),
         "isAggregate": const("False"),
     }
-    return pa.table({name: columns[name] for name in header()}), bad
+    return pa.table({name: columns[name] for name in header()}), bad, by_level
 
 
 def write_csv(table: pa.Table, out: Path) -> None:
@@ -247,18 +342,19 @@ def sha256(path: Path) -> str:
 
 
 def generate(rows: int, out: Path, *, seed: int = 20121207, year: int = 2023, reporters: int = 200,
-             partners: int = 200, commodities: int = 5000, breakdowns: bool = False,
+             partners: int = 200, commodities: int = 5000, breakdowns: bool = False, aggregates: bool = False,
              bad_share: float = 0.0) -> dict[str, object]:  # fmt: skip
     """Write the file and its ``<file>.json`` record; return the record.
 
     Returns:
-        ``rows`` (data rows written),
+        ``rows`` (data rows written, every aggregation level: always ``rows`` as asked),
+        ``rows_by_level`` (``{"6": HS6 rows, "2": chapter rows, "0": TOTAL rows}``),
         ``bad_rows`` (total), ``bad_by_kind`` (counts), ``bad_lines`` (CSV line numbers, sorted), ``sha256``,
         ``bytes`` and the arguments.
     """
-    table, bad = build_table(
+    table, bad, by_level = build_table(
         rows, seed=seed, year=year, reporters=reporters, partners=partners, commodities=commodities,
-        breakdowns=breakdowns, bad_share=bad_share,
+        breakdowns=breakdowns, aggregates=aggregates, bad_share=bad_share,
     )  # fmt: skip
     write_csv(table, out)
     lines = sorted(line for kind in BAD_KINDS for line in bad[kind])
@@ -266,12 +362,14 @@ def generate(rows: int, out: Path, *, seed: int = 20121207, year: int = 2023, re
         "file": str(out),
         "rows": table.num_rows,
         "requested_rows": rows,
+        "rows_by_level": by_level,
         "seed": seed,
         "year": year,
         "reporters": reporters,
         "partners": partners,
         "commodities": commodities,
         "breakdowns": breakdowns,
+        "aggregates": aggregates,
         "bad_share": bad_share,
         "bad_rows": len(lines),
         "bad_by_kind": {kind: len(bad[kind]) for kind in BAD_KINDS},
@@ -293,11 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partners", type=int, default=200)
     parser.add_argument("--commodities", type=int, default=5000, help="distinct HS6 codes")
     parser.add_argument("--breakdowns", action="store_true", help="add mode-of-transport and customs breakdowns")
+    parser.add_argument(
+        "--aggregates", action="store_true",
+        help="also write each reporter x flow x partner's HS chapter (AG2) rows and TOTAL row, sums of its HS6 rows; "
+        "--rows counts every row",
+    )  # fmt: skip
     parser.add_argument("--bad-share", type=float, default=0.0, help="share of rows to corrupt (e.g. 0.01)")
     args = parser.parse_args(argv)
     record = generate(
         args.rows, args.out, seed=args.seed, year=args.year, reporters=args.reporters, partners=args.partners,
-        commodities=args.commodities, breakdowns=args.breakdowns, bad_share=args.bad_share,
+        commodities=args.commodities, breakdowns=args.breakdowns, aggregates=args.aggregates,
+        bad_share=args.bad_share,
     )  # fmt: skip
     summary = {k: v for k, v in record.items() if k != "bad_lines"}
     print(json.dumps(summary))

@@ -1,43 +1,102 @@
 """Run ``tradewh load`` once in this process with every stage timed, for the profile in ``BENCHMARKS.md``.
 
-The stage functions of ``flows/nightly.py`` (fetch, parse, validate, Parquet, build, publish) and the parts
-inside them (the parser's CSV reading and frame building, pandera's ``validate``, the rules over several
-columns, the raw-table load, the views, the conformed fact's check) are wrapped, not changed: each wrapper
-records its wall time and the process's peak RSS while it ran (``VmHWM``, reset at each stage start through
-``/proc/self/clear_refs`` where the kernel allows it). A stage's time includes the stages nested in it. With
-``--cprofile`` the whole load also runs under cProfile and the top functions by cumulative time are reported
-(tasks run in the flow's thread, so cProfile sees them); cProfile slows per-row Python code several times, so
-the stage times of such a run are not the ones to quote. Resetting VmHWM also resets the kernel's ``ru_maxrss``
-of this process: its peak is the largest stage peak (``process_peak_rss_mib``), not what ``time`` prints.
+The stage functions of the load (``CANDIDATES``: fetch, the streaming path's ``stage_source`` and its parser's
+batches, the older parse/validate/Parquet functions, the build, the conformed fact's check, publish) are wrapped,
+not changed, wherever the code looks them up: the attribute of the module that defines them and every
+``from ... import`` of them in tradewh's own modules. Code moves: a candidate whose module or name does not
+exist in the version measured is skipped and reported (``not_found``), never an error, so old and new names can
+sit in one list. ``--wrap module:attr=label`` adds candidates (e.g. a function that is new since this list).
 
-Prints one JSON line: ``stages`` (path, seconds, peak_rss_mib, rss_after_mib, thread, calls), ``top_functions``,
-``exit_code``, ``total_seconds`` (from the first import of ``flows.nightly`` to the end of the load).
+Each wrapper records its wall time and the process's peak RSS while it ran (``VmHWM``, reset at each stage start
+through ``/proc/self/clear_refs`` where the kernel allows it). A stage's time includes the stages nested in it.
+A generator function (a streaming parser) is timed by its iteration, not its call: the time spent inside it each
+time it is resumed, summed over the whole iteration, with the stages it calls nested under it; what its consumer
+does between two items is not counted. It is one call; ``items`` says how many items it yielded.
+
+With ``--cprofile`` the whole load also runs under cProfile and the top functions by cumulative time are reported
+(tasks run in the flow's thread, so cProfile sees them); cProfile slows per-row Python code several times, so the
+stage times of such a run are not the ones to quote. Resetting VmHWM also resets the kernel's ``ru_maxrss`` of
+this process: its peak is the largest stage peak (``process_peak_rss_mib``), not what ``time`` prints.
+
+Prints one JSON line: ``stages`` (path, seconds, peak_rss_mib, rss_after_mib, thread, calls, items),
+``not_found``, ``top_functions``, ``exit_code``, ``total_seconds`` (from the first import of ``flows.nightly``
+to the end of the load).
 
 Usage (the same environment as a ``tradewh load``)::
 
     TRADEWH_HOME=... TRADEWH_CATALOGUE=... TRADEWH_ALLOWED_ROOTS=... \
-        .venv/bin/python benchmarks/profile_load.py [--cprofile]
+        .venv/bin/python benchmarks/profile_load.py [--cprofile] [--wrap warehouse.x:function=label ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import cProfile
 import dataclasses
 import functools
 import importlib
+import inspect
 import io
 import json
 import pstats
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")
+OWN_PACKAGES = ("warehouse", "flows", "schemas")  # where ``from x import f`` copies of a wrapped f are replaced
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A function to time: ``target`` is ``module:attr`` or ``module:Class.attr``; ``label`` names its stage."""
+
+    target: str
+    label: str
+    first_call_only: bool = False  # time only the first call (later calls return at once)
+
+
+# Old and new names side by side: whichever the measured code has is timed, the others are reported absent.
+CANDIDATES: tuple[Candidate, ...] = (
+    # Prefect calls ``start`` again for every client; those calls return at once
+    Candidate("prefect.server.api.server:SubprocessASGIServer.start", "Prefect local server start", True),
+    Candidate("warehouse.fetch:fetch_source", "fetch"),
+    Candidate("warehouse.file_state:load_state", "file state: read (stat instead of hashing)"),
+    Candidate("warehouse.file_state:save_state", "file state: write"),
+    Candidate("warehouse.ingest:unchanged", "unchanged (sha256 check)"),
+    # the streaming path: parse + validate + stage Parquet per batch, then one commit
+    Candidate("warehouse.ingest:stage_source", "stage source (parse, validate, Parquet, by batch)"),
+    Candidate("warehouse.ingest:parsed_batches", "parsed batches"),
+    Candidate("warehouse.parsers.comtrade:batches_comtrade", "batches_comtrade (streaming parser)"),
+    Candidate("warehouse.ingest:cross_batch_quarantine", "cross-batch rules (DuckDB)"),
+    Candidate("warehouse.ingest:commit_lake", "commit lake"),
+    # the frame-at-once path
+    Candidate("warehouse.ingest:parse_payloads", "parse"),
+    Candidate("warehouse.parsers.comtrade:parse_comtrade", "parse_comtrade"),
+    Candidate("warehouse.parsers.comtrade:decode_text", "read + decode bytes"),
+    Candidate("warehouse.parsers.comtrade:csv_layout_records", "csv.reader -> records"),
+    Candidate("warehouse.parsers.comtrade:Columns.to_frame", "lists -> DataFrame"),
+    Candidate("warehouse.ingest:validate_source", "validate"),
+    Candidate("schemas.rules:validate_frame", "validate_frame"),
+    Candidate("schemas.rules:split_frame", "split_frame (pandera, rules, valid and quarantined rows)"),
+    Candidate("pandera.api.pandas.container:DataFrameSchema.validate", "pandera validate"),
+    Candidate("warehouse.ingest:write_lake", "write Parquet"),
+    Candidate("warehouse.ingest:to_arrow", "DataFrame -> Arrow"),
+    Candidate("warehouse.ingest:_atomic_parquet", "pq.write_table + fsync"),
+    Candidate("warehouse.audit:record_run", "record audit"),
+    Candidate("warehouse.build:build_warehouse", "build warehouse"),
+    Candidate("warehouse.build:_load_raw", "raw tables from Parquet"),
+    Candidate("warehouse.build:_load_reference", "reference tables"),
+    Candidate("warehouse.build:_load_audit", "audit tables"),
+    Candidate("warehouse.build:check_trade_figures", "check core.fct_trade_figure"),
+    Candidate("warehouse.build:publish", "publish"),
+)
 
 
 def _status_kib(field: str) -> int:
@@ -56,140 +115,243 @@ def _reset_peak() -> bool:
 
 
 class Stages:
-    """Nested stage timer: a stack of open stages, each with its start and the peak RSS seen while open."""
+    """Nested stage timer: per thread, a stack of open stages, each with its start and the peak RSS seen while
+    open (the peak is the process's, so it is folded into every open stage of every thread)."""
 
-    def __init__(self) -> None:
-        self.stack: list[dict[str, Any]] = []
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self.stacks: dict[int, list[dict[str, Any]]] = {}
         self.done: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.can_reset = _reset_peak()
         self.calls = 0
         self.missing: list[str] = []
+        self.wrapped: list[str] = []
         self.max_peak_kib = 0
+
+    def _stack(self) -> list[dict[str, Any]]:
+        return self.stacks.setdefault(threading.get_ident(), [])
 
     def _fold_peak(self) -> None:
         hwm = _status_kib("VmHWM")
         self.max_peak_kib = max(self.max_peak_kib, hwm)
-        for frame in self.stack:
-            frame["peak_kib"] = max(frame["peak_kib"], hwm)
+        for stack in self.stacks.values():
+            for frame in stack:
+                frame["peak_kib"] = max(frame["peak_kib"], hwm)
+
+    def _enter(self, name: str) -> dict[str, Any]:
+        with self.lock:
+            self._fold_peak()
+            stack = self._stack()
+            path = " > ".join([f["name"] for f in stack] + [name])
+            frame = {"name": name, "path": path, "peak_kib": 0, "order": self.calls, "start": self.clock()}
+            self.calls += 1
+            stack.append(frame)
+            if self.can_reset:
+                _reset_peak()
+            frame["peak_kib"] = _status_kib("VmRSS")
+            return frame
+
+    def _leave(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Close the frame; return its record (path, seconds, peaks, order)."""
+        with self.lock:
+            seconds = self.clock() - frame["start"]
+            self._fold_peak()
+            self._stack().remove(frame)
+            return {
+                "path": frame["path"],
+                "seconds": seconds,
+                "peak_rss_mib": frame["peak_kib"] / 1024,
+                "rss_after_mib": _status_kib("VmRSS") / 1024,
+                "thread": threading.current_thread().name,
+                "order": frame["order"],
+                "items": None,
+            }
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` timed as the stage ``name``; a generator function is timed by its iteration."""
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(name, fn)
+
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.lock:
-                self._fold_peak()
-                path = " > ".join([f["name"] for f in self.stack] + [name])
-                frame = {"name": name, "path": path, "peak_kib": 0, "start": time.perf_counter(), "order": self.calls}
-                self.calls += 1
-                self.stack.append(frame)
-                if self.can_reset:
-                    _reset_peak()
-                frame["peak_kib"] = _status_kib("VmRSS")
+            frame = self._enter(name)
             try:
                 return fn(*args, **kwargs)
             finally:
-                with self.lock:
-                    self._fold_peak()
-                    self.stack.remove(frame)
-                    self.done.append(
-                        {
-                            "path": path,
-                            "seconds": time.perf_counter() - frame["start"],
-                            "peak_rss_mib": frame["peak_kib"] / 1024,
-                            "rss_after_mib": _status_kib("VmRSS") / 1024,
-                            "thread": threading.current_thread().name,
-                            "order": frame["order"],
-                        }
-                    )
+                self.done.append(self._leave(frame))
 
         return timed
 
-    def patch(self, owner: Any, attr: str, name: str | None = None) -> None:
-        """Wrap ``owner.attr``; a name the code no longer has is noted, not fatal (the profile must not rot)."""
-        if not hasattr(owner, attr):
-            self.missing.append(f"{getattr(owner, '__name__', owner)}.{attr}")
-            return
-        setattr(owner, attr, self.wrap(name or attr, getattr(owner, attr)))
+    def _wrap_generator(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            inner = fn(*args, **kwargs)  # creating a generator runs none of its code
+            total: dict[str, Any] | None = None  # the first resumption's record, summed over the others
+            items = 0
+            sent: Any = None
+            thrown: BaseException | None = None
+            try:
+                while True:
+                    frame = self._enter(name)
+                    try:
+                        item = inner.throw(thrown) if thrown is not None else inner.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                    finally:
+                        part = self._leave(frame)
+                        if total is None:
+                            total = part
+                        else:
+                            total["seconds"] += part["seconds"]
+                            total["peak_rss_mib"] = max(total["peak_rss_mib"], part["peak_rss_mib"])
+                            total["rss_after_mib"] = part["rss_after_mib"]
+                    items += 1
+                    sent, thrown = None, None
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:  # thrown into the wrapper: on to the generator  # noqa: BLE001
+                        thrown = exc
+            finally:
+                inner.close()
+                if total is not None:
+                    total["items"] = items
+                    self.done.append(total)
+
+        return timed
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per stage path, in first-seen order; times summed over calls, peaks maxed."""
         rows: dict[str, dict[str, Any]] = {}
         for d in sorted(self.done, key=lambda d: d["order"]):
             row = rows.setdefault(
-                d["path"], {"path": d["path"], "seconds": 0.0, "peak_rss_mib": 0.0, "calls": 0, "thread": d["thread"]}
-            )
+                d["path"],
+                {"path": d["path"], "seconds": 0.0, "peak_rss_mib": 0.0, "calls": 0, "items": None,
+                 "thread": d["thread"]},
+            )  # fmt: skip
             row["seconds"] += d["seconds"]
             row["peak_rss_mib"] = max(row["peak_rss_mib"], d["peak_rss_mib"])
             row["rss_after_mib"] = d["rss_after_mib"]
             row["calls"] += 1
+            if d.get("items") is not None:
+                row["items"] = (row["items"] or 0) + d["items"]
         return list(rows.values())
 
 
-def _patch_first_call(stages: Stages, owner: Any, attr: str, name: str) -> None:
-    """Time only the first call (Prefect calls ``start`` again for every client; those calls return at once)."""
-    if not hasattr(owner, attr):
-        stages.missing.append(f"{owner.__name__}.{attr}")
-        return
-    original = getattr(owner, attr)
-    timed = stages.wrap(name, original)
-    first = [True]
+def resolve(target: str) -> tuple[Any, str, Any] | None:
+    """(owner, attribute name, raw attribute) of ``module:attr`` or ``module:Class.attr``; None when absent."""
+    module_name, _, qualname = target.partition(":")
+    try:
+        owner: Any = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 (gone, or broken mid-edit: either way there is nothing to wrap)
+        return None
+    *classes, attr = qualname.split(".")
+    for name in classes:
+        owner = getattr(owner, name, None)
+        if owner is None:
+            return None
+    try:
+        raw = inspect.getattr_static(owner, attr)
+    except AttributeError:
+        return None
+    return owner, attr, raw
 
-    @functools.wraps(original)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if first[0]:
-            first[0] = False
-            return timed(*args, **kwargs)
-        return original(*args, **kwargs)
 
-    setattr(owner, attr, call)
+def _rebind(original: Any, replacement: Any) -> None:
+    """Replace ``from ... import`` copies of ``original`` in tradewh's loaded modules (the flow may call them)."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(OWN_PACKAGES):
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is original:
+                setattr(module, attr, replacement)
 
 
-def _patch_rules(stages: Stages, ingest: Any) -> None:
+def patch(stages: Stages, candidate: Candidate) -> bool:
+    """Wrap one candidate where it is defined and where it was imported; False (noted) when it does not exist."""
+    found = resolve(candidate.target)
+    if found is None or not callable(getattr(found[0], found[1], None)):
+        stages.missing.append(candidate.target)
+        return False
+    owner, attr, raw = found
+    if getattr(getattr(raw, "__func__", raw), "__profile_stage__", None):  # an alias of one wrapped already
+        stages.wrapped.append(f"{candidate.target} (as {raw.__profile_stage__})")
+        return True
+    if isinstance(raw, staticmethod | classmethod):
+        setattr(owner, attr, type(raw)(_timed(stages, candidate, raw.__func__)))
+    elif hasattr(raw, "fn") and hasattr(raw, "submit"):  # a Prefect task: time the function it runs
+        raw.fn = _timed(stages, candidate, raw.fn)
+    else:
+        timed = _timed(stages, candidate, raw)
+        setattr(owner, attr, timed)
+        if inspect.ismodule(owner):
+            _rebind(raw, timed)
+    stages.wrapped.append(candidate.target)
+    return True
+
+
+def _timed(stages: Stages, candidate: Candidate, fn: Callable[..., Any]) -> Callable[..., Any]:
+    timed = stages.wrap(candidate.label, fn)
+    if candidate.first_call_only:
+        first = [True]
+        once = timed
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if first[0]:
+                first[0] = False
+                return once(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+    timed.__profile_stage__ = candidate.label  # type: ignore[attr-defined]
+    return timed
+
+
+def _patch_rules(stages: Stages) -> None:
     """Time building the schema, and each rule over several columns (``FrameRule.test``) when it runs."""
-    if not hasattr(ingest, "schema_for"):
-        stages.missing.append("warehouse.ingest.schema_for")
+    found = resolve("warehouse.ingest:schema_for")
+    if found is None:
+        stages.missing.append("warehouse.ingest:schema_for")
         return
-    original = ingest.schema_for
+    ingest, _, original = found
 
     def schema_for(dataset: str, context: Any) -> Any:
-        schema, rules = original(dataset, context)
-        return schema, [dataclasses.replace(r, test=stages.wrap(f"rule {r.name}", r.test)) for r in rules]
+        result = original(dataset, context)
+        try:
+            schema, rules = result
+            return schema, [dataclasses.replace(r, test=stages.wrap(f"rule {r.name}", r.test)) for r in rules]
+        except (TypeError, ValueError, AttributeError):  # another shape than (schema, [FrameRule]): untimed
+            return result
 
-    ingest.schema_for = stages.wrap("build schema", schema_for)
-
-
-def instrument(stages: Stages) -> None:
-    """Wrap the stage functions where the flow looks them up (module attributes, resolved at call time)."""
-    import pandera.api.pandas.container as pandera_container
-    from prefect.server.api.server import SubprocessASGIServer
-
-    from warehouse import audit, build, fetch, ingest
-    from warehouse.parsers import comtrade
-
-    _patch_first_call(stages, SubprocessASGIServer, "start", "Prefect local server start")
-    stages.patch(fetch, "fetch_source", "fetch")
-    stages.patch(ingest, "unchanged", "unchanged (sha256 check)")
-    stages.patch(ingest, "parse_payloads", "parse")
-    stages.patch(comtrade, "parse_comtrade", "parse_comtrade")
-    stages.patch(comtrade, "decode_text", "read + decode bytes")
-    stages.patch(comtrade, "csv_layout_records", "csv.reader -> records")
-    stages.patch(comtrade.Columns, "to_frame", "lists -> DataFrame")
-    stages.patch(ingest, "validate_source", "validate")
-    _patch_rules(stages, ingest)
-    stages.patch(pandera_container.DataFrameSchema, "validate", "pandera validate")
-    stages.patch(ingest, "write_lake", "write Parquet")
-    stages.patch(ingest, "to_arrow", "DataFrame -> Arrow")
-    stages.patch(ingest, "_atomic_parquet", "pq.write_table + fsync")
-    stages.patch(audit, "record_run", "record audit")
-    stages.patch(build, "build_warehouse", "build warehouse")
-    stages.patch(build, "_load_raw", "raw tables from Parquet")
-    stages.patch(build, "_load_reference", "reference tables")
-    stages.patch(build, "_load_audit", "audit tables")
-    stages.patch(build, "check_trade_figures", "check core.fct_trade_figure (pandera)")
-    stages.patch(build, "publish", "publish")
+    timed = stages.wrap("build schema", functools.wraps(original)(schema_for))
+    ingest.schema_for = timed
+    _rebind(original, timed)
+    stages.wrapped.append("warehouse.ingest:schema_for")
 
 
-def main() -> int:
+def instrument(stages: Stages, candidates: Iterable[Candidate] = CANDIDATES, *, rules: bool = True) -> None:
+    """Wrap every candidate that exists (after the flow's modules are imported); note the others."""
+    for candidate in candidates:
+        patch(stages, candidate)
+    if rules:
+        _patch_rules(stages)
+
+
+def parse_wrap(text: str) -> Candidate:
+    """``module:attr=label`` (label optional) as a candidate."""
+    target, _, label = text.partition("=")
+    if ":" not in target:
+        raise argparse.ArgumentTypeError(f"--wrap {text!r}: expected module:attr[=label]")
+    return Candidate(target, label or target.rsplit(":", 1)[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cprofile", action="store_true", help="also run under cProfile (slows per-row code)")
+    parser.add_argument("--wrap", type=parse_wrap, nargs="*", default=[], help="more candidates: module:attr=label")
+    args = parser.parse_args(argv)
     stages = Stages()
     started = time.perf_counter()
     import_modules = stages.wrap("import flows.nightly (prefect, pandas, pandera, duckdb)", importlib.import_module)
@@ -197,8 +359,8 @@ def main() -> int:
     from warehouse import cli
 
     imported = time.perf_counter()
-    instrument(stages)
-    profiler = cProfile.Profile() if "--cprofile" in sys.argv[1:] else None
+    instrument(stages, [*CANDIDATES, *args.wrap])
+    profiler = cProfile.Profile() if args.cprofile else None
     with contextlib.redirect_stdout(sys.stderr):  # the load's own summary goes to stderr; stdout is the JSON
         if profiler:
             profiler.enable()
@@ -232,6 +394,7 @@ def main() -> int:
                 "load_seconds": round(finished - imported, 3),
                 "total_seconds": round(finished - started, 3),
                 "peak_reset_supported": stages.can_reset,
+                "wrapped": stages.wrapped,
                 "not_found": stages.missing,
                 "process_peak_rss_mib": round(max(stages.max_peak_kib, _status_kib("VmHWM")) / 1024, 1),
                 "stages": stages.summary(),

@@ -1,15 +1,20 @@
 """The benchmark harness (benchmarks/) at a tiny size, so it cannot rot. No timing is asserted: only that it runs,
-that tradewh's load in it succeeded, that the bare pipeline and the query agree, and that the report has its rows."""
+that tradewh's load in it succeeded, that the bare pipeline and the queries agree, that the report has its rows,
+and that the profiler and the budgets behave (a fake clock, a tiny budget)."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.conftest import PROJECT_ROOT
@@ -17,6 +22,16 @@ from tests.conftest import PROJECT_ROOT
 BENCH = PROJECT_ROOT / "benchmarks"
 SEED_CSV = PROJECT_ROOT / "seeds" / "comtrade_chn_usa_hs8542" / "plus_api_CHN_M_USA_HS8542_2010_2024.csv"
 ROWS = 2000
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A script of benchmarks/ imported as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _run(*args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
@@ -47,9 +62,54 @@ def test_generator_is_deterministic_and_in_the_seed_layout(tmp_path: Path) -> No
     assert len(set(clean)) == len(clean)  # unique keys (a bad partner code may collide, and is rejected anyway)
 
 
+def test_generator_writes_consistent_aggregation_levels_and_the_rows_asked(tmp_path: Path) -> None:
+    data = tmp_path / "levels.csv"
+    _run(str(BENCH / "generate.py"), "--rows", "1500", "--aggregates", "--bad-share", "0.02", "--out", str(data))
+    record = json.loads(data.with_name(data.name + ".json").read_text())
+    assert record["rows"] == 1500 == sum(record["rows_by_level"].values()) and record["aggregates"]
+    with data.open(newline="", encoding="utf-8") as fh:
+        rows = [{**r, "line": line} for line, r in enumerate(csv.DictReader(fh), start=2)]
+    with duckdb.connect() as con:
+        con.register("generated", pa.Table.from_pylist(rows))
+        con.execute("create table t as select * from generated")
+        assert con.execute("select count(*) from t").fetchone()[0] == 1500
+        levels = dict(con.execute("select aggrLevel, count(*) from t group by all").fetchall())
+        assert levels == record["rows_by_level"] and set(levels) == {"6", "2", "0"}
+        assert con.execute("select distinct isLeaf from t where aggrLevel <> '6'").fetchall() == [("False",)]
+        bad = set(record["bad_lines"])
+        assert (
+            len(bad) == 30 and {r[0] for r in con.execute("select line from t where aggrLevel <> '6'").fetchall()} & bad
+        )
+        # every chapter and TOTAL row is the sum of the HS6 rows below it (bad rows aside: they are corrupted)
+        key = "reporterCode, flowCode, partnerISO"  # a corrupted partnerCode (999) keeps its ISO3
+        gaps = con.execute(
+            f"""
+            with clean as (select * from t where line not in (select unnest(?))),
+            parents as (
+                select {key}, cmdCode as parent, try_cast(primaryValue as double) as value from clean
+                where aggrLevel in ('2', '0')
+            ),
+            leaves as (select {key}, cmdCode, try_cast(primaryValue as double) as value, line from t
+                       where aggrLevel = '6'),
+            sums as (
+                select {key}, parents.parent, parents.value,
+                    sum(leaves.value) as leaves_value, bool_or(leaves.line in (select unnest(?))) as has_bad_leaf
+                from parents join leaves using ({key})
+                where parents.parent = 'TOTAL' or left(leaves.cmdCode, 2) = parents.parent
+                group by all
+            )
+            select count(*), count(*) filter (where value <> leaves_value) from sums where not has_bad_leaf
+            """,
+            [sorted(bad), sorted(bad)],
+        ).fetchone()
+        assert gaps[0] > 100 and gaps[1] == 0
+        dups = con.execute(f"select count(*) from (select {key}, cmdCode from t group by all having count(*) > 1)")
+        assert dups.fetchone()[0] == 0  # one row per reporter x flow x partner x code, of every level
+
+
 def test_bare_pipeline_rejects_exactly_the_bad_rows(tmp_path: Path) -> None:
     data = tmp_path / "bad.csv"
-    _run(str(BENCH / "generate.py"), "--rows", "1000", "--bad-share", "0.03", "--out", str(data))
+    _run(str(BENCH / "generate.py"), "--rows", "1000", "--aggregates", "--bad-share", "0.03", "--out", str(data))
     out = _run(str(BENCH / "bare_duckdb.py"), "--csv", str(data), "--workdir", str(tmp_path / "bare"))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     expected = json.loads(data.with_name(data.name + ".json").read_text())["bad_lines"]
@@ -64,15 +124,18 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     _run(
         str(BENCH / "run.py"),
         "--rows", str(ROWS), "--repeat", "1", "--bad-share", "0", "--profile-rows", "0",
-        "--measure", "a", "b", "d_mart", "d_hand",
+        "--measure", "a", "b", "d_mart", "d_hand", "d2_mart", "d2_hand",
         "--workdir", str(tmp_path / "work"), "--out", str(report), "--quiet",
     )  # fmt: skip
     text = report.read_text(encoding="utf-8")
     results = json.loads(report.with_suffix(".json").read_text())
-    for label in ("(a) bare DuckDB", "(b) tradewh load", "(d) marts.trade_balance", "(d) hand-written SQL"):
+    labels = ("(a) bare DuckDB", "(b) tradewh load", "(d) marts.trade_balance", "(d) hand-written SQL")
+    for label in (*labels, "(d2) marts.goods_composition", "(d2) hand-written SQL"):
         assert any(line.startswith(f"| {ROWS:,} | {label}") for line in text.splitlines()), label
     assert "## The targets of issue 5" in text and "python benchmarks/run.py" in text
+    assert "Several aggregation levels" in text and results["meta"]["aggregates"]
     size = results["sizes"][0]
+    assert sum(size["files"]["clean"]["rows_by_level"].values()) == ROWS
     (b,) = size["measurements"]["b"]
     assert b["returncode"] == 0 and not b["killed"], b["tail"]
     (check,) = size["checks"]["b"]
@@ -81,3 +144,98 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     (mart,), (hand,) = size["measurements"]["d_mart"], size["measurements"]["d_hand"]
     assert mart["payload"]["rows"] == hand["payload"]["rows"] > 0
     assert mart["payload"]["total"] == pytest.approx(hand["payload"]["total"], rel=1e-9)
+    (mart,), (hand,) = size["measurements"]["d2_mart"], size["measurements"]["d2_hand"]
+    assert mart["returncode"] == 0 and hand["returncode"] == 0, mart["tail"] + hand["tail"]
+    composition, by_hand = mart["payload"]["checksum"], hand["payload"]["checksum"]
+    assert composition["rows"] == by_hand["rows"] == size["files"]["clean"]["rows_by_level"]["2"]
+    for key, value in by_hand.items():
+        assert composition[key] == pytest.approx(value, rel=1e-9), key
+    assert composition["named_sections"] == composition["rows"]  # every chapter found its section
+    assert composition["largest_gap_to_published_total"] == pytest.approx(0, abs=1e-12)  # chapters sum to TOTAL
+    ratios = next(line for line in text.splitlines() if line.startswith(f"| {ROWS:,} | ") and " yes | " in line)
+    assert ratios.count(" yes |") == 2  # same figures, for (d) and for (d2)
+
+
+def test_profiler_skips_absent_names_and_times_a_generator_by_its_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = _bench_module("profile_load")
+    now = [0.0]
+    fake = types.ModuleType("warehouse.fake_stage")
+
+    def work(seconds: float) -> None:
+        now[0] += seconds
+
+    def inner() -> None:
+        work(1.0)
+
+    def batches(n: int):  # noqa: ANN202 (a generator function: the profiler must time its iteration)
+        for _ in range(n):
+            work(2.0)
+            fake.inner()
+            yield "batch"
+
+    def stage_all() -> int:
+        count = 0
+        for _ in fake.batches(3):
+            work(10.0)  # the consumer's own work between two items: not the generator's
+            count += 1
+        return count
+
+    fake.inner, fake.batches, fake.stage_all = inner, batches, stage_all
+    copy = types.ModuleType("warehouse.fake_flow")
+    copy.stage_all = stage_all  # ``from warehouse.fake_stage import stage_all``: must be timed too
+    monkeypatch.setitem(sys.modules, "warehouse.fake_stage", fake)
+    monkeypatch.setitem(sys.modules, "warehouse.fake_flow", copy)
+    stages = profile.Stages(clock=lambda: now[0])
+    candidates = [
+        profile.Candidate("warehouse.fake_stage:stage_all", "stage all"),
+        profile.Candidate("warehouse.fake_stage:batches", "batches"),
+        profile.Candidate("warehouse.fake_stage:inner", "inner"),
+        profile.Candidate("warehouse.fake_stage:gone", "renamed since"),
+        profile.Candidate("warehouse.no_such_module:stage", "moved since"),
+        profile.Candidate("warehouse.fake_stage:Missing.method", "class gone"),
+    ]
+    profile.instrument(stages, candidates, rules=False)
+    assert stages.missing == [
+        "warehouse.fake_stage:gone", "warehouse.no_such_module:stage", "warehouse.fake_stage:Missing.method"
+    ]  # fmt: skip
+    assert copy.stage_all() == 3
+    rows = {row["path"]: row for row in stages.summary()}
+    assert set(rows) == {"stage all", "stage all > batches", "stage all > batches > inner"}
+    assert rows["stage all"]["seconds"] == 39.0  # 3 x (2 + 1) in the generator, 3 x 10 of its own
+    gen = rows["stage all > batches"]
+    assert gen["seconds"] == 9.0 and gen["calls"] == 1 and gen["items"] == 3  # resumptions only
+    assert rows["stage all > batches > inner"]["seconds"] == 3.0 and rows["stage all > batches > inner"]["calls"] == 3
+
+
+def test_profiler_candidates_cover_the_streaming_names() -> None:
+    profile = _bench_module("profile_load")
+    targets = {c.target for c in profile.CANDIDATES}
+    assert {
+        "warehouse.ingest:stage_source", "warehouse.parsers.comtrade:batches_comtrade", "warehouse.ingest:commit_lake",
+        "warehouse.build:build_warehouse", "warehouse.build:check_trade_figures",
+    } <= targets  # fmt: skip
+
+
+def test_prediction_is_flat_when_memory_is_flat_and_a_killed_run_is_reported(tmp_path: Path) -> None:
+    run = _bench_module("run")
+
+    def size(rows: int, wall: float, rss: float) -> dict:
+        ok = {"returncode": 0, "killed": "", "wall_s": wall, "maxrss_mib": rss, "tree_peak_mib": rss + 150}
+        return {"rows": rows, "measurements": {"b": [ok], "empty_cold": [{**ok, "wall_s": 14.0}]}}
+
+    flat = run.predict([size(100_000, 20.0, 700.0), size(1_000_000, 40.0, 690.0)], 10_000_000)
+    assert flat["peak_rss_mib"] == 690.0  # the largest size's figure; a shrinking peak is not extrapolated down
+    assert flat["wall_s"] == pytest.approx(40.0 + 20.0 / 900_000 * 9_000_000)
+    growing = run.predict([size(100_000, 20.0, 700.0), size(1_000_000, 60.0, 5000.0)], 10_000_000)
+    assert growing["peak_rss_mib"] == pytest.approx(5000.0 + 4300.0 / 900_000 * 9_000_000)
+    one = run.predict([size(1_000_000, 60.0, 5000.0)], 10_000_000)
+    assert one["peak_rss_mib"] is None and one["wall_s"] == pytest.approx(14.0 + 46.0 * 10)
+
+    hog = "import time; x = b'x' * (160 << 20); time.sleep(30)"
+    killed = run.measure(
+        [sys.executable, "-c", hog], env=run.base_env(), log=tmp_path / "hog.log", time_budget=60,
+        memory_budget=64 * 2**20,
+    )  # fmt: skip
+    assert killed.killed.startswith("killed: process tree RSS") and killed.wall_s < 20
+    if killed.maxrss_from == "gnu-time":  # GNU time outlived the command and wrote its peak
+        assert killed.maxrss_mib >= 64
