@@ -111,14 +111,26 @@ CONFORMED_KEY = [
 ]  # fmt: skip
 
 
+def shared_codes(iso3_of: dict[int, str]) -> frozenset[int]:
+    """The codes whose ISO3 has another code too (840 and 842 for the USA): only rows holding one can collide."""
+    counts = pd.Series(list(iso3_of.values())).value_counts()
+    return frozenset(code for code, iso3 in iso3_of.items() if counts[iso3] > 1)
+
+
 def _one_code_per_economy(iso3_of: dict[int, str]) -> FrameRule:
     """Two published codes for one economy (840 and 842 are both the USA) must not make two figures of one key.
 
     Comtrade's key is unique on the published codes; the warehouse's on ISO3. Rows that collide once their
-    codes are mapped are quarantined, all of them: which code the publisher meant cannot be guessed.
+    codes are mapped are quarantined, all of them: which code the publisher meant cannot be guessed. Two rows
+    collide only when one of their codes is shared by an economy with another code, so only those are grouped.
     """
+    shared = shared_codes(iso3_of)
 
     def test(df: pd.DataFrame) -> pd.Series:
+        ok = pd.Series(True, index=df.index)
+        df = df[df["reporter_code"].isin(shared).fillna(False) | df["partner_code"].isin(shared).fillna(False)]
+        if df.empty:
+            return ok
         key = [*CONFORMED_KEY, "reporter", "partner"]
         mapped = df[CONFORMED_KEY].assign(
             reporter=df["reporter_code"].map(iso3_of),
@@ -127,21 +139,23 @@ def _one_code_per_economy(iso3_of: dict[int, str]) -> FrameRule:
         )
         # only collisions between different published codes: the same codes twice is rule duplicate_key
         codes_per_key = mapped.groupby(key, dropna=False)["published"].transform("nunique")
-        return (codes_per_key <= 1) | mapped["reporter"].isna() | mapped["partner"].isna()
+        ok[df.index] = (codes_per_key <= 1) | mapped["reporter"].isna() | mapped["partner"].isna()
+        return ok
 
-    return FrameRule("one_code_per_economy", "partner_code", test)
+    return FrameRule("one_code_per_economy", "partner_code", test, across_rows=True)
 
 
 def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
-    """The rules that compare rows with each other, as SQL over all staged rows of a source (``staged``), for a
-    source read in several batches (``warehouse.ingest.cross_batch_quarantine``; the key's uniqueness is added
-    there): (rule, blamed column, a query selecting the rows of ``staged`` that break it).
+    """The rules that compare rows with each other (``FrameRule.across_rows``), as SQL over all rows of a source
+    (``staged``), for a load in batches (``warehouse.ingest.cross_batch_quarantine``; the key's uniqueness is
+    added there): (rule, blamed column, a query selecting the rows of ``staged`` that break it).
     """
     codes = load_codes(context.reference_dir)
-    mapping = ", ".join(
-        f"({int(code)}, '{iso3}')" for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3
-    )
-    key = ", ".join(f's."{c}"' for c in CONFORMED_KEY)
+    iso3_of = {int(code): iso3 for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3}
+    shared = shared_codes(iso3_of)
+    mapping = ", ".join(f"({code}, '{iso3}')" for code, iso3 in sorted(iso3_of.items()))
+    in_shared = f"({', '.join(str(c) for c in sorted(shared))})" if shared else "(null)"
+    key = ", ".join(f'"{c}"' for c in CONFORMED_KEY)
     same = " and ".join(f'm."{c}" is not distinct from b."{c}"' for c in [*CONFORMED_KEY, "_r", "_p"])
     one_code_per_economy = f"""
         with codes(code, iso3) as (values {mapping}),
@@ -149,9 +163,10 @@ def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
             select s.*, r.iso3 as _r, p.iso3 as _p,
                 cast(s.reporter_code as varchar) || '/' || cast(s.partner_code as varchar) as _pub
             from staged s join codes r on s.reporter_code = r.code join codes p on s.partner_code = p.code
+            where s.reporter_code in {in_shared} or s.partner_code in {in_shared}
         ),
         bad as (
-            select {key.replace("s.", "")}, _r, _p from mapped s group by all having count(distinct _pub) > 1
+            select {key}, _r, _p from mapped group by all having count(distinct _pub) > 1
         )
         select m.* exclude (_r, _p, _pub) from mapped m semi join bad b on {same}
     """

@@ -43,11 +43,16 @@ class RunContext:
 
 @dataclass(frozen=True)
 class FrameRule:
-    """A row rule that reads several columns; ``column`` is the one the quarantine blames."""
+    """A row rule that reads several columns; ``column`` is the one the quarantine blames.
+
+    ``across_rows`` marks a rule that compares a row with other rows (a row alone cannot break it): a load in
+    batches runs it over all rows at once instead (``warehouse.ingest.cross_batch_quarantine``).
+    """
 
     name: str
     column: str
     test: Callable[[pd.DataFrame], pd.Series]
+    across_rows: bool = False
 
 
 QUARANTINE_VALUE_MAX_CHARS = 1000

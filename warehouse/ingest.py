@@ -213,10 +213,10 @@ def stage_source(
 ) -> Staged:
     """Parse, validate and stage a source batch by batch, so memory is bounded by the batch, not the input.
 
-    Each batch is validated by the dataset's pandera schema and rules (``validate_frame``); its valid rows are
-    appended to one Parquet file per vintage. When there was more than one batch, the rules that compare rows
-    with each other (the dataset's unique key; a dataset's ``cross_batch_rules``) are run once more over all
-    staged rows in DuckDB, so a duplicate in two batches is caught as it would be in one.
+    Each batch is validated by the dataset's pandera schema and rules (``split_frame``), except the rules that
+    compare rows with each other; its valid rows are appended to one Parquet file per vintage. Those rules (the
+    model's unique key; the dataset's ``cross_batch_rules``, the SQL of its ``across_rows`` rules) then run
+    once over all rows in DuckDB, so a duplicate in two batches is caught as it would be in one.
 
     Args:
         source: the catalogue entry.
@@ -235,6 +235,9 @@ def stage_source(
     """
     model = model_for(source.dataset)
     schema, rules = schema_for(source.dataset, context)
+    # the rules that compare rows run once over all rows, after the batches (cross_batch_quarantine)
+    row_schema = _without_unique(schema)
+    row_rules = [rule for rule in rules if not rule.across_rows]
     loaded = _loaded_vintages(source, lake_dir)
     today = dt.datetime.now(dt.UTC).date().isoformat()
     staged = Staged(source)
@@ -248,7 +251,7 @@ def stage_source(
                 vintage = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
                 vintages.add(vintage)
                 frame = with_provenance(parsed.frame, source, payload, vintage)
-                valid, quarantine, bad = split_frame(frame, schema, rules)
+                valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
                 staged.batches += 1
                 staged.rows_read += len(frame)
                 staged.rows_valid += len(valid)
@@ -265,7 +268,7 @@ def stage_source(
         for writer in writers.values():
             writer.close()
         writers.clear()
-        if staged.batches > 1 and staged.files:
+        if (staged.files or rejected) and (len(row_rules) < len(rules) or _key_columns(model)):
             others = pd.concat(rejected, ignore_index=True) if rejected else None
             found = cross_batch_quarantine(staged, model, context, duckdb_config or {}, others)
             if len(found):
@@ -280,6 +283,13 @@ def stage_source(
         staged.discard()
         raise
     return staged
+
+
+def _without_unique(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """The schema without its table-wide uniqueness (checked over all rows at once instead)."""
+    copy = schema.update_columns({})
+    copy.unique = None
+    return copy
 
 
 def _key_columns(model: type[pa.DataFrameModel]) -> list[str]:
@@ -329,12 +339,14 @@ def cross_batch_quarantine(
     found = []
     con = duckdb.connect(config=dict(duckdb_config))
     try:
-        files = ", ".join(f"'{_sql_text(p)}'" for p in staged.files.values())
-        union = ""
+        parts = []
+        if staged.files:
+            files = ", ".join(f"'{_sql_text(p)}'" for p in staged.files.values())
+            parts.append(f"select * from read_parquet([{files}], union_by_name = true)")
         if rejected is not None and len(rejected):
             con.register("rejected_rows", rejected)
-            union = " union all by name select * from rejected_rows"
-        con.execute(f"create temp view staged as select * from read_parquet([{files}], union_by_name = true){union}")
+            parts.append("select * from rejected_rows")
+        con.execute(f"create temp view staged as {' union all by name '.join(parts)}")
         for name, blamed, query in rules:
             # as pandera reports a failure: the columns of the rule with their values, leaving out null ones
             blamed_columns = [c.strip() for c in blamed.split(",")]
