@@ -96,6 +96,12 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.build:_load_audit", "audit tables"),
     Candidate("warehouse.build:check_trade_figures", "check core.fct_trade_figure"),
     Candidate("warehouse.build:publish", "publish"),
+    # the no-op path: a run that changed nothing republishes the published file without rebuilding it
+    Candidate("warehouse.freshness:build_inputs", "build inputs digest"),
+    Candidate("warehouse.freshness:reason_to_rebuild", "reason to rebuild"),
+    Candidate("warehouse.freshness:republish", "republish (no rebuild)"),
+    Candidate("warehouse.freshness:record_build", "record build inputs"),
+    Candidate("warehouse.freshness:largest_revisions", "largest revisions (artifacts)"),
 )
 
 

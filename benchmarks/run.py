@@ -1297,8 +1297,14 @@ def targets(results: dict[str, Any], figs: dict[int, dict[str, Any]]) -> list[st
         rows, extra = r
         f = figs[rows]
         rerun_build = _stage(results, "rerun", "build warehouse")
+        republished = _stage(results, "rerun", "republish (no rebuild)")
         why = ""
-        if rerun_build:
+        if republished and not rerun_build:
+            why = (
+                f" The rerun at {results['profile']['rows']:,} rows did not rebuild: `republish` took "
+                f"{republished['seconds']:.2f} s."
+            )
+        elif rerun_build:
             why = (
                 f" The rerun skips parsing (the SHA-256 is unchanged) but still rebuilds the whole warehouse from "
                 f"the lake: `build warehouse` takes {rerun_build['seconds']:.1f} s of the rerun at "

@@ -212,7 +212,7 @@ def test_profiler_candidates_cover_the_streaming_names() -> None:
     targets = {c.target for c in profile.CANDIDATES}
     assert {
         "warehouse.ingest:stage_source", "warehouse.parsers.comtrade:batches_comtrade", "warehouse.ingest:commit_lake",
-        "warehouse.build:build_warehouse", "warehouse.build:check_trade_figures",
+        "warehouse.build:build_warehouse", "warehouse.build:check_trade_figures", "warehouse.freshness:republish",
     } <= targets  # fmt: skip
 
 
