@@ -24,7 +24,7 @@ from warehouse.parsers.base import ParsedFile
 
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
 MANIFEST = "_manifest.json"
-BATCH_ROWS = 500_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
+BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
 
 
 @dataclass

@@ -37,7 +37,7 @@ class Settings:
     cron: str
     timezone: str
     duckdb_memory_limit: str = "512MB"
-    batch_rows: int = 500_000
+    batch_rows: int = 200_000
 
     @property
     def raw_dir(self) -> Path:
@@ -94,7 +94,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         cron=env.get("TRADEWH_CRON", "0 2 * * *"),
         timezone=env.get("TRADEWH_TIMEZONE", "UTC"),
         duckdb_memory_limit=env.get("TRADEWH_DUCKDB_MEMORY_LIMIT", "512MB"),
-        batch_rows=int(env.get("TRADEWH_BATCH_ROWS", "500000")),
+        batch_rows=int(env.get("TRADEWH_BATCH_ROWS", "200000")),
     )
 
 

@@ -506,7 +506,7 @@ def to_bool(text: str) -> bool | None:
 
 # --- the columnar path: big CSV files in batches ---------------------------------------------------------------
 
-BATCH_ROWS = 500_000
+BATCH_ROWS = 200_000
 _SIMPLE = r"^[\x20-\x7e]*$"  # printable ASCII: where vectorised strip/regex/cast agree with Python's str methods
 
 
