@@ -157,10 +157,13 @@ def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
     in_shared = f"({', '.join(str(c) for c in sorted(shared))})" if shared else "(null)"
     key = ", ".join(f'"{c}"' for c in CONFORMED_KEY)
     same = " and ".join(f'm."{c}" is not distinct from b."{c}"' for c in [*CONFORMED_KEY, "_r", "_p"])
+    # only the columns the quarantine needs: the scan reads those alone
+    needed = ", ".join(f's."{c}"' for c in dict.fromkeys(["source_id", "file_name", "file_sha256", "file_row",
+                                                          *Comtrade.Config.unique]))  # fmt: skip
     one_code_per_economy = f"""
         with codes(code, iso3) as (values {mapping}),
         mapped as (
-            select s.*, r.iso3 as _r, p.iso3 as _p,
+            select {needed}, r.iso3 as _r, p.iso3 as _p,
                 cast(s.reporter_code as varchar) || '/' || cast(s.partner_code as varchar) as _pub
             from staged s join codes r on s.reporter_code = r.code join codes p on s.partner_code = p.code
             where s.reporter_code in {in_shared} or s.partner_code in {in_shared}

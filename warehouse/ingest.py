@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -245,6 +246,8 @@ def stage_source(
     quarantines: list[pd.DataFrame] = []
     vintages: set[str] = set()
     rejected: list[pd.DataFrame] = []  # rows a batch rejected: the cross-batch rules compare them too
+    key = _key_columns(model)
+    key_hashes: list[np.ndarray] = []  # a hash of every row's key: a key seen twice shows as a repeated hash
     try:
         for payload in payloads:
             for parsed in parsed_batches(source, payload, batch_rows):
@@ -252,6 +255,8 @@ def stage_source(
                 vintages.add(vintage)
                 frame = with_provenance(parsed.frame, source, payload, vintage)
                 valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
+                if key:
+                    key_hashes.append(pd.util.hash_pandas_object(frame[key], index=False).to_numpy())
                 staged.batches += 1
                 staged.rows_read += len(frame)
                 staged.rows_valid += len(valid)
@@ -268,9 +273,10 @@ def stage_source(
         for writer in writers.values():
             writer.close()
         writers.clear()
-        if (staged.files or rejected) and (len(row_rules) < len(rules) or _key_columns(model)):
+        repeats = _repeats(key_hashes)
+        if (staged.files or rejected) and (len(row_rules) < len(rules) or repeats):
             others = pd.concat(rejected, ignore_index=True) if rejected else None
-            found = cross_batch_quarantine(staged, model, context, duckdb_config or {}, others)
+            found = cross_batch_quarantine(staged, model, context, duckdb_config or {}, others, key_repeats=repeats)
             if len(found):
                 quarantines.append(found)
         if quarantines:
@@ -292,6 +298,16 @@ def _without_unique(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return copy
 
 
+def _repeats(hashes: list[np.ndarray]) -> bool:
+    """Whether any hash occurs twice (a repeated key always does; a collision only costs the exact check)."""
+    if not hashes:
+        return False
+    every = np.concatenate(hashes)
+    hashes.clear()
+    every.sort()
+    return bool((every[1:] == every[:-1]).any())
+
+
 def _key_columns(model: type[pa.DataFrameModel]) -> list[str]:
     unique = model.to_schema().unique
     return [unique] if isinstance(unique, str) else list(unique or [])
@@ -307,6 +323,8 @@ def cross_batch_quarantine(
     context: RunContext,
     duckdb_config: dict[str, str],
     rejected: pd.DataFrame | None = None,
+    *,
+    key_repeats: bool = True,
 ) -> pd.DataFrame:
     """Run the row-comparing rules over every row of every batch; quarantine what they find among the staged
     rows and restage without them.
@@ -314,7 +332,8 @@ def cross_batch_quarantine(
     The rules: ``duplicate_key`` (the model's unique key, as pandera's uniqueness check reports it: every row of
     a repeated key, blaming the key's columns) and the dataset's ``cross_batch_rules(context)``, each a query
     over ``staged`` (the staged rows and the rows the batches rejected, as one frame validated in memory would
-    hold them) selecting the rows that break it.
+    hold them) selecting the rows that break it. ``key_repeats=False`` says no key hash repeated (see
+    ``_repeats``): the key cannot be duplicated, and its query is skipped.
 
     Returns:
         The quarantine rows found (``QUARANTINE_COLUMNS``).
@@ -324,17 +343,6 @@ def cross_batch_quarantine(
     key = _key_columns(model)
     module = importlib.import_module(f"schemas.{staged.source.dataset}")
     rules: list[tuple[str, str, str]] = list(getattr(module, "cross_batch_rules", lambda _: [])(context))
-    if key:
-        columns = ", ".join(f'"{c}"' for c in key)
-        rules.insert(
-            0,
-            (
-                "duplicate_key",
-                ", ".join(key),
-                f"select s.* from staged s semi join (select {columns} from staged group by all having count(*) > 1)"
-                f" d on {_same(key, 's', 'd')}",
-            ),
-        )
     identity = ["file_sha256", "file_row", *key]
     found = []
     con = duckdb.connect(config=dict(duckdb_config))
@@ -347,6 +355,17 @@ def cross_batch_quarantine(
             con.register("rejected_rows", rejected)
             parts.append("select * from rejected_rows")
         con.execute(f"create temp view staged as {' union all by name '.join(parts)}")
+        columns = ", ".join(f'"{c}"' for c in key)
+        if key and key_repeats:
+            rules.insert(
+                0,
+                (
+                    "duplicate_key",
+                    ", ".join(key),
+                    f"select s.* from staged s semi join (select {columns} from staged group by all "
+                    f"having count(*) > 1) d on {_same(key, 's', 'd')}",
+                ),
+            )
         for name, blamed, query in rules:
             # as pandera reports a failure: the columns of the rule with their values, leaving out null ones
             blamed_columns = [c.strip() for c in blamed.split(",")]
@@ -359,7 +378,7 @@ def cross_batch_quarantine(
                 [name],
             ).df()
             found.append(rows)
-        bad = pd.concat(found, ignore_index=True)
+        bad = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*QUARANTINE_COLUMNS, *identity])
         if len(bad):
             con.register("bad", bad[identity])
             for path in staged.files.values():

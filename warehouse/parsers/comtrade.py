@@ -540,7 +540,7 @@ def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS
     try:
         reader = pa_csv.open_csv(
             src.path,
-            read_options=pa_csv.ReadOptions(block_size=8 << 20, skip_rows=1, column_names=header),
+            read_options=pa_csv.ReadOptions(block_size=1 << 20, skip_rows=1, column_names=header),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
