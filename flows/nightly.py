@@ -6,13 +6,12 @@ import datetime as dt
 from contextlib import nullcontext
 from pathlib import Path
 
-import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from schemas.rules import RunContext
-from warehouse import audit, build, fetch, ingest
+from warehouse import audit, build, fetch, freshness, ingest
 from warehouse.catalogue import Source, load_catalogue
 from warehouse.debris import clear_debris
 from warehouse.errors import SourceError
@@ -81,6 +80,29 @@ def write_parquet(
     return ingest.commit_lake(source, staged, payloads, settings.lake_dir, run_id)
 
 
+def _build_inputs(settings: Settings, catalogue: list[Source]) -> freshness.BuildInputs:
+    return freshness.build_inputs(
+        lake_dir=settings.lake_dir,
+        sql_dir=settings.sql_dir,
+        seeds_dir=settings.seeds_dir,
+        catalogue=catalogue,
+        storage_version=settings.storage_version,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_unchanged(settings: Settings, catalogue: list[Source], run_id: str) -> Path | None:
+    """When nothing the warehouse is built from changed, publish it again with this run's audit rows, unbuilt."""
+    inputs, target = _build_inputs(settings, catalogue), settings.warehouse_path
+    reason = freshness.reason_to_rebuild(target, inputs, run_id, lake_dir=settings.lake_dir, sql_dir=settings.sql_dir)
+    if reason:
+        get_run_logger().info("rebuilding the warehouse: %s", reason)
+        return None
+    freshness.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
+    get_run_logger().info("nothing it is built from changed: published %s again with this run's audit", target)
+    return target
+
+
 @task(cache_policy=NO_CACHE)
 def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) -> Path:
     """Build a new warehouse file from the lake and swap it in atomically."""
@@ -88,6 +110,7 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) 
     target.parent.mkdir(parents=True, exist_ok=True)
     built = target.with_name(f".{target.name}.{run_id}.building")
     built.unlink(missing_ok=True)
+    inputs = _build_inputs(settings, catalogue)  # before the build reads them: a change meanwhile rebuilds next time
     try:
         build.build_warehouse(
             built,
@@ -98,6 +121,7 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) 
             storage_version=settings.storage_version,
             check=build.check_trade_figures,
         )
+        freshness.record_build(built, inputs, run_id, config=settings.duckdb_config)
         build.publish(built, target)
     finally:
         built.unlink(missing_ok=True)
@@ -149,11 +173,7 @@ def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
     create_table_artifact(
         key="tradewh-sources", table=audit.sources_table(run), description=f"Sources of run {run.run_id}"
     )
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        revisions = con.execute(
-            "select source_id, reporter, period, flow, category, previous_vintage_value, value, revision "
-            "from marts.revisions limit 10"
-        ).fetchall()
+    revisions = freshness.largest_revisions(warehouse)  # recorded at build: a no-op run does not query the marts
     create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
 
 
@@ -185,7 +205,9 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
         run.finished_at = dt.datetime.now(dt.UTC)
         audit.record_run(run, settings.lake_dir)
         try:
-            published = build_and_publish(settings, catalogue, run.run_id)
+            loaded_nothing = not any(r.status == "loaded" for r in run.results)
+            published = publish_unchanged(settings, catalogue, run.run_id) if loaded_nothing else None
+            published = published or build_and_publish(settings, catalogue, run.run_id)
         except Exception as exc:
             run.status, run.message = "failed", f"build or publish failed, previous warehouse kept: {exc}"
             audit.record_run(run, settings.lake_dir)

@@ -155,6 +155,33 @@ def test_sigkill_leaves_the_published_warehouse_as_it_was(stage, baseline, unint
     assert figures(published) == uninterrupted
 
 
+def test_sigkill_while_a_no_op_run_publishes_leaves_the_warehouse_and_the_next_run_rebuilds(baseline, tmp_path):
+    """Nothing changed: the run publishes a copy of the warehouse with its audit rows and dies in the swap."""
+    workdir = tmp_path / "work"
+    shutil.copytree(baseline, workdir)
+    _repoint(workdir, baseline)
+    published = workdir / "home" / "warehouse" / "tradewh.duckdb"
+    code, output = load(workdir, workdir / "home")  # the catalogue now points here: rebuilt once
+    assert code == 0, output[-3000:]
+    before, kept = sha256(published), figures(published)
+
+    code, output = load(workdir, workdir / "home", failpoint="publish")
+    assert code == -signal.SIGKILL, f"the failpoint 'publish' did not fire: {output[-2000:]}"
+    assert sha256(published) == before
+    (copy,) = published.parent.glob(".*.building")  # what it was publishing: the copy, not a new build
+    with duckdb.connect(str(copy), read_only=True) as con:
+        publishes = con.execute("select is_rebuilt from audit.builds order by published_at").fetchall()
+    assert publishes == [(True,), (False,)]
+
+    code, output = load(workdir, workdir / "home")
+    assert code == 0, output[-3000:]
+    assert debris(workdir / "home") == []
+    assert figures(published) == kept
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from audit.load_runs").fetchall() == [(4,)]  # the killed run included
+        assert con.execute("select is_rebuilt from audit.builds").fetchall() == [(True,)]
+
+
 def test_two_loads_at_once_one_refuses(baseline, tmp_path):
     workdir = tmp_path / "work"
     shutil.copytree(baseline, workdir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import os
 import threading
 import urllib.parse
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import fetch
+from warehouse import fetch, file_state
 from warehouse.catalogue import MeasureSpec, Source
 from warehouse.errors import SourceError
 from warehouse.fetch import fetch_source, fetch_url, locate
@@ -137,9 +138,10 @@ def test_payload_bytes_kept_under_source_sha_name(tree: dict[str, Path]) -> None
     assert payload.origin == str((tree["project"] / "data" / "figures.csv").resolve())
 
 
-def test_raw_zone_holds_only_the_payload(tree: dict[str, Path]) -> None:
+def test_raw_zone_holds_only_the_payload_and_the_file_state(tree: dict[str, Path]) -> None:
     (payload,) = do_fetch(tree, "data/figures.csv")
-    assert sorted(p for p in tree["raw"].rglob("*") if p.is_file()) == [payload.raw_path]  # no '.part-' left
+    state = file_state.state_path(tree["raw"], "test_source")
+    assert sorted(p for p in tree["raw"].rglob("*") if p.is_file()) == sorted([payload.raw_path, state])  # no .part-
 
 
 def test_fetching_the_same_content_twice_does_not_rewrite(tree: dict[str, Path]) -> None:
@@ -157,6 +159,166 @@ def test_changed_content_is_kept_beside_the_old(tree: dict[str, Path]) -> None:
     (second,) = do_fetch(tree, "data/figures.csv")
     assert second.sha256 != first.sha256
     assert first.raw_path.read_bytes() == CSV_BODY
+
+
+# --- copying in chunks, and not reading an unchanged local file again -----------------------------------------
+
+OLD_NS = 1_000_000_000_000_000_000  # 2001-09-09: an mtime long before any fetch (not "racy")
+
+
+class ChunksOnly(io.RawIOBase):
+    """A file that can only be read into a caller's buffer (no read-it-all), recording the largest request."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner, self.largest = io.BytesIO(data), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.inner.seek(offset, whence)
+
+    def readinto(self, buffer: memoryview) -> int:
+        self.largest = max(self.largest, len(buffer))
+        return self.inner.readinto(buffer)
+
+    def readall(self) -> bytes:
+        raise AssertionError("the payload was read whole")
+
+
+@pytest.mark.parametrize("hash_first", [True, False])
+def test_store_copies_and_hashes_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_first):
+    monkeypatch.setattr(fetch, "CHUNK_BYTES", 10)
+    data = bytes(range(256)) * 4
+    source = ChunksOnly(data)
+    payload = fetch._store(source, "big.bin", tmp_path, "test_source", "test:big", hash_first=hash_first)
+    assert payload.raw_path.read_bytes() == data
+    assert (payload.sha256, payload.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert source.largest <= 10
+    assert [p.name for p in (tmp_path / "test_source").rglob("*")] == [payload.sha256, "big.bin"]  # no .part- left
+
+
+def test_failpoint_fires_with_half_the_payload_in_a_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(fetch, "CHUNK_BYTES", 10)
+    seen: list[tuple[str, int]] = []
+
+    def spy(name: str) -> None:
+        (part,) = (tmp_path / "test_source").glob(".part-*")
+        seen.append((name, part.stat().st_size))
+
+    monkeypatch.setattr(fetch, "failpoint", spy)
+    payload = fetch._store(b"x" * 105, "figures.csv", tmp_path, "test_source", "test:figures")
+    assert seen == [("fetch", 52)]
+    assert payload.raw_path.read_bytes() == b"x" * 105
+
+
+def test_store_of_bytes_already_kept_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    first = fetch._store(CSV_BODY, "figures.csv", tmp_path, "test_source", "test:figures")
+    monkeypatch.setattr(fetch, "_copy_hashing", lambda *a: pytest.fail("bytes already kept were copied again"))
+    assert fetch._store(CSV_BODY, "figures.csv", tmp_path, "test_source", "test:figures") == first
+
+
+def age(path: Path) -> None:
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+
+
+def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch, "_store", lambda *a, **k: pytest.fail("an unchanged file was read again"))
+
+
+def test_unchanged_local_file_is_not_read_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    age(tree["project"] / "data" / "figures.csv")
+    (first,) = do_fetch(tree, "data/figures.csv")
+    state = file_state.state_path(tree["raw"], "test_source")
+    written = state.stat().st_mtime_ns
+    refuse_reads(monkeypatch)
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second == first
+    assert state.stat().st_mtime_ns == written  # nothing new to remember, nothing rewritten
+
+
+def test_a_racy_file_is_read_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Modified within RACY_SLACK_NS of the moment it was hashed: its stat cannot vouch for its bytes."""
+    do_fetch(tree, "data/figures.csv")  # written a moment ago
+    (entry,) = file_state.load_state(tree["raw"], "test_source").values()
+    assert entry.racy
+    reads = []
+    real = fetch._store
+    monkeypatch.setattr(fetch, "_store", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    (again,) = do_fetch(tree, "data/figures.csv")
+    assert reads == ["figures.csv"] and again.sha256 == entry.sha256
+
+
+def test_same_size_rewrite_with_its_old_mtime_put_back_is_read_again(tree: dict[str, Path]) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
+    (first,) = do_fetch(tree, "data/figures.csv")
+    changed = CSV_BODY.replace(b"743301698", b"743301699")
+    path.write_bytes(changed)
+    age(path)  # same size, same mtime as recorded; the ctime moved
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second.sha256 == hashlib.sha256(changed).hexdigest() != first.sha256
+
+
+def test_a_file_replaced_by_a_rename_is_read_again(tree: dict[str, Path]) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
+    (first,) = do_fetch(tree, "data/figures.csv")
+    other = path.with_name("new.tmp")
+    other.write_bytes(CSV_BODY.replace(b"China", b"Chine"))
+    age(other)
+    os.replace(other, path)  # a new inode
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second.raw_path.read_bytes() == CSV_BODY.replace(b"China", b"Chine")
+
+
+def test_touched_but_unchanged_file_is_hashed_and_nothing_is_written(
+    tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
+    (first,) = do_fetch(tree, "data/figures.csv")
+    os.utime(path, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    monkeypatch.setattr(fetch, "_copy_hashing", lambda *a: pytest.fail("bytes already kept were copied again"))
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second == first
+    (entry,) = file_state.load_state(tree["raw"], "test_source").values()
+    assert entry.mtime_ns == OLD_NS + 10**9  # remembered: the next fetch does not read it
+
+
+def test_a_kept_copy_deleted_is_copied_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    age(tree["project"] / "data" / "figures.csv")
+    (first,) = do_fetch(tree, "data/figures.csv")
+    first.raw_path.unlink()
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second == first and first.raw_path.read_bytes() == CSV_BODY
+
+
+def test_a_file_written_while_it_is_read_is_refused(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    real = fetch._copy_hashing
+
+    def publisher_still_writing(src, dst, size):  # noqa: ANN001, ANN202
+        with path.open("ab") as fh:
+            fh.write(b"Japan,JPN,2011,5\n")
+        return real(src, dst, size)
+
+    monkeypatch.setattr(fetch, "_copy_hashing", publisher_still_writing)
+    with pytest.raises(SourceError) as info:
+        do_fetch(tree, "data/figures.csv")
+    assert (info.value.rule, info.value.file) == ("file_changed_while_read", str(path.resolve()))
+    assert [p.name for p in tree["raw"].rglob("*") if p.is_file()] == []  # nothing kept, no .part- left
+
+
+def test_an_unreadable_file_state_only_costs_a_read(tree: dict[str, Path]) -> None:
+    age(tree["project"] / "data" / "figures.csv")
+    (first,) = do_fetch(tree, "data/figures.csv")
+    file_state.state_path(tree["raw"], "test_source").write_text("{not json")
+    assert do_fetch(tree, "data/figures.csv") == [first]
+    assert list(file_state.load_state(tree["raw"], "test_source").values())[0].sha256 == first.sha256
 
 
 # --- fetch_url against a local HTTP server ---------------------------------------------------------------------

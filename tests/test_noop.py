@@ -1,0 +1,246 @@
+"""A run that changed nothing publishes without rebuilding; a change to anything the warehouse is built from rebuilds.
+
+Unit tests of ``warehouse.freshness`` on small folders, then the real flow (through Prefect) on a small project: a
+copy of the SQL and seeds with a one-source catalogue, so a test can change a SQL file, a reference list or the
+catalogue and see what the next run does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT_ROOT, run_nightly
+from warehouse import build, freshness
+from warehouse.catalogue import load_catalogue
+
+SOURCE_ID = "mofcom_2012_technology_trade"
+
+
+# --- what the warehouse is built from --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inputs_dirs(tmp_path: Path) -> dict[str, Path]:
+    """Copies of the SQL files and the reference lists, a lake with one manifest, and the project's catalogue."""
+    shutil.copytree(PROJECT_ROOT / "sql", tmp_path / "sql")
+    shutil.copytree(PROJECT_ROOT / "seeds" / "reference", tmp_path / "seeds" / "reference")
+    source = tmp_path / "lake" / "press_release" / SOURCE_ID
+    (source / "2012-12-07").mkdir(parents=True)
+    (source / "2012-12-07" / "data-r1.parquet").write_bytes(b"PAR1")
+    (source / "_manifest.json").write_text(json.dumps({"files": {"2012-12-07": "data-r1.parquet"}}))
+    return {"sql": tmp_path / "sql", "seeds": tmp_path / "seeds", "lake": tmp_path / "lake"}
+
+
+def inputs_of(dirs: dict[str, Path], catalogue_path: Path | None = None, storage_version: str = "v1.2.0"):
+    return freshness.build_inputs(
+        lake_dir=dirs["lake"],
+        sql_dir=dirs["sql"],
+        seeds_dir=dirs["seeds"],
+        catalogue=load_catalogue(catalogue_path or PROJECT_ROOT / "catalogue.toml"),
+        storage_version=storage_version,
+    )
+
+
+def test_build_inputs_are_stable(inputs_dirs):
+    first, second = inputs_of(inputs_dirs), inputs_of(inputs_dirs)
+    assert first == second and len(first.sha256) == 64
+    assert set(first.parts) == {"lake", "sql", "reference", "catalogue", "storage_version", "code", "libraries"}
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+@pytest.mark.parametrize(
+    ("changed", "text", "part"),
+    [
+        ("sql/marts/trade_balance.sql", "\n-- a comment\n", "sql"),
+        ("seeds/reference/categories.csv", "x,y,,z\n", "reference"),
+        (f"lake/press_release/{SOURCE_ID}/_manifest.json", " ", "lake"),
+        (f"lake/press_release/{SOURCE_ID}/2012-12-07/data-r1.parquet", "more", "lake"),  # rewritten under its name
+    ],
+    ids=["sql_file", "reference_list", "lake_manifest", "lake_file"],
+)
+def test_a_change_shows_in_its_part(inputs_dirs, changed, text, part):
+    before = inputs_of(inputs_dirs)
+    append(inputs_dirs["sql"].parent / changed, text)
+    after = inputs_of(inputs_dirs)
+    assert after.sha256 != before.sha256
+    assert after.changed_since(before.parts) == [part]
+
+
+def test_catalogue_and_storage_version_show_in_their_parts(inputs_dirs, tmp_path):
+    before = inputs_of(inputs_dirs)
+    catalogue = tmp_path / "catalogue.toml"
+    catalogue.write_text((PROJECT_ROOT / "catalogue.toml").read_text().replace("Li Jiabao", "Li J."))
+    assert inputs_of(inputs_dirs, catalogue).changed_since(before.parts) == ["catalogue"]
+    assert inputs_of(inputs_dirs, storage_version="v1.0.0").changed_since(before.parts) == ["storage_version"]
+
+
+def test_stored_views_reading_the_audit_are_found_through_other_views(tmp_path):
+    for name, text in {
+        "marts/runs_view.sql": "create or replace view marts.runs_view as select * from audit.load_runs;",
+        "marts/stored_over_runs.sql": "-- materialized: table\ncreate or replace view marts.stored_over_runs as "
+        "select * from marts.runs_view;",
+        "marts/stored_figures.sql": "-- materialized: table\ncreate or replace view marts.stored_figures as "
+        "select * from core.fct_trade_figure;",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert freshness.stored_views_reading_audit(tmp_path) == ["marts.stored_over_runs"]
+    assert freshness.stored_views_reading_audit(PROJECT_ROOT / "sql") == []  # the project's own SQL allows no-ops
+
+
+# --- the flow on a small project -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, prefect_home: Path) -> dict[str, Path]:
+    """A project folder (SQL, seeds, a one-source catalogue reading a local file) and a data folder."""
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "sql", root / "sql")
+    shutil.copytree(PROJECT_ROOT / "seeds", root / "seeds")
+    release = root / "release" / "figures.csv"
+    release.parent.mkdir()
+    shutil.copy(PROJECT_ROOT / "seeds" / SOURCE_ID / "figures.csv", release)
+    text = (PROJECT_ROOT / "catalogue.toml").read_text()
+    entry = text.split("\n[[source]]\n")[1]  # the first entry: the press release
+    entry = "[[source]]\n" + entry
+    entry = entry.replace(f'location = {{ seed = "{SOURCE_ID}/figures.csv" }}', f'location = {{ path = "{release}" }}')
+    assert f'path = "{release}"' in entry
+    (root / "catalogue.toml").write_text(entry)
+    return {"root": root, "home": tmp_path / "home", "release": release, "catalogue": root / "catalogue.toml"}
+
+
+def run(project: dict[str, Path]) -> dict[str, object]:
+    return run_nightly(project["home"], project["catalogue"], TRADEWH_PROJECT_ROOT=str(project["root"]))
+
+
+def published(project: dict[str, Path]) -> Path:
+    return project["home"] / "warehouse" / "tradewh.duckdb"
+
+
+def query(path: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def builds(path: Path) -> list[tuple]:
+    return query(path, "select run_id, is_rebuilt, inputs_sha256 from audit.builds order by published_at")
+
+
+def figures(path: Path) -> list[tuple]:
+    return sorted(query(path, "select * from marts.trade_balance"), key=repr)
+
+
+def no_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "build_warehouse", lambda *a, **k: pytest.fail("a no-op run rebuilt the warehouse"))
+
+
+def test_a_rerun_publishes_again_without_building_and_rollback_still_works(project, monkeypatch):
+    first = run(project)
+    before = figures(published(project))
+    with monkeypatch.context() as patched:
+        no_build(patched)
+        second = run(project)
+    assert (first["status"], second["status"]) == ("succeeded", "succeeded")
+    path, previous = published(project), published(project).with_name("tradewh.duckdb.previous")
+    assert [r[0] for r in query(path, "select run_id from audit.load_runs order by run_id")] == [
+        first["run_id"],
+        second["run_id"],
+    ]
+    assert query(path, "select status from audit.source_runs where run_id = ?", [second["run_id"]]) == [("skipped",)]
+    (built, carried) = builds(path)
+    assert (built[:2], carried[:2]) == ((first["run_id"], True), (second["run_id"], False))
+    assert built[2] == carried[2]  # the same inputs
+    assert figures(path) == before
+    assert query(previous, "select run_id from audit.load_runs") == [(first["run_id"],)]  # the file it replaced
+    assert list(path.parent.glob(".*")) == []  # no temporary file left
+
+    build.rollback(path)  # `tradewh rollback`: the file before the no-op run is back
+    assert query(path, "select count(*) from audit.load_runs") == [(1,)]
+    third = run(project)  # the lake's audit holds a run the rolled-back file lacks: rebuild
+    assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]  # a new file, with its own history
+    assert query(path, "select count(*) from audit.load_runs") == [(3,)]
+    assert third["status"] == "succeeded" and figures(path) == before
+
+
+def _rename_software(project: dict[str, Path]) -> None:
+    path = project["root"] / "seeds" / "reference" / "categories.csv"
+    text = path.read_text()
+    assert '"Computer software"' in text
+    path.write_text(text.replace('"Computer software"', '"Computer software and services"'))
+
+
+def _comment_a_view(project: dict[str, Path]) -> None:
+    path = project["root"] / "sql" / "core" / "dim_source.sql"
+    path.write_text(path.read_text().replace("is 'What the source is'", "is 'What the source is, in its words'"))
+
+
+def _retitle(project: dict[str, Path]) -> None:
+    path = project["catalogue"]
+    path.write_text(path.read_text().replace("Li Jiabao)", "Li Jiabao, retitled)"))
+
+
+def test_a_changed_sql_file_reference_list_or_catalogue_entry_rebuilds(project):
+    run(project)
+    path = published(project)
+    checks = [
+        (_comment_a_view, "select comment from duckdb_columns() where table_name = 'dim_source' and column_name = "
+         "'title'", [("What the source is, in its words",)]),
+        (_rename_software, "select name from core.dim_category where category = 'software'",
+         [("Computer software and services",)]),
+        (_retitle, f"select title from core.dim_source where source_id = '{SOURCE_ID}'",
+         [("China vows to narrow trade deficit in technology (China Daily, 2012-12-07, Li Jiabao, retitled)",)]),
+    ]  # fmt: skip
+    digests = {builds(path)[0][2]}
+    for change, sql, expected in checks:
+        change(project)
+        result = run(project)
+        assert result["status"] == "succeeded"
+        assert [r[:2] for r in builds(path)] == [(result["run_id"], True)], change.__name__  # rebuilt
+        assert query(path, sql) == expected, change.__name__
+        digests.add(builds(path)[0][2])
+    assert len(digests) == len(checks) + 1  # a digest per state of the inputs
+    assert query(path, "select count(*) from audit.load_runs") == [(len(checks) + 1,)]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_no_op_publish_that_fails_leaves_the_published_file_and_the_next_run_rebuilds(project, monkeypatch):
+    first = run(project)
+    path = published(project)
+    kept = sha256(path)
+
+    def fail_at(name: str) -> None:
+        if name == "publish":
+            raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as patched:
+        no_build(patched)
+        patched.setattr(build, "failpoint", fail_at)
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            run(project)
+    assert sha256(path) == kept
+    assert list(path.parent.glob(".*")) == []  # the copy is gone
+    third = run(project)
+    assert third["status"] == "succeeded"
+    runs = query(path, "select run_id, status from audit.load_runs order by run_id")
+    assert [r[0] for r in runs][0] == first["run_id"] and runs[-1] == (third["run_id"], "succeeded")
+    assert runs[1][1] == "failed" and len(runs) == 3  # the failed run is in the audit too
+    assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]
+
+
+def test_the_project_rerun_was_a_no_op(loaded):
+    """The session's loaded warehouse (tests/conftest.py): its second run published without building."""
+    rows = builds(loaded["warehouse"])
+    assert [(r[0], r[1]) for r in rows] == [(loaded["first"]["run_id"], True), (loaded["second"]["run_id"], False)]
+    assert rows[0][2] == rows[1][2]
