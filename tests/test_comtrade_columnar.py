@@ -88,7 +88,7 @@ def test_one_record_per_line(tmp_path: Path, text: bytes, plain: bool) -> None:
 
 
 EDITABLE = [p for p in FILES if p.suffix == ".csv" and p.stat().st_size < 20_000 and p.name != "not_utf8.csv"]
-EDITS = list(',;"\n\r \t\x1c\u00a0é٣')
+EDITS = list(',;"\n\r \t\x0b\x0c\x1c\x1f\u00a0é٣')
 
 
 @st.composite
@@ -121,3 +121,11 @@ def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, data: bytes, ba
     path = tmp_path / "edited.csv"
     path.write_bytes(data)
     assert_same(path, batch_rows)
+
+
+@pytest.mark.parametrize("tail", ['""\n', '""', '"  "\n', "x\n", "C,A\n"])
+def test_a_short_line_goes_to_the_record_reader(tmp_path: Path, tail: str) -> None:
+    """A line too short for the layout's width is a blank record or a field-count error: the record reader says."""
+    path = tmp_path / "short.csv"
+    path.write_text((FIXTURES / "plus_api.csv").read_text() + tail)
+    assert_same(path, 2)

@@ -44,9 +44,9 @@ from warehouse.parsers.csvtext import (
     FileRef,
     decode_text,
     is_blank,
-    one_record_per_line,
     preview,
     read_records,
+    scan_lines,
     to_number,
 )
 
@@ -535,7 +535,7 @@ def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS
     if plan is None:
         yield parse_comtrade(path, source_id=source_id)
         return
-    layout, header, wanted = plan
+    layout, header, wanted, plain = plan
     first_line, pending, pending_rows, yielded = 2, [], 0, False
     try:
         reader = pa_csv.open_csv(
@@ -555,7 +555,8 @@ def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS
             while pending_rows >= batch_rows:
                 table = pa.Table.from_batches(pending)
                 head, rest = table.slice(0, batch_rows), table.slice(batch_rows)
-                yield ParsedFile(frame=_columnar_frame(layout, head, first_line, src), vintage=None, layout=layout)
+                frame = _columnar_frame(layout, head, first_line, src, plain)
+                yield ParsedFile(frame=frame, vintage=None, layout=layout)
                 first_line, yielded = first_line + batch_rows, True
                 pending, pending_rows = rest.to_batches(), rest.num_rows
     except pa.ArrowInvalid as err:  # a line with too many/few fields, bytes that are not UTF-8: the exact error
@@ -563,13 +564,13 @@ def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS
         raise src.error(f"the CSV reader refused the file: {err}", rule="csv_syntax") from err
     if pending_rows:
         table = pa.Table.from_batches(pending)
-        yield ParsedFile(frame=_columnar_frame(layout, table, first_line, src), vintage=None, layout=layout)
+        yield ParsedFile(frame=_columnar_frame(layout, table, first_line, src, plain), vintage=None, layout=layout)
     elif not yielded:
         yield parse_comtrade(path, source_id=source_id)  # a header and no rows: the exact error
 
 
-def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str]] | None:
-    """(layout, header, columns to read) when the file can be read column-wise, else None."""
+def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str], bool] | None:
+    """(layout, header, columns to read, plain ASCII) when the file can be read column-wise, else None."""
     with open(src.path, "rb") as fh:
         first = fh.readline()
     if first.startswith((b"\xef\xbb\xbf", b"{", b"[")) or not first.endswith(b"\n"):
@@ -579,14 +580,17 @@ def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str]] | None:
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return None
     layout = next((name for name, column in SIGNATURES if column in header), None)
-    if layout is None or len(set(header)) != len(header) or not one_record_per_line(src.path):
+    if layout is None or len(set(header)) != len(header):
+        return None
+    scan = scan_lines(src.path, min_line_length=len(header) - 1)  # a record has a comma between any two fields
+    if not scan.one_record_per_line:
         return None
     columns = dict(LAYOUT_COLUMNS[layout])
     if layout == LEGACY_BULK:
         columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in header})
     if any(column not in header for column in columns.values()):
         return None
-    return layout, header, sorted(set(columns.values()), key=header.index)
+    return layout, header, sorted(set(columns.values()), key=header.index), scan.plain_ascii
 
 
 def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataType) -> pa.Array:
@@ -596,25 +600,27 @@ def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataTy
     return pc.take(mapped, pc.index_in(values, distinct))
 
 
-def _stripped(values: pa.ChunkedArray) -> pa.Array:
-    """Cells stripped as ``str.strip`` does: vectorised for printable ASCII, by Python for anything else."""
+def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
+    """Cells stripped as ``str.strip`` does: vectorised for a plain ASCII file or printable ASCII cells, by
+    Python for anything else."""
     values = values.combine_chunks()
+    if plain:
+        return pc.ascii_trim_whitespace(values)
     simple = pc.match_substring_regex(values, _SIMPLE)
     if pc.all(simple).as_py():
         return pc.ascii_trim(values, " ")  # the only whitespace in printable ASCII
     return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
 
 
-def _numbers(text: pa.Array) -> pa.Array:
+def _numbers(text: pa.Array, plain: bool) -> pa.Array:
     """Stripped cells as float64, null when not a plain number, exactly as ``to_number`` reads them."""
-    simple = pc.match_substring_regex(text, _SIMPLE)
-    if not pc.all(simple).as_py():
+    if not plain and not pc.all(pc.match_substring_regex(text, _SIMPLE)).as_py():
         return pa.array([to_number(t) for t in text.to_pylist()], type=pa.float64(), from_pandas=True)
-    plain = pc.match_substring_regex(text, f"^{NUMBER}$")
-    return pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
+    number = pc.match_substring_regex(text, f"^{NUMBER}$")
+    return pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64())
 
 
-def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef) -> pd.DataFrame:
+def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef, plain: bool) -> pd.DataFrame:
     """One batch of publisher columns (text) mapped to ``COLUMNS``, as ``to_row`` maps each record."""
     columns = dict(LAYOUT_COLUMNS[layout])
     if layout == LEGACY_BULK:
@@ -628,7 +634,7 @@ def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef)
         if column is None:
             return pa.array([""] * n, type=pa.string())
         if column not in cache:
-            cache[column] = _stripped(table.column(column))
+            cache[column] = _stripped(table.column(column), plain)
         return cache[column]
 
     def defaulted(name: str, default: str) -> pa.Array:
@@ -664,10 +670,10 @@ def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef)
         "aggregate_level": _exact(commodity_code, aggregate_level, pa.int64()),
         "is_leaf": _exact(cell("is_leaf"), to_bool, pa.bool_()),
         "qty_unit_code": cell("qty_unit_code"),
-        "qty": _numbers(cell("qty")),
-        "netweight_kg": _numbers(cell("netweight_kg")),
+        "qty": _numbers(cell("qty"), plain),
+        "netweight_kg": _numbers(cell("netweight_kg"), plain),
         "value_text": value_text,
-        "value": _numbers(value_text),
+        "value": _numbers(value_text, plain),
         "flag": cell("flag"),
         "file_row": pa.array(np.arange(first_line, first_line + n, dtype="int64")),
     }

@@ -210,24 +210,46 @@ SCAN_CHUNK = 16 << 20
 
 
 def one_record_per_line(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
-    """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
-    UTF-8 text.
+    """Whether every record of a CSV file is one physical line of UTF-8 text (see ``scan_lines``)."""
+    return scan_lines(path, chunk_size).one_record_per_line
 
-    That holds when the bytes are UTF-8, no line is blank or longer than the record reader's field limit, no line
-    ends in a lone carriage return, every line holds an even number of double quotes (a quoted field that spans
-    lines leaves an odd count on the line it starts on) and every line with quotes reads under the strict
-    record reader.
-    A fast columnar reader may then number record ``i`` (0-based, after a one-line header) as line ``i + 2``,
-    exactly as the record-by-record reader would.
+
+@dataclass(frozen=True)
+class LineScan:
+    """What one pass over a CSV file's bytes found.
+
+    Attributes:
+        one_record_per_line: every record is one physical line of UTF-8 text.
+        plain_ascii: every byte is ASCII and none is a control character Python's ``str.strip`` takes for
+            whitespace but Arrow's ``ascii_trim_whitespace`` does not (0x1c-0x1f): vectorised strip and
+            regular expressions then read cells exactly as Python's string methods do.
+    """
+
+    one_record_per_line: bool
+    plain_ascii: bool
+
+
+def scan_lines(path: Path, chunk_size: int = SCAN_CHUNK, *, min_line_length: int = 0) -> LineScan:
+    """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
+    UTF-8 text, and whether the text is plain ASCII.
+
+    One record per line holds when the bytes are UTF-8, no line is blank or longer than the record reader's
+    field limit, no line ends in a lone carriage return, every line holds an even number of double quotes (a
+    quoted field that spans lines leaves an odd count on the line it starts on) and every line with quotes
+    reads under the strict record reader. A fast columnar reader may then number record ``i`` (0-based, after
+    a one-line header) as line ``i + 2``, exactly as the record-by-record reader would.
 
     Args:
         path: the CSV file.
         chunk_size: bytes read at a time (memory stays bounded by it).
+        min_line_length: a shorter line cannot hold a record of the expected width (e.g. the header's
+            number of delimiters), so the record reader must say what it is (a blank record, or an error).
 
     Returns:
-        True when the condition holds; False when the file must be read record by record.
+        What was found; ``one_record_per_line`` False means the file must be read record by record.
     """
-    carry = b""
+    carry, plain = b"", True
+    no = LineScan(one_record_per_line=False, plain_ascii=False)
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(chunk_size)
@@ -239,34 +261,42 @@ def one_record_per_line(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
                 lines, carry = data[:cut], data[cut:]
             if not lines:
                 if not chunk:
-                    return True
+                    return LineScan(one_record_per_line=True, plain_ascii=plain)
                 continue
             if not chunk and not lines.strip(b" \t\r"):
-                return False  # a last line of only blanks: the record reader drops it
+                return no  # a last line of only blanks: the record reader drops it
             buffer = np.frombuffer(lines, dtype=np.uint8)
             newlines = np.flatnonzero(buffer == 0x0A)
-            if np.diff(newlines, prepend=-1, append=len(buffer)).max() > csv.field_size_limit():
-                return False  # a line longer than the record reader's field limit: let it refuse the field
+            lengths = np.diff(newlines, prepend=-1) - 1
+            if not chunk and newlines[-1:].tolist() != [len(buffer) - 1]:
+                lengths = np.append(lengths, len(buffer) - 1 - (newlines[-1] if len(newlines) else -1))
+            if lengths.max() > csv.field_size_limit():
+                return no  # a line longer than the record reader's field limit: let it refuse the field
+            if lengths.min() < min_line_length:
+                return no
             line_starts = buffer[newlines[newlines < len(buffer) - 1] + 1]
             # a line starting with a blank may be blank: look closer
             blank_like = lines[0] in _BLANK_STARTS or np.isin(line_starts, _BLANK_STARTS).any()
             if blank_like and _BLANK_LINE.search(lines):
-                return False
+                return no
             if b"\r" in lines and lines.count(b"\r") != lines.count(b"\r\n"):
-                return False
+                return no
             if not lines.isascii():
+                plain = False
                 try:
                     lines.decode("utf-8")
                 except UnicodeDecodeError:
-                    return False
+                    return no
+            elif plain and ((buffer >= 0x1C) & (buffer <= 0x1F)).any():
+                plain = False
             if b'"' in lines:
                 quotes = np.flatnonzero(buffer == 0x22).tolist()
                 # quotes pair up in order; a line holds an even number of them iff no pair straddles a newline
                 if len(quotes) % 2:
-                    return False
+                    return no
                 if any(lines.find(b"\n", a, b) != -1 for a, b in zip(quotes[::2], quotes[1::2], strict=True)):
-                    return False
+                    return no
                 if not _quoting_is_strict(lines, quotes):
-                    return False
+                    return no
             if not chunk:
-                return True
+                return LineScan(one_record_per_line=True, plain_ascii=plain)
