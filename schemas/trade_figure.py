@@ -1,4 +1,10 @@
-"""The conformed trade figure (``core.fct_trade_figure``): the shape every source is conformed to."""
+"""The conformed trade figure (``core.fct_trade_figure``): the shape every source is conformed to.
+
+This model is the one statement of the fact's rules. The build does not pull the fact into pandas: it runs the
+rules as SQL inside DuckDB (``warehouse/sql_checks.py`` translates the columns' checks, ``nullable`` and
+``Config.unique``); the two dataframe-wide checks carry their SQL beside their pandas body
+(``statistics={"sql": ...}``: true on a row that passes), so each rule is written here and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +44,12 @@ class TradeFigure(pa.DataFrameModel):
             "source_id", "vintage", "reporter", "partner", "period", "flow", "classification", "category", "measure",
         ]  # fmt: skip
 
-    @pa.dataframe_check(name="derived_has_formula")
+    @pa.dataframe_check(name="derived_has_formula", statistics={"sql": "not is_derived or derivation is not null"})
     def derived_has_formula(cls, df: pd.DataFrame) -> Series[bool]:
         return ~df["is_derived"] | df["derivation"].notna()
 
-    @pa.dataframe_check(name="money_not_negative")
+    @pa.dataframe_check(
+        name="money_not_negative", statistics={"sql": "unit <> 'USD' or flow = 'balance' or value >= 0"}
+    )
     def money_not_negative(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["unit"] != "USD") | (df["flow"] == "balance") | (df["value"] >= 0)

@@ -2,45 +2,234 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import duckdb
+import pandas as pd
+import pandera.pandas as pa
 import pytest
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
 
+from schemas.trade_figure import TradeFigure
+from tests.conftest import PROJECT_ROOT
 from warehouse import cli
-from warehouse.build import BuildError, check_trade_figures, publish
+from warehouse.build import BuildError, build_warehouse, check_trade_figures, materialization, publish
+from warehouse.catalogue import Source
+from warehouse.debris import clear_debris
 from warehouse.ingest import over_threshold
+from warehouse.settings import load_settings
+from warehouse.sql_checks import UntranslatableRule, check_relation, translate
+
+SEEDS = PROJECT_ROOT / "seeds"
+TOY_SOURCE = Source(
+    id="toy", dataset="press_release", publisher="p", title="t", licence="l", attribution="a", location_kind="seed",
+    location="toy.csv", vintage="2024-01-01",
+)  # fmt: skip
 
 
-def _fact(con: duckdb.DuckDBPyConnection, value: float, is_derived: bool, derivation: str | None) -> None:
-    con.execute("create schema core")
-    con.execute("create table core.figure_value (value double, is_derived boolean, derivation varchar)")
-    con.execute("insert into core.figure_value values (?, ?, ?)", [value, is_derived, derivation])
-    con.execute(
-        """
-        create view core.fct_trade_figure as
-        select 'wdi_2013' as source_id, 'wdi' as dataset, '2013-12-01' as vintage, 'CHN' as reporter,
-            'WLD' as partner, '2011' as period, 'year' as period_type, 2011 as year, 'export' as flow,
-            'bop' as classification, 'services' as category, 'bop_value' as measure, 'USD' as unit,
-            value, is_derived, derivation, true as is_latest_vintage
-        from core.figure_value
-        """
-    )
+GOOD = {
+    "source_id": "'wdi_2013'", "dataset": "'wdi'", "vintage": "'2013-12-01'", "reporter": "'CHN'",
+    "partner": "'WLD'", "period": "'2011'", "period_type": "'year'", "year": "2011", "flow": "'export'",
+    "classification": "'bop'", "category": "'services'", "measure": "'bop_value'", "unit": "'USD'",
+    "value": "1.0", "is_derived": "false", "derivation": "cast(null as varchar)", "is_latest_vintage": "true",
+    "file_name": "'wdi.csv'", "file_row": "7",
+}  # fmt: skip
+
+
+def _fact(con: duckdb.DuckDBPyConnection, *rows: dict[str, str], drop: str = "") -> None:
+    """core.fct_trade_figure as a table of the given rows: the good figure with some columns replaced (SQL)."""
+    con.execute("create schema if not exists core")
+    selects = [
+        "select " + ", ".join(f"{sql} as {name}" for name, sql in {**GOOD, **row}.items() if name != drop)
+        for row in rows
+    ]
+    con.execute("create table core.fct_trade_figure as " + " union all ".join(selects))
 
 
 def test_conformed_figure_passes_its_rules():
     with duckdb.connect() as con:
-        _fact(con, 1.0, False, None)
+        _fact(con, {}, {"flow": "'import'"}, {"flow": "'balance'", "value": "-3.0"})
         check_trade_figures(con)
 
 
-@pytest.mark.parametrize(
-    ("value", "is_derived", "derivation", "rule"),
-    [(-1.0, False, None, "money_not_negative"), (1.0, True, None, "derived_has_formula")],
-)
-def test_conformed_figure_breaking_a_rule_refuses_the_build(value, is_derived, derivation, rule):
+NOT_NULL = [name for name, column in TradeFigure.to_schema().columns.items() if not column.nullable]
+BROKEN = [
+    *(({name: f"case when false then {GOOD[name]} end"}, "not_nullable", name) for name in NOT_NULL),
+    ({"value": "'nan'::double"}, "not_nullable", "value"),  # NaN is missing, as in pandas
+    ({"vintage": "'2013-12'"}, "str_matches", "vintage"),
+    ({"period": "'2011-1'"}, "str_matches", "period"),
+    ({"period_type": "'decade'"}, "isin", "period_type"),
+    ({"year": "1899"}, "greater_than_or_equal_to(1900)", "year"),
+    ({"year": "2101"}, "less_than_or_equal_to(2100)", "year"),
+    ({"year": "'twenty eleven'"}, "coerce_dtype('int64')", "year"),
+    ({"flow": "'barter'"}, "isin", "flow"),
+    ({"unit": "'EUR'"}, "isin", "unit"),
+    ({"is_derived": "true"}, "derived_has_formula", "is_derived"),
+    ({"value": "-1.0"}, "money_not_negative", "value"),
+]
+
+
+@pytest.mark.parametrize(("row", "rule", "column"), BROKEN, ids=[f"{r}-{c}-{i}" for i, (_, r, c) in enumerate(BROKEN)])
+def test_conformed_figure_breaking_a_rule_refuses_the_build(row, rule, column):
     with duckdb.connect() as con:
-        _fact(con, value, is_derived, derivation)
-        with pytest.raises(BuildError, match=rule):
+        _fact(con, {}, {"source_id": "'bad_source'", "file_row": "42", **row})
+        with pytest.raises(BuildError, match=re.escape(rule)) as refused:
             check_trade_figures(con)
+    message = str(refused.value)
+    [line] = [line for line in message.splitlines() if line.startswith(f"- {rule}")]
+    assert re.search(rf"\(columns? [^)]*\b{column}\b", line) and "1 row(s)" in line  # rule, column, how many
+    example = message.splitlines()[message.splitlines().index(line) + 1]  # the row, its value and where it is from
+    assert f"{column}=" in example and "file_name='wdi.csv'" in example and "file_row=42" in example
+    assert column == "source_id" or "source_id='bad_source'" in example
+
+
+def test_duplicate_figures_refuse_the_build_with_both_rows():
+    with duckdb.connect() as con:
+        _fact(con, {"file_row": "7"}, {"file_row": "8"}, {"flow": "'import'"})
+        with pytest.raises(BuildError, match="multiple_fields_uniqueness") as refused:
+            check_trade_figures(con)
+    message = str(refused.value)
+    assert "2 row(s)" in message and "file_row=7" in message and "file_row=8" in message
+
+
+def test_a_missing_column_refuses_the_build():
+    with duckdb.connect() as con:
+        _fact(con, {}, drop="unit")
+        with pytest.raises(BuildError, match="column_in_dataframe: column unit is missing"):
+            check_trade_figures(con)
+
+
+def test_every_rule_of_the_model_is_tested_to_fail():
+    with duckdb.connect() as con:
+        _fact(con, {})
+        columns = {n: t for n, t, *_ in con.execute("describe core.fct_trade_figure").fetchall()}
+    rules, _ = translate(TradeFigure, {**columns, "year": "VARCHAR"})  # a text year adds the coerce rule
+    tested = {(rule, column) for _, rule, column in BROKEN} | {("multiple_fields_uniqueness", "source_id")}
+    untested = [
+        (r.rule, r.columns)
+        for r in rules
+        if not any(r.rule.startswith(rule) and column in r.columns for rule, column in tested)
+    ]
+    assert untested == []
+
+
+def test_an_error_lists_at_most_twenty_example_rows():
+    with duckdb.connect() as con:
+        _fact(con, *({"unit": "'EUR'", "category": f"'c{i}'"} for i in range(25)))
+        with pytest.raises(BuildError) as refused:
+            check_trade_figures(con)
+    message = str(refused.value)
+    assert "25 row(s), first 20:" in message
+    assert message.count("unit='EUR'") == 20
+
+
+class _Checked(pa.DataFrameModel):
+    code: Series[str] = pa.Field(str_matches=r"^\d{2}", str_length={"min_value": 2, "max_value": 6})
+    share: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 100}, nullable=True)
+
+
+def test_built_in_checks_mean_what_pandera_means():
+    frame = pd.DataFrame({"code": ["85", "8542x", "x85", "8"], "share": [50.0, None, 101.0, float("nan")]})
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        failures = check_relation(con, "frame", _Checked, provenance=())
+    found = {(f.rule.rule, v) for f in failures for row in f.examples for v in [next(iter(row.values()))]}
+    with pytest.raises(SchemaErrors) as by_pandera:
+        _Checked.validate(frame, lazy=True)
+    expected = {(c, v) for c, v in by_pandera.value.failure_cases[["check", "failure_case"]].itertuples(index=False)}
+    assert found == expected  # str_matches anchors at the start only (re.match); nulls and NaN skip the checks
+
+
+class _Opaque(pa.DataFrameModel):
+    code: Series[str] = pa.Field(unique_values_eq=["85"])
+
+
+class _OpaqueFrameCheck(pa.DataFrameModel):
+    code: Series[str]
+
+    @pa.dataframe_check
+    def looks_right(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["code"].str.len() == 2
+
+
+@pytest.mark.parametrize("model", [_Opaque, _OpaqueFrameCheck])
+def test_a_rule_without_sql_is_refused_not_skipped(model):
+    with duckdb.connect() as con:
+        con.execute("create table t as select '85' as code")
+        with pytest.raises(UntranslatableRule, match="unique_values_eq|looks_right"):
+            check_relation(con, "t", model)
+
+
+def _toy_sql(folder: Path, materialized: str) -> Path:
+    (folder / "core").mkdir(parents=True, exist_ok=True)
+    path = folder / "core" / "dim_toy.sql"
+    path.write_text(
+        "-- grain: one row per toy\n"
+        f"-- materialized: {materialized}\n"
+        "create or replace view core.dim_toy as\nwith\n\nfinal as (\n    select 1 as toy_id,\n)\n\n"
+        "select * from final;\n\n"
+        "comment on view core.dim_toy is 'Toys';\ncomment on column core.dim_toy.toy_id is 'Toy id';\n"
+    )
+    return folder
+
+
+def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path):
+    sql_dir = _toy_sql(tmp_path / "sql", "table")
+    target = tmp_path / "wh.duckdb"
+    settings = []
+
+    def check(con: duckdb.DuckDBPyConnection) -> None:
+        settings.extend(
+            con.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory'), "
+                "current_setting('preserve_insertion_order')"
+            ).fetchall()
+        )
+
+    build_warehouse(
+        target, lake_dir=tmp_path / "lake", seeds_dir=SEEDS, sql_dir=sql_dir, catalogue=[TOY_SOURCE],
+        storage_version="v1.2.0",
+        check=check, memory_limit="300MB", temp_dir=tmp_path / "home" / "tmp",
+    )  # fmt: skip
+    assert settings == [("286.1 MiB", str(tmp_path / "home" / "tmp"), False)]
+    assert (tmp_path / "home" / "tmp").is_dir()
+    with duckdb.connect(str(target), read_only=True) as con:
+        view = con.execute("select sql, comment from duckdb_views() where view_name = 'dim_toy'").fetchall()
+        stored = con.execute("select schema_name from duckdb_tables() where table_name = 'dim_toy'").fetchall()
+        columns = con.execute(
+            "select comment from duckdb_columns() where table_name = 'dim_toy' and schema_name = 'core'"
+        )
+        assert [(comment, "store.dim_toy" in sql) for sql, comment in view] == [("Toys", True)]
+        assert stored == [("store",)]
+        assert columns.fetchall() == [("Toy id",)]
+        assert con.execute("select * from core.dim_toy").fetchall() == [(1,)]
+
+
+def test_an_unknown_materialization_is_refused(tmp_path):
+    sql_dir = _toy_sql(tmp_path / "sql", "incremental")
+    with pytest.raises(BuildError, match="materialized must be one of view, table, not 'incremental'"):
+        materialization(sql_dir / "core" / "dim_toy.sql")
+    assert materialization(_toy_sql(tmp_path / "plain", "view") / "core" / "dim_toy.sql") == "view"
+
+
+def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):
+    settings = load_settings({"TRADEWH_HOME": str(tmp_path), "TRADEWH_DUCKDB_MEMORY_LIMIT": "300MB"})
+    assert (settings.duckdb_memory_limit, settings.duckdb_temp_dir) == ("300MB", tmp_path / "tmp")
+    assert load_settings({"TRADEWH_HOME": str(tmp_path)}).duckdb_memory_limit == "512MB"
+
+
+def test_spill_files_of_a_killed_build_are_cleared(tmp_path):
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    (spill / "duckdb_temp_4242_0_storage_DEFAULT-0.tmp").write_bytes(b"x")
+    (spill / "duckdb_temp_4242_0_owner").write_bytes(b"")
+    (spill / "notes.txt").write_text("not DuckDB's")
+    assert sorted(p.name for p in clear_debris(tmp_path)) == [
+        "duckdb_temp_4242_0_owner", "duckdb_temp_4242_0_storage_DEFAULT-0.tmp",
+    ]  # fmt: skip
+    assert [p.name for p in spill.iterdir()] == ["notes.txt"]
 
 
 def test_publish_swaps_and_keeps_the_previous(tmp_path):

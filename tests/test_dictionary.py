@@ -103,6 +103,12 @@ def test_header_grain_continues_over_a_trailing_comma(tmp_path):
     assert read_header(tmp_path / "missing.sql") == ("", "")
 
 
+def test_header_leaves_out_how_the_view_is_stored(tmp_path):
+    sql = tmp_path / "v.sql"
+    sql.write_text("-- grain: one row per a\n-- Prose here.\n-- materialized: table\ncreate view v as select 1;\n")
+    assert read_header(sql) == ("one row per a", "Prose here.")
+
+
 def test_dictionary_command_writes_and_checks(loaded, tmp_path):
     out = tmp_path / "dd.md"
     result = tradewh("dictionary", "--out", str(out), home=loaded["home"], cwd=tmp_path)

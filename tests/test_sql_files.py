@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.build import BuildError, sql_files
+from warehouse.build import MATERIALIZATIONS, BuildError, materialization, sql_files
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FILES = sorted(SQL_DIR.glob("*/*.sql"))
@@ -38,6 +38,24 @@ def test_no_file_paths_and_lower_case_keywords(path):
     assert [s for s in literals if re.search(r"\.(csv|parquet|json|duckdb)\b|^(\.|/|~/)", s)] == []
     upper = re.findall(r"\b(SELECT|FROM|WHERE|JOIN|GROUP BY|ORDER BY|CREATE|AS|WITH|UNION|CASE|WHEN|END)\b", code)
     assert upper == []
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_materialization_is_a_known_one_in_the_header(path):
+    assert materialization(path) in MATERIALIZATIONS  # '-- materialized: table' or nothing (a view)
+
+
+def test_stored_views_read_their_table_and_the_others_compute(loaded):
+    stored = {f"{p.parent.name}.{p.stem}" for p in FILES if materialization(p) == "table"}
+    assert {"core.fct_trade_figure", "marts.trade_balance_vintages", "marts.goods_composition"} <= stored
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        tables = con.execute("select table_name, comment from duckdb_tables() where schema_name = 'store'").fetchall()
+        views = dict(con.execute("select schema_name || '.' || view_name, sql from duckdb_views()").fetchall())
+    assert {name for name, _ in tables} == {v.split(".")[1] for v in stored}
+    assert all(comment.startswith("Stored rows of ") for _, comment in tables)
+    for view in stored:
+        assert f"store.{view.split('.')[1]}" in views[view].lower()
+    assert "store." not in views["marts.trade_balance"].lower()
 
 
 def test_dependency_order_puts_every_view_after_what_it_reads():

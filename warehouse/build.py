@@ -1,4 +1,10 @@
-"""Load the lake into a new DuckDB file, create the views, check them, and publish the file atomically."""
+"""Load the lake into a new DuckDB file, create the views, check them, and publish the file atomically.
+
+A view file may ask to be stored (dbt's idea): a line ``-- materialized: table`` in its header comment makes the
+build run its query once into the table ``store.<name>`` and create the public view as ``select * from
+store.<name>``, keeping the file's comments on it. Analysts and BI tools see the same views as before; queries
+read stored rows instead of recomputing the layers below.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +22,15 @@ from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
 from warehouse.ingest import lake_files, model_for
 from warehouse.reference import load_countries, load_country_aliases
+from warehouse.settings import load_settings
 
-SCHEMAS = ("raw", "staging", "core", "marts", "audit")
+STORE = "store"  # the tables behind materialized views
+SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
 LAYERS = ("staging", "core", "marts")
+MATERIALIZATIONS = ("view", "table")
 _REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(\S*)\s*$")
+_CREATE_VIEW = re.compile(r"^create (?:or replace )?view ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*) as\b", re.M)
 
 
 class BuildError(RuntimeError):
@@ -56,6 +67,43 @@ def sql_files(sql_dir: Path) -> list[Path]:
     for name in sorted(files, key=lambda n: (LAYERS.index(n.split(".")[0]), n)):
         visit(name)
     return [files[n] for n in ordered]
+
+
+def materialization(path: Path) -> str:
+    """How a view file is built: ``view`` (the default) or ``table`` (``-- materialized: table`` in its header)."""
+    for line in path.read_text().splitlines():
+        if not line.startswith("--"):
+            break
+        found = _MATERIALIZED.match(line)
+        if found:
+            if found.group(1) not in MATERIALIZATIONS:
+                raise BuildError(
+                    f"{path}: materialized must be one of {', '.join(MATERIALIZATIONS)}, not {found.group(1)!r}"
+                )
+            return found.group(1)
+    return "view"
+
+
+def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them.
+
+    The file's other statements (its comments) run unchanged, so the public view keeps its descriptions.
+    """
+    text = path.read_text()
+    if materialization(path) == "view":
+        con.execute(text)
+        return
+    name = f"{path.parent.name}.{path.stem}"
+    stored = f"{STORE}.{path.stem}"
+    statements = duckdb.extract_statements(text)
+    create = _CREATE_VIEW.search(statements[0].query) if statements else None
+    if create is None or create.group(1) != name:
+        raise BuildError(f"{path}: a materialized file must start with `create or replace view {name} as`")
+    con.execute(_CREATE_VIEW.sub(f"create table {stored} as", statements[0].query, count=1))
+    con.execute(f"create or replace view {name} as select * from {stored}")
+    con.execute(f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'")
+    for statement in statements[1:]:
+        con.execute(statement.query)
 
 
 def _empty_table(dataset: str) -> pa_arrow.Table:
@@ -120,6 +168,8 @@ def build_warehouse(
     catalogue: list[Source],
     storage_version: str,
     check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
 ) -> dict[str, int]:
     """Build a complete warehouse file at ``target`` (which must not exist yet).
 
@@ -131,12 +181,28 @@ def build_warehouse(
         catalogue: the catalogue entries (``core.dim_source``).
         storage_version: DuckDB storage version written, so older clients can open the file.
         check: called with the open connection after the views exist; raises to refuse the build.
+        memory_limit: DuckDB's memory limit for the build (``TRADEWH_DUCKDB_MEMORY_LIMIT`` when None); beyond
+            it, sorts, joins, aggregates and windows spill to ``temp_dir``.
+        temp_dir: where DuckDB spills (``<TRADEWH_HOME>/tmp`` when None), created if missing. An in-memory
+            DuckDB has no spill folder of its own: without one, work larger than the limit fails.
 
     Returns:
         Row counts of the raw tables.
     """
-    con = duckdb.connect()
+    if memory_limit is None or temp_dir is None:
+        settings = load_settings()
+        memory_limit = memory_limit or settings.duckdb_memory_limit
+        temp_dir = temp_dir or settings.duckdb_temp_dir
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(temp_dir),
+            "preserve_insertion_order": False,  # nothing the build writes relies on row order; ORDER BY still holds
+        }
+    )
     try:
+        con.execute("set enable_progress_bar = false")  # a long statement would print bars into the flow's log
         con.execute(f"attach '{_quote(target)}' as wh (storage_version '{_quote(storage_version)}')")
         con.execute("use wh")
         con.execute("begin transaction")
@@ -150,7 +216,7 @@ def build_warehouse(
         _load_audit(con, lake_dir)
         for path in sql_files(sql_dir):
             try:
-                con.execute(path.read_text())
+                create_object(con, path)
             except duckdb.Error as exc:
                 raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
         if check is not None:
@@ -195,17 +261,20 @@ def publish(built: Path, final: Path) -> Path | None:
 
 
 def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
-    """Validate the conformed fact with its pandera model; a failure refuses the build (a mapping bug)."""
-    from pandera.errors import SchemaErrors
-
+    """Check the conformed fact against its pandera model, as SQL inside DuckDB; a broken rule refuses the build
+    (it is a mapping bug: the sources' rows were validated before)."""
     from schemas.trade_figure import TradeFigure
+    from warehouse.sql_checks import UntranslatableRule, check_relation, describe_failures
 
-    frame = con.execute("select * from core.fct_trade_figure").df()
     try:
-        TradeFigure.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases.head(20).to_string()
-        raise BuildError(f"core.fct_trade_figure breaks the conformed trade figure's rules:\n{cases}") from exc
+        failures = check_relation(con, "core.fct_trade_figure", TradeFigure)
+    except UntranslatableRule as exc:
+        raise BuildError(f"schemas/trade_figure.py: {exc}") from exc
+    if failures:
+        raise BuildError(
+            "core.fct_trade_figure breaks the conformed trade figure's rules (schemas/trade_figure.py):\n"
+            + describe_failures(failures)
+        )
 
 
 def rollback(final: Path) -> None:

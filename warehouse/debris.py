@@ -11,6 +11,7 @@ PATTERNS = (
     ("lake", "**/.manifest-*"),  # a manifest being written
     ("warehouse", ".*.building"),  # a warehouse file being built
     ("warehouse", ".*.building.wal"),
+    ("tmp", "duckdb_temp_*"),  # DuckDB's spill files of a build (it deletes them itself when it closes)
 )
 
 

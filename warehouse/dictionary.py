@@ -70,7 +70,8 @@ def read_header(sql_file: Path) -> tuple[str, str]:
     """The grain and the prose of a view file's leading ``--`` comment block.
 
     The grain is the first line without ``-- grain:``, continued on the next lines while a line ends with a
-    comma; the prose is the rest of the block. Both are empty when the file is missing.
+    comma; the prose is the rest of the block, without the build's ``-- materialized: ...`` line. Both are empty
+    when the file is missing.
     """
     if not sql_file.is_file():
         return "", ""
@@ -78,7 +79,9 @@ def read_header(sql_file: Path) -> tuple[str, str]:
     for line in sql_file.read_text(encoding="utf-8").splitlines():
         if not line.startswith("--"):
             break
-        lines.append(line.removeprefix("--").strip())
+        text = line.removeprefix("--").strip()
+        if not text.startswith("materialized:"):  # how the build stores the view, not what it holds
+            lines.append(text)
     if not lines:
         return "", ""
     grain = [lines[0].removeprefix("grain:").strip()]

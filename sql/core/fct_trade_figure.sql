@@ -3,27 +3,31 @@
 -- arithmetic alone (is_derived = true, with the rule and the formula): a missing flow from the other two
 -- (import = total - export), the total of exports and imports, and the previous year's value from a stated
 -- growth rate. Shares are not turned into values here: marts.trade_composition does that.
+-- Stored once by the build (every mart reads it; recomputing the union and the vintage window on each query
+-- costs seconds at a million rows). The CTEs read more than once are inlined (`not materialized`): re-reading a
+-- staging view costs less than storing its rows, which spill to disk at ten million rows.
+-- materialized: table
 create or replace view core.fct_trade_figure as
 with
 
-press_release as (
+press_release as not materialized (
     select * from staging.stg_press_release
     where role = 'figure'
 ),
 
-wdi as (
+wdi as not materialized (
     select * from staging.stg_wdi
 ),
 
-comtrade as (
+comtrade as not materialized (
     select * from staging.stg_comtrade
 ),
 
-sdmx_csv as (
+sdmx_csv as not materialized (
     select * from staging.stg_sdmx_csv
 ),
 
-oecd_msti as (
+oecd_msti as not materialized (
     select * from staging.stg_oecd_msti
 ),
 
@@ -35,7 +39,7 @@ measures as (
     select * from core.dim_measure
 ),
 
-reported as (
+reported as not materialized (
     select
         source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
         measure, unit, value, num_measure, base_reporter, base_classification, base_category, base_measure,
@@ -104,12 +108,20 @@ identity_derived as (
     where export_value is not null and import_value is not null and total_value is null
 ),
 
+growth_sources as (
+    select distinct source_id from press_release
+    where measure = 'growth_yoy'
+),
+
 series_values as (
+    -- only the sources that print growth rates: the join below cannot match another source's figures
     select source_id, vintage, reporter, partner, year, period_type, flow, classification, category, measure, unit, value
     from reported
+    where source_id in (select source_id from growth_sources)
     union all
     select source_id, vintage, reporter, partner, year, period_type, flow, classification, category, measure, unit, value
     from identity_derived
+    where source_id in (select source_id from growth_sources)
 ),
 
 growth_base_derived as (
@@ -162,45 +174,77 @@ all_figures as (
     select *, true as is_derived, 'growth_base' as derivation_rule from growth_base_derived
 ),
 
+figures as not materialized (
+    select
+        all_figures.*,
+        sources.dataset,
+    from all_figures
+    inner join sources on sources.source_id = all_figures.source_id
+),
+
+multi_vintage_datasets as (
+    -- a derived figure has the source and vintage of the figures it comes from: the printed ones tell them all
+    select sources.dataset,
+    from reported
+    inner join sources on sources.source_id = reported.source_id
+    group by sources.dataset
+    having count(distinct reported.vintage) > 1
+),
+
+latest_flagged as (
+    -- where a dataset holds one vintage, every figure is of the latest one: the window (a sort of every figure)
+    -- runs only over the datasets that hold several
+    select
+        figures.*,
+        true as is_latest_vintage,
+    from figures
+    anti join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
+    union all
+    select
+        figures.*,
+        figures.vintage = max(figures.vintage) over (
+            partition by figures.dataset, figures.reporter, figures.partner, figures.period, figures.flow,
+                figures.classification, figures.category, figures.measure
+        ) as is_latest_vintage,
+    from figures
+    semi join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
+),
+
 final as (
     select
         -- ids
-        all_figures.source_id,
-        sources.dataset,
-        all_figures.vintage,
-        all_figures.reporter,
-        all_figures.partner,
-        all_figures.period,
-        all_figures.period_type,
-        all_figures.year,
-        all_figures.flow,
-        all_figures.classification,
-        all_figures.category,
-        all_figures.measure,
+        latest_flagged.source_id,
+        latest_flagged.dataset,
+        latest_flagged.vintage,
+        latest_flagged.reporter,
+        latest_flagged.partner,
+        latest_flagged.period,
+        latest_flagged.period_type,
+        latest_flagged.year,
+        latest_flagged.flow,
+        latest_flagged.classification,
+        latest_flagged.category,
+        latest_flagged.measure,
         -- numerics
-        all_figures.unit,
-        all_figures.value,
+        latest_flagged.unit,
+        latest_flagged.value,
         -- reported or derived
-        all_figures.is_derived,
-        all_figures.derivation_rule,
-        all_figures.derivation,
+        latest_flagged.is_derived,
+        latest_flagged.derivation_rule,
+        latest_flagged.derivation,
         -- ratios: the series they are about and the base they divide by
-        all_figures.num_measure,
-        all_figures.base_reporter,
-        all_figures.base_classification,
-        all_figures.base_category,
-        all_figures.base_measure,
+        latest_flagged.num_measure,
+        latest_flagged.base_reporter,
+        latest_flagged.base_classification,
+        latest_flagged.base_category,
+        latest_flagged.base_measure,
         -- provenance
-        all_figures.quote,
-        all_figures.file_name,
-        all_figures.file_sha256,
-        all_figures.file_row,
-        all_figures.vintage = max(all_figures.vintage) over (
-            partition by sources.dataset, all_figures.reporter, all_figures.partner, all_figures.period,
-                all_figures.flow, all_figures.classification, all_figures.category, all_figures.measure
-        ) as is_latest_vintage,
-    from all_figures
-    inner join sources on sources.source_id = all_figures.source_id
+        latest_flagged.quote,
+        latest_flagged.file_name,
+        latest_flagged.file_sha256,
+        latest_flagged.file_row,
+        latest_flagged.is_latest_vintage,
+    from latest_flagged
 )
 
 select * from final;

@@ -2,10 +2,13 @@
 -- What goods trade is made of: each HS chapter or SITC division within its section, and each section within the
 -- total. One aggregation level only (the 2-digit codes), so nothing is counted twice; section and total values
 -- are sums of those codes (derived), never mixed with a published TOTAL row (shown beside them for a check).
+-- Stored once by the build: its window sums run over every 2-digit code of the fact.
+-- materialized: table
 create or replace view marts.goods_composition as
 with
 
-figures as (
+figures as not materialized (
+    -- inlined into each use (the codes, the totals), so each reads only its own rows of the stored fact
     select * from core.fct_trade_figure
     where measure = 'customs_value' and is_latest_vintage and not is_derived
 ),
@@ -15,8 +18,10 @@ commodities as (
 ),
 
 two_digit as (
+    -- only the columns the mart shows: the window sums below carry every column they are given
     select
-        figures.*,
+        figures.source_id, figures.vintage, figures.reporter, figures.partner, figures.period, figures.flow,
+        figures.classification, figures.category, figures.value,
         case when figures.classification like 'HS%' then 'HS' when figures.classification like 'SITC%' then 'SITC' end
             as family,
     from figures
@@ -42,15 +47,46 @@ published_totals as (
     where category = 'TOTAL'
 ),
 
-summed as (
+section_sums as (
     select
-        *,
-        sum(value) over (
-            partition by source_id, vintage, reporter, partner, period, flow, classification, section
-        ) as section_value_usd,
-        sum(value) over (partition by source_id, vintage, reporter, partner, period, flow, classification)
-            as total_value_usd,
+        source_id, vintage, reporter, partner, period, flow, classification, section,
+        sum(value) as section_value_usd,
     from placed
+    group by all
+),
+
+total_sums as (
+    select
+        source_id, vintage, reporter, partner, period, flow, classification,
+        sum(section_value_usd) as total_value_usd,
+    from section_sums
+    group by all
+),
+
+summed as (
+    -- sums by GROUP BY, joined back: a window would sort every code with all its columns
+    select
+        placed.*,
+        section_sums.section_value_usd,
+        total_sums.total_value_usd,
+    from placed
+    inner join section_sums
+        on section_sums.source_id is not distinct from placed.source_id
+        and section_sums.vintage is not distinct from placed.vintage
+        and section_sums.reporter is not distinct from placed.reporter
+        and section_sums.partner is not distinct from placed.partner
+        and section_sums.period is not distinct from placed.period
+        and section_sums.flow is not distinct from placed.flow
+        and section_sums.classification is not distinct from placed.classification
+        and section_sums.section is not distinct from placed.section
+    inner join total_sums
+        on total_sums.source_id is not distinct from placed.source_id
+        and total_sums.vintage is not distinct from placed.vintage
+        and total_sums.reporter is not distinct from placed.reporter
+        and total_sums.partner is not distinct from placed.partner
+        and total_sums.period is not distinct from placed.period
+        and total_sums.flow is not distinct from placed.flow
+        and total_sums.classification is not distinct from placed.classification
 ),
 
 final as (

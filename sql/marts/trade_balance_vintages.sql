@@ -1,6 +1,9 @@
 -- grain: one row per source x vintage x reporter x partner x period x classification x category x measure
 -- Exports against imports of the same measure, unit, source and vintage only: never contract value against
 -- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
+-- Stored once by the build: pairing exports with imports over the whole fact on each query costs seconds at
+-- a million rows.
+-- materialized: table
 create or replace view marts.trade_balance_vintages as
 with
 

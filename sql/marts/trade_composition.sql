@@ -2,10 +2,13 @@
 -- placed in its base: the parent category (software in technology) or the parent economy (three provinces in China)
 -- A reported share gives the value (share x base value, derived); reported values give the share (derived).
 -- Latest vintage only.
+-- Stored once by the build: its joins run over every money figure of the fact.
+-- materialized: table
 create or replace view marts.trade_composition as
 with
 
-figures as (
+figures as not materialized (
+    -- inlined into each use, so each reads only its own rows of the stored fact
     select * from core.fct_trade_figure
     where is_latest_vintage
 ),
@@ -18,7 +21,7 @@ countries as (
     select * from core.dim_country
 ),
 
-money as (
+money as not materialized (
     select * from figures
     where unit = 'USD' and flow in ('export', 'import', 'total')
 ),
@@ -29,6 +32,12 @@ reported_shares as (
     where measure = 'share'
         and base_measure = num_measure
         and base_classification = classification
+),
+
+money_of_shares as (
+    -- a share is put together with figures of its own source only: the money of the sources that print shares
+    select * from money
+    where source_id in (select source_id from reported_shares)
 ),
 
 share_given as (
@@ -47,7 +56,7 @@ share_given as (
         end as derivation,
         shares.quote,
     from reported_shares as shares
-    left join money as bases
+    left join money_of_shares as bases
         on bases.source_id = shares.source_id
         and bases.vintage = shares.vintage
         and bases.reporter = shares.base_reporter
@@ -57,7 +66,7 @@ share_given as (
         and bases.classification = shares.base_classification
         and bases.category = shares.base_category
         and bases.measure = shares.base_measure
-    left join money as parts
+    left join money_of_shares as parts
         on parts.source_id = shares.source_id
         and parts.vintage = shares.vintage
         and parts.reporter = shares.reporter
@@ -89,6 +98,12 @@ parts_and_bases as (
     inner join countries on countries.iso3 = parts.reporter and countries.parent_iso3 is not null
 ),
 
+money_of_parts as (
+    -- a part is put together with figures of its own source only: the money of the sources that have parts
+    select * from money
+    where source_id in (select source_id from parts_and_bases)
+),
+
 values_given as (
     select
         parts.source_id, parts.vintage, parts.reporter, parts.base_reporter, parts.partner, parts.period,
@@ -102,7 +117,7 @@ values_given as (
         printf('share = %.2f bn / %.2f bn', parts.value / 1e9, bases.value / 1e9) as derivation,
         cast(null as varchar) as quote,
     from parts_and_bases as parts
-    inner join money as bases
+    inner join money_of_parts as bases
         on bases.source_id = parts.source_id
         and bases.vintage = parts.vintage
         and bases.reporter = parts.base_reporter
