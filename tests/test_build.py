@@ -15,7 +15,14 @@ from pandera.typing import Series
 from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
 from warehouse import cli
-from warehouse.build import BuildError, build_warehouse, check_trade_figures, materialization, publish
+from warehouse.build import (
+    BuildError,
+    build_warehouse,
+    check_trade_figures,
+    materialization,
+    publish,
+    stored_order,
+)
 from warehouse.catalogue import Source
 from warehouse.debris import clear_debris
 from warehouse.ingest import over_threshold
@@ -162,21 +169,24 @@ def test_a_rule_without_sql_is_refused_not_skipped(model):
             check_relation(con, "t", model)
 
 
-def _toy_sql(folder: Path, materialized: str) -> Path:
+def _toy_sql(folder: Path, materialized: str, order: str = "") -> Path:
     (folder / "core").mkdir(parents=True, exist_ok=True)
     path = folder / "core" / "dim_toy.sql"
     path.write_text(
         "-- grain: one row per toy\n"
         f"-- materialized: {materialized}\n"
-        "create or replace view core.dim_toy as\nwith\n\nfinal as (\n    select 1 as toy_id,\n)\n\n"
+        + (f"-- order by: {order}\n" if order else "")
+        + "create or replace view core.dim_toy as\nwith\n\nfinal as (\n"
+        "    select 4 - i as toy_id, i % 2 as kind, from range(4) as toys(i)\n)\n\n"
         "select * from final;\n\n"
         "comment on view core.dim_toy is 'Toys';\ncomment on column core.dim_toy.toy_id is 'Toy id';\n"
+        "comment on column core.dim_toy.kind is 'Kind';\n"
     )
     return folder
 
 
 def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path):
-    sql_dir = _toy_sql(tmp_path / "sql", "table")
+    sql_dir = _toy_sql(tmp_path / "sql", "table", order="kind, toy_id")
     target = tmp_path / "wh.duckdb"
     settings = []
 
@@ -190,8 +200,7 @@ def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path)
 
     build_warehouse(
         target, lake_dir=tmp_path / "lake", seeds_dir=SEEDS, sql_dir=sql_dir, catalogue=[TOY_SOURCE],
-        storage_version="v1.2.0",
-        check=check, memory_limit="300MB", temp_dir=tmp_path / "home" / "tmp",
+        storage_version="v1.2.0", check=check, memory_limit="300MB", temp_dir=tmp_path / "home" / "tmp",
     )  # fmt: skip
     assert settings == [("286.1 MiB", str(tmp_path / "home" / "tmp"), False)]
     assert (tmp_path / "home" / "tmp").is_dir()
@@ -199,12 +208,13 @@ def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path)
         view = con.execute("select sql, comment from duckdb_views() where view_name = 'dim_toy'").fetchall()
         stored = con.execute("select schema_name from duckdb_tables() where table_name = 'dim_toy'").fetchall()
         columns = con.execute(
-            "select comment from duckdb_columns() where table_name = 'dim_toy' and schema_name = 'core'"
-        )
-        assert [(comment, "store.dim_toy" in sql) for sql, comment in view] == [("Toys", True)]
-        assert stored == [("store",)]
-        assert columns.fetchall() == [("Toy id",)]
-        assert con.execute("select * from core.dim_toy").fetchall() == [(1,)]
+            "select column_name, comment from duckdb_columns() where table_name = 'dim_toy' and schema_name = 'core'"
+        ).fetchall()
+        rows = con.execute("select kind, toy_id from store.dim_toy order by rowid").fetchall()
+    assert [(comment, "store.dim_toy" in sql) for sql, comment in view] == [("Toys", True)]
+    assert stored == [("store",)]
+    assert columns == [("toy_id", "Toy id"), ("kind", "Kind")]
+    assert rows == [(0, 2), (0, 4), (1, 1), (1, 3)]  # stored in the order the header asks
 
 
 def test_an_unknown_materialization_is_refused(tmp_path):
@@ -212,6 +222,13 @@ def test_an_unknown_materialization_is_refused(tmp_path):
     with pytest.raises(BuildError, match="materialized must be one of view, table, not 'incremental'"):
         materialization(sql_dir / "core" / "dim_toy.sql")
     assert materialization(_toy_sql(tmp_path / "plain", "view") / "core" / "dim_toy.sql") == "view"
+
+
+@pytest.mark.parametrize(("materialized", "order"), [("view", "toy_id"), ("table", "toy_id; drop table x")])
+def test_an_order_is_column_names_of_a_stored_table(tmp_path, materialized, order):
+    path = _toy_sql(tmp_path / "sql", materialized, order=order) / "core" / "dim_toy.sql"
+    with pytest.raises(BuildError, match="order by: a, b` takes column names"):
+        stored_order(path)
 
 
 def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):

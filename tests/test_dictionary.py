@@ -105,7 +105,9 @@ def test_header_grain_continues_over_a_trailing_comma(tmp_path):
 
 def test_header_leaves_out_how_the_view_is_stored(tmp_path):
     sql = tmp_path / "v.sql"
-    sql.write_text("-- grain: one row per a\n-- Prose here.\n-- materialized: table\ncreate view v as select 1;\n")
+    sql.write_text(
+        "-- grain: one row per a\n-- Prose here.\n-- materialized: table\n-- order by: a\ncreate view v as select 1;\n"
+    )
     assert read_header(sql) == ("one row per a", "Prose here.")
 
 

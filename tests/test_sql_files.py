@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.build import MATERIALIZATIONS, BuildError, materialization, sql_files
+from warehouse.build import MATERIALIZATIONS, BuildError, materialization, sql_files, stored_order
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FILES = sorted(SQL_DIR.glob("*/*.sql"))
@@ -43,6 +43,7 @@ def test_no_file_paths_and_lower_case_keywords(path):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_materialization_is_a_known_one_in_the_header(path):
     assert materialization(path) in MATERIALIZATIONS  # '-- materialized: table' or nothing (a view)
+    stored_order(path)  # '-- order by: a, b' names columns, of a stored table only
 
 
 def test_stored_views_read_their_table_and_the_others_compute(loaded):

@@ -3,7 +3,8 @@
 A view file may ask to be stored (dbt's idea): a line ``-- materialized: table`` in its header comment makes the
 build run its query once into the table ``store.<name>`` and create the public view as ``select * from
 store.<name>``, keeping the file's comments on it. Analysts and BI tools see the same views as before; queries
-read stored rows instead of recomputing the layers below.
+read stored rows instead of recomputing the layers below. A line ``-- order by: <columns>`` stores the rows in
+that order: runs of equal values compress into runs, and queries grouping by them read less.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ LAYERS = ("staging", "core", "marts")
 MATERIALIZATIONS = ("view", "table")
 _REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(\S*)\s*$")
+_ORDER_BY = re.compile(r"^--\s*order by:\s*(.*?)\s*$")
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CREATE_VIEW = re.compile(r"^create (?:or replace )?view ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*) as\b", re.M)
 
 
@@ -69,11 +72,15 @@ def sql_files(sql_dir: Path) -> list[Path]:
     return [files[n] for n in ordered]
 
 
+def _header(path: Path) -> list[str]:
+    """The leading ``--`` comment lines of a view file."""
+    lines = path.read_text().splitlines()
+    return lines[: next((i for i, line in enumerate(lines) if not line.startswith("--")), len(lines))]
+
+
 def materialization(path: Path) -> str:
     """How a view file is built: ``view`` (the default) or ``table`` (``-- materialized: table`` in its header)."""
-    for line in path.read_text().splitlines():
-        if not line.startswith("--"):
-            break
+    for line in _header(path):
         found = _MATERIALIZED.match(line)
         if found:
             if found.group(1) not in MATERIALIZATIONS:
@@ -84,12 +91,25 @@ def materialization(path: Path) -> str:
     return "view"
 
 
+def stored_order(path: Path) -> list[str]:
+    """The columns a stored table's rows are sorted by (``-- order by: a, b`` in the header); empty if none."""
+    for line in _header(path):
+        found = _ORDER_BY.match(line)
+        if found:
+            columns = [c.strip() for c in found.group(1).split(",")]
+            if not all(_COLUMN.match(c) for c in columns) or materialization(path) != "table":
+                raise BuildError(f"{path}: `-- order by: a, b` takes column names, with `-- materialized: table`")
+            return columns
+    return []
+
+
 def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them.
 
     The file's other statements (its comments) run unchanged, so the public view keeps its descriptions.
     """
     text = path.read_text()
+    order = stored_order(path)
     if materialization(path) == "view":
         con.execute(text)
         return
@@ -99,7 +119,8 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     create = _CREATE_VIEW.search(statements[0].query) if statements else None
     if create is None or create.group(1) != name:
         raise BuildError(f"{path}: a materialized file must start with `create or replace view {name} as`")
-    con.execute(_CREATE_VIEW.sub(f"create table {stored} as", statements[0].query, count=1))
+    query = _CREATE_VIEW.sub(f"create table {stored} as", statements[0].query, count=1).rstrip().rstrip(";")
+    con.execute(query + (f"\norder by {', '.join(order)}" if order else ""))
     con.execute(f"create or replace view {name} as select * from {stored}")
     con.execute(f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'")
     for statement in statements[1:]:

@@ -70,8 +70,8 @@ def read_header(sql_file: Path) -> tuple[str, str]:
     """The grain and the prose of a view file's leading ``--`` comment block.
 
     The grain is the first line without ``-- grain:``, continued on the next lines while a line ends with a
-    comma; the prose is the rest of the block, without the build's ``-- materialized: ...`` line. Both are empty
-    when the file is missing.
+    comma; the prose is the rest of the block, without the build's ``-- materialized:`` and ``-- order by:``
+    lines. Both are empty when the file is missing.
     """
     if not sql_file.is_file():
         return "", ""
@@ -80,7 +80,7 @@ def read_header(sql_file: Path) -> tuple[str, str]:
         if not line.startswith("--"):
             break
         text = line.removeprefix("--").strip()
-        if not text.startswith("materialized:"):  # how the build stores the view, not what it holds
+        if not text.startswith(("materialized:", "order by:")):  # how the build stores it, not what it holds
             lines.append(text)
     if not lines:
         return "", ""
