@@ -119,12 +119,30 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     create = _CREATE_VIEW.search(statements[0].query) if statements else None
     if create is None or create.group(1) != name:
         raise BuildError(f"{path}: a materialized file must start with `create or replace view {name} as`")
-    query = _CREATE_VIEW.sub(f"create table {stored} as", statements[0].query, count=1).rstrip().rstrip(";")
+    query = _CREATE_VIEW.sub(f"create or replace table {stored} as", statements[0].query, count=1)
+    query = query.rstrip().rstrip(";")
     con.execute(query + (f"\norder by {', '.join(order)}" if order else ""))
     con.execute(f"create or replace view {name} as select * from {stored}")
     con.execute(f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'")
     for statement in statements[1:]:
         con.execute(statement.query)
+
+
+def refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[str]:
+    """Recompute every stored table (``-- materialized: table``) from what is below it now, in dependency order.
+
+    For a warehouse whose raw rows were changed in place (a hand repair, a test): the views read live, the
+    stored tables would otherwise keep the rows they were built with.
+
+    Returns:
+        The views whose rows were stored again.
+    """
+    refreshed = []
+    for path in sql_files(sql_dir):
+        if materialization(path) == "table":
+            create_object(con, path)
+            refreshed.append(f"{path.parent.name}.{path.stem}")
+    return refreshed
 
 
 def _empty_table(dataset: str) -> pa_arrow.Table:
