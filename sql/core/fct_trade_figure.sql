@@ -166,7 +166,7 @@ growth_base_derived as (
     where growth.measure = 'growth_yoy' and growth.comparator = '=' and growth.period_type = 'year'
 ),
 
-all_figures as (
+all_figures as not materialized (
     select *, false as is_derived, cast(null as varchar) as derivation_rule from reported
     union all by name
     select *, true as is_derived, 'identity' as derivation_rule from identity_derived

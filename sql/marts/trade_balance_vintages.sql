@@ -3,9 +3,7 @@
 -- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
 -- Stored once by the build: pairing exports with imports over the whole fact on each query costs seconds at
 -- a million rows.
--- Its rows are stored in the order of the grain: the figures of one reporter and partner lie together.
 -- materialized: table
--- order by: source_id, vintage, reporter, partner, period, classification, category, measure
 create or replace view marts.trade_balance_vintages as
 with
 

@@ -4,25 +4,45 @@
 create or replace view marts.trade_figure_history as
 with
 
-figures as (
+figures as not materialized (
     select * from core.fct_trade_figure
 ),
 
+multi_vintage_datasets as (
+    select dataset,
+    from figures
+    group by dataset
+    having count(distinct vintage) > 1
+),
+
 dated as (
+    -- where a dataset holds one vintage, no figure has a previous or a next one: the window (a sort of every
+    -- figure) runs only over the datasets that hold several
     select
-        *,
-        cast(vintage as date) as valid_from,
+        figures.*,
+        cast(figures.vintage as date) as valid_from,
+        cast(null as date) as valid_to,
+        cast(null as double) as previous_vintage_value,
+    from figures
+    anti join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
+    union all
+    select
+        figures.*,
+        cast(figures.vintage as date) as valid_from,
         cast(
-            lead(vintage) over (
-                partition by dataset, reporter, partner, period, flow, classification, category, measure
-                order by vintage
+            lead(figures.vintage) over (
+                partition by figures.dataset, figures.reporter, figures.partner, figures.period, figures.flow,
+                    figures.classification, figures.category, figures.measure
+                order by figures.vintage
             ) as date
         ) as valid_to,
-        lag(value) over (
-            partition by dataset, reporter, partner, period, flow, classification, category, measure
-            order by vintage
+        lag(figures.value) over (
+            partition by figures.dataset, figures.reporter, figures.partner, figures.period, figures.flow,
+                figures.classification, figures.category, figures.measure
+            order by figures.vintage
         ) as previous_vintage_value,
     from figures
+    semi join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
 ),
 
 final as (
