@@ -8,7 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.rules import NUMBER, FrameRule, RunContext, catalogue_unit
+from schemas.rules import NUMBER, FrameRule, RunContext
 from warehouse.parsers.comtrade import CLASSIFICATION_VERSIONS
 
 CODES_FILE = "comtrade_codes.csv"
@@ -188,10 +188,11 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     """
     codes = load_codes(context.reference_dir)
     mapped = frozenset(int(code) for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3)
-    unit_rule = catalogue_unit(context.source, "measure", "unit")
+    # every Comtrade value is a customs value in US$ at scale 1: one answer from the catalogue for every row
+    allowed = context.source.allows(MEASURE, UNIT, 1.0)
 
     def unit_matches(df: pd.DataFrame) -> pd.Series:
-        return unit_rule.test(pd.DataFrame({"measure": MEASURE, "unit": UNIT}, index=df.index))
+        return pd.Series(allowed, index=df.index, dtype=bool)
 
     rules = [
         _known("reporter_code", "known_reporter", mapped),

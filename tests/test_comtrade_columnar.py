@@ -129,3 +129,41 @@ def test_a_short_line_goes_to_the_record_reader(tmp_path: Path, tail: str) -> No
     path = tmp_path / "short.csv"
     path.write_text((FIXTURES / "plus_api.csv").read_text() + tail)
     assert_same(path, 2)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='ab,"\n\r', min_size=1, max_size=40))
+def test_simple_quoting_is_strict_quoting(text: str) -> None:
+    # the vectorised fast path may only say yes where the strict record reader reads every quoted line
+    import numpy as np
+
+    from warehouse.parsers.csvtext import _quoting_is_strict, _simply_quoted
+
+    data = text.encode()
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buffer == 0x22)
+    if (
+        len(quotes) == 0
+        or len(quotes) % 2
+        or any(data.find(b"\n", a, b) != -1 for a, b in zip(quotes[::2], quotes[1::2], strict=True))
+        or data.count(b"\r") != data.count(b"\r\n")  # a lone carriage return: scan_lines refuses it first
+    ):
+        return
+    if _simply_quoted(buffer, quotes[::2], quotes[1::2]):
+        assert _quoting_is_strict(data, quotes.tolist())
+
+
+def test_simple_quoting_fast_path_cases() -> None:
+    import numpy as np
+
+    from warehouse.parsers.csvtext import _simply_quoted
+
+    def simple(data: bytes) -> bool:
+        buffer = np.frombuffer(data, dtype=np.uint8)
+        quotes = np.flatnonzero(buffer == 0x22)
+        return _simply_quoted(buffer, quotes[::2], quotes[1::2])
+
+    assert simple(b'1,"Korea, Rep.",2\n"a",""\n')
+    assert not simple(b'1,"a""b",2\n')  # an escaped quote: the record reader decides
+    assert not simple(b'1,a"b",2\n')  # a quote inside an unquoted field
+    assert not simple(b'1,"a"b,2\n')  # text after the closing quote

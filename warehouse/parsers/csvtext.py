@@ -205,6 +205,20 @@ def _quoting_is_strict(lines: bytes, quotes: list[int]) -> bool:
     return True
 
 
+_FIELD_STARTS = np.array([0x2C, 0x0A], dtype=np.uint8)  # a quoted field opens after a comma or a newline
+_FIELD_ENDS = np.array([0x2C, 0x0A, 0x0D], dtype=np.uint8)  # and closes before a comma or the line's end
+
+
+def _simply_quoted(buffer: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> bool:
+    """Whether every quoted field is ``"..."`` with no quote inside, opening a field and closing it: such lines
+    read under the strict record reader (the vectorised fast path of ``_quoting_is_strict``; anything else, an
+    escaped quote ``""`` among them, is left to it)."""
+    opened = (opens == 0) | np.isin(buffer[np.maximum(opens - 1, 0)], _FIELD_STARTS)
+    after = closes + 1
+    closed = (after >= len(buffer)) | np.isin(buffer[np.minimum(after, len(buffer) - 1)], _FIELD_ENDS)
+    return bool(opened.all() and closed.all())
+
+
 _BLANK_STARTS = np.array([0x0A, 0x0D, 0x20, 0x09], dtype=np.uint8)  # newline, carriage return, space, tab
 SCAN_CHUNK = 16 << 20
 
@@ -290,13 +304,14 @@ def scan_lines(path: Path, chunk_size: int = SCAN_CHUNK, *, min_line_length: int
             elif plain and ((buffer >= 0x1C) & (buffer <= 0x1F)).any():
                 plain = False
             if b'"' in lines:
-                quotes = np.flatnonzero(buffer == 0x22).tolist()
+                quotes = np.flatnonzero(buffer == 0x22)
                 # quotes pair up in order; a line holds an even number of them iff no pair straddles a newline
                 if len(quotes) % 2:
                     return no
-                if any(lines.find(b"\n", a, b) != -1 for a, b in zip(quotes[::2], quotes[1::2], strict=True)):
+                opens, closes = quotes[::2], quotes[1::2]
+                if (np.searchsorted(newlines, opens) != np.searchsorted(newlines, closes)).any():
                     return no
-                if not _quoting_is_strict(lines, quotes):
+                if not _simply_quoted(buffer, opens, closes) and not _quoting_is_strict(lines, quotes.tolist()):
                     return no
             if not chunk:
                 return LineScan(one_record_per_line=True, plain_ascii=plain)
