@@ -210,7 +210,7 @@ def build_warehouse(
     memory_limit: str | None = None,
     temp_dir: Path | None = None,
 ) -> dict[str, int]:
-    """Build a complete warehouse file at ``target`` (which must not exist yet).
+    """Build a complete warehouse file at ``target`` (which must not exist yet); on any failure, remove it.
 
     Args:
         target: the new DuckDB file.
@@ -244,7 +244,9 @@ def build_warehouse(
         con.execute("set enable_progress_bar = false")  # a long statement would print bars into the flow's log
         con.execute(f"attach '{_quote(target)}' as wh (storage_version '{_quote(storage_version)}')")
         con.execute("use wh")
-        con.execute("begin transaction")
+        # no enclosing transaction: each statement commits on its own (measured at 10M rows: reading tables
+        # written in a still open transaction made the build 59.9 s instead of 50.6 s). The file is new and
+        # unpublished, so a failure mid-way only leaves a file that is deleted below.
         for schema in SCHEMAS:
             con.execute(f"create schema {schema}")
         staged = {p.stem.removeprefix("stg_") for p in (sql_dir / "staging").glob("stg_*.sql")}
@@ -260,10 +262,14 @@ def build_warehouse(
                 raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
         if check is not None:
             check(con)
-        con.execute("commit")
         con.execute("checkpoint wh")
         con.execute("use memory")
         con.execute("detach wh")
+    except BaseException:
+        con.close()
+        for path in (target, target.with_name(target.name + ".wal")):
+            path.unlink(missing_ok=True)  # half a warehouse is no warehouse
+        raise
     finally:
         con.close()
     return counts
