@@ -167,3 +167,16 @@ def test_simple_quoting_fast_path_cases() -> None:
     assert not simple(b'1,"a""b",2\n')  # an escaped quote: the record reader decides
     assert not simple(b'1,a"b",2\n')  # a quote inside an unquoted field
     assert not simple(b'1,"a"b,2\n')  # text after the closing quote
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=6), min_size=1, max_size=8))
+def test_printable_is_the_simple_pattern(cells: list[str]) -> None:
+    # the byte-wise predicate stands in for the regular expression: both say the same of every column
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from warehouse.parsers.comtrade import _SIMPLE, _printable
+
+    values = pa.array(cells, type=pa.string())
+    assert _printable(values) is pc.all(pc.match_substring_regex(values, _SIMPLE)).as_py()

@@ -11,6 +11,7 @@ import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,6 +301,9 @@ def stage_source(
     rejected: list[pd.DataFrame] = []  # rows a batch rejected: the cross-batch rules compare them too
     key = _key_columns(model)
     key_hashes: list[np.ndarray] = []  # a hash of every row's key: a key seen twice shows as a repeated hash
+    # Parquet encoding and zstd run in a thread (Arrow releases the GIL) while the next batch is validated
+    write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
+    writing: Future[None] | None = None
     try:
         for payload in payloads:
             for parsed in prefetched(parsed_batches(source, payload, batch_rows)):
@@ -320,8 +324,12 @@ def stage_source(
                     if vintage not in writers:
                         staged.files[vintage] = _part_path(lake_dir, source, vintage, run_id)
                         writers[vintage] = pq.ParquetWriter(staged.files[vintage], table.schema, compression="zstd")
-                    writers[vintage].write_table(table.cast(writers[vintage].schema))
+                    if writing is not None:
+                        writing.result()  # one batch in flight: memory stays bounded, the file's order kept
+                    writing = write_pool.submit(writers[vintage].write_table, table.cast(writers[vintage].schema))
                 del frame, valid, bad, parsed
+        if writing is not None:
+            writing.result()
         for writer in writers.values():
             writer.close()
         writers.clear()
@@ -339,10 +347,13 @@ def stage_source(
             staged.quarantine = cases.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
         staged.vintages = sorted(vintages)
     except BaseException:
+        write_pool.shutdown(wait=True)  # a write still running finishes before its file is closed and deleted
         for writer in writers.values():
             writer.close()
         staged.discard()
         raise
+    finally:
+        write_pool.shutdown(wait=True)
     return staged
 
 

@@ -600,21 +600,26 @@ def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataTy
     return pc.take(mapped, pc.index_in(values, distinct))
 
 
+def _printable(values: pa.Array) -> bool:
+    """Whether every cell is printable ASCII (``_SIMPLE``), where vectorised strip, regex and cast agree with
+    Python's string methods; Arrow's byte-wise predicate, several times faster than the regular expression."""
+    return bool(pc.all(pc.or_(pc.equal(values, ""), pc.ascii_is_printable(values))).as_py())
+
+
 def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
     """Cells stripped as ``str.strip`` does: vectorised for a plain ASCII file or printable ASCII cells, by
     Python for anything else."""
     values = values.combine_chunks()
     if plain:
         return pc.ascii_trim_whitespace(values)
-    simple = pc.match_substring_regex(values, _SIMPLE)
-    if pc.all(simple).as_py():
+    if _printable(values):
         return pc.ascii_trim(values, " ")  # the only whitespace in printable ASCII
     return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
 
 
 def _numbers(text: pa.Array, plain: bool) -> pa.Array:
     """Stripped cells as float64, null when not a plain number, exactly as ``to_number`` reads them."""
-    if not plain and not pc.all(pc.match_substring_regex(text, _SIMPLE)).as_py():
+    if not plain and not _printable(text):
         return pa.array([to_number(t) for t in text.to_pylist()], type=pa.float64(), from_pandas=True)
     number = pc.match_substring_regex(text, f"^{NUMBER}$")
     return pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64())
