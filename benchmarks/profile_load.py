@@ -100,7 +100,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.freshness:build_inputs", "build inputs digest"),
     Candidate("warehouse.freshness:reason_to_rebuild", "reason to rebuild"),
     Candidate("warehouse.freshness:republish", "republish (no rebuild)"),
-    Candidate("warehouse.freshness:record_build", "record build inputs"),
+    Candidate("warehouse.freshness:stamp_build", "record build inputs"),
     Candidate("warehouse.freshness:largest_revisions", "largest revisions (artifacts)"),
 )
 

@@ -120,8 +120,8 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) 
             catalogue=catalogue,
             storage_version=settings.storage_version,
             check=build.check_trade_figures,
+            finish=lambda con: freshness.stamp_build(con, inputs, run_id),
         )
-        freshness.record_build(built, inputs, run_id, config=settings.duckdb_config)
         build.publish(built, target)
     finally:
         built.unlink(missing_ok=True)

@@ -207,6 +207,7 @@ def build_warehouse(
     catalogue: list[Source],
     storage_version: str,
     check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    finish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     memory_limit: str | None = None,
     temp_dir: Path | None = None,
 ) -> dict[str, int]:
@@ -220,6 +221,8 @@ def build_warehouse(
         catalogue: the catalogue entries (``core.dim_source``).
         storage_version: DuckDB storage version written, so older clients can open the file.
         check: called with the open connection after the views exist; raises to refuse the build.
+        finish: called with the open connection once the check passed, before the file is checkpointed (to
+            record what the build was made from).
         memory_limit: DuckDB's memory limit for the build (``TRADEWH_DUCKDB_MEMORY_LIMIT`` when None); beyond
             it, sorts, joins, aggregates and windows spill to ``temp_dir``.
         temp_dir: where DuckDB spills (``<TRADEWH_HOME>/tmp`` when None), created if missing. An in-memory
@@ -262,6 +265,8 @@ def build_warehouse(
                 raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
         if check is not None:
             check(con)
+        if finish is not None:
+            finish(con)
         con.execute("checkpoint wh")
         con.execute("use memory")
         con.execute("detach wh")

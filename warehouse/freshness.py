@@ -246,19 +246,17 @@ def _stamp(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInputs, *, 
     )
 
 
-def record_build(built: Path, inputs: BuildInputs, run_id: str, *, config: dict[str, str] | None = None) -> None:
-    """Record in a freshly built (not yet published) file what it was built from, and its largest revisions.
+def stamp_build(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, run_id: str) -> None:
+    """Record in a freshly built (not yet published) file what it was built from, and its largest revisions, on
+    the build's own connection (``build_warehouse(finish=...)``): no second open and checkpoint of a big file.
 
     Args:
-        built: the new warehouse file.
+        con: the build's connection, using the new file.
         inputs: the digests taken before the build read its inputs.
         run_id: the run that built it.
-        config: DuckDB settings (the build's memory limit and spill folder).
     """
-    with duckdb.connect(str(built), config=config or {}) as con:
-        revisions = con.execute(LARGEST_REVISIONS).fetchall()
-        _stamp(con, run_id, inputs, rebuilt=True, revisions=json.dumps(revisions, default=str))
-        con.execute("checkpoint")
+    revisions = con.execute(LARGEST_REVISIONS).fetchall()
+    _stamp(con, run_id, inputs, rebuilt=True, revisions=json.dumps(revisions, default=str))
 
 
 def _clone(source: Path, target: Path) -> None:
