@@ -272,6 +272,11 @@ def stage_source(
     model's unique key; the dataset's ``cross_batch_rules``, the SQL of its ``across_rows`` rules) then run
     once over all rows in DuckDB, so a duplicate in two batches is caught as it would be in one.
 
+    Three things happen at once, each on its own batch: the parser reads the next batch in a thread
+    (``prefetched``), this thread validates the current one, and a writer thread encodes the previous one into
+    Parquet. Arrow's readers, kernels and encoders release the GIL, so on two cores they overlap; memory holds
+    at most three batches.
+
     Args:
         source: the catalogue entry.
         payloads: its fetched files.
