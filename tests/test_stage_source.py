@@ -143,3 +143,17 @@ def test_a_file_that_fails_midway_leaves_nothing_staged(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="year_not_integer"):
         stage_source(src, [payload(path)], context(src), lake, "r1", batch_rows=2)
     assert not list(lake.rglob("*.parquet"))
+
+
+def test_repeated_keys_name_every_row_of_a_repeated_hash() -> None:
+    import numpy as np
+
+    from warehouse.ingest import _compact, _repeated_keys
+
+    hashes = [np.array([5, 7, 9], dtype="uint64"), np.array([7, 1], dtype="uint64"), np.array([9], dtype="uint64")]
+    rows = [("a", _compact(np.array([2, 3, 4]))), ("a", _compact(np.array([10, 12]))), ("b", _compact(np.array([2])))]
+    assert isinstance(rows[0][1], range) and not isinstance(rows[1][1], range)
+    found = _repeated_keys(hashes, rows)
+    assert sorted(map(tuple, found.to_numpy().tolist())) == [("a", 3), ("a", 4), ("a", 10), ("b", 2)]
+    assert hashes == [] and rows == []  # handed back
+    assert len(_repeated_keys([np.array([1, 2], dtype="uint64")], [("a", range(2, 4))])) == 0

@@ -306,6 +306,7 @@ def stage_source(
     rejected: list[pd.DataFrame] = []  # rows a batch rejected: the cross-batch rules compare them too
     key = _key_columns(model)
     key_hashes: list[np.ndarray] = []  # a hash of every row's key: a key seen twice shows as a repeated hash
+    key_rows: list[tuple[str, np.ndarray | range]] = []  # the file and line of each of those rows, batch by batch
     # Parquet encoding and zstd run in a thread (Arrow releases the GIL) while the next batch is validated
     write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
     writing: Future[None] | None = None
@@ -318,6 +319,7 @@ def stage_source(
                 valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
                 if key:
                     key_hashes.append(pd.util.hash_pandas_object(frame[key], index=False).to_numpy())
+                    key_rows.append((payload.sha256, _compact(frame["file_row"].to_numpy(dtype="int64"))))
                 staged.batches += 1
                 staged.rows_read += len(frame)
                 staged.rows_valid += len(valid)
@@ -341,10 +343,12 @@ def stage_source(
         # the batches are gone: hand their memory back before DuckDB takes its own (peak RSS at 10M rows)
         gc.collect()
         pa_arrow.default_memory_pool().release_unused()
-        repeats = _repeats(key_hashes)
-        if (staged.files or rejected) and (len(row_rules) < len(rules) or repeats):
+        candidates = _repeated_keys(key_hashes, key_rows)
+        if (staged.files or rejected) and (len(row_rules) < len(rules) or len(candidates)):
             others = pd.concat(rejected, ignore_index=True) if rejected else None
-            found = cross_batch_quarantine(staged, model, context, duckdb_config or {}, others, key_repeats=repeats)
+            found = cross_batch_quarantine(
+                staged, model, context, duckdb_config or {}, others, key_candidates=candidates
+            )
             if len(found):
                 quarantines.append(found)
         if quarantines:
@@ -369,14 +373,37 @@ def _without_unique(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return copy
 
 
-def _repeats(hashes: list[np.ndarray]) -> bool:
-    """Whether any hash occurs twice (a repeated key always does; a collision only costs the exact check)."""
+def _compact(rows: np.ndarray) -> np.ndarray | range:
+    """A batch's line numbers, as a range when they follow each other (the usual case: 16 bytes, not 8 a row)."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
+        return range(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _repeated_keys(hashes: list[np.ndarray], rows: list[tuple[str, np.ndarray | range]]) -> pd.DataFrame:
+    """The rows whose key hash occurs more than once (``file_sha256``, ``file_row``): every row of a repeated key
+    is among them (equal keys hash alike); a collision only adds a row the exact check clears.
+
+    Args:
+        hashes: each batch's key hashes, in row order (emptied here).
+        rows: each batch's file and line numbers, in the same order (emptied here).
+    """
+    candidates = pd.DataFrame({"file_sha256": pd.Series(dtype="str"), "file_row": pd.Series(dtype="int64")})
     if not hashes:
-        return False
+        return candidates
     every = np.concatenate(hashes)
-    hashes.clear()
     every.sort()
-    return bool((every[1:] == every[:-1]).any())
+    repeated = np.unique(every[1:][every[1:] == every[:-1]])
+    del every
+    parts = []
+    for batch, (sha256, lines) in zip(hashes, rows, strict=True):
+        at = np.flatnonzero(np.isin(batch, repeated)) if len(repeated) else np.empty(0, dtype="int64")
+        if len(at):
+            picked = np.asarray(lines)[at] if not isinstance(lines, range) else at + lines.start
+            parts.append(pd.DataFrame({"file_sha256": sha256, "file_row": picked.astype("int64")}))
+    hashes.clear()
+    rows.clear()
+    return pd.concat([candidates, *parts], ignore_index=True).drop_duplicates() if parts else candidates
 
 
 def _key_columns(model: type[pa.DataFrameModel]) -> list[str]:
@@ -395,7 +422,7 @@ def cross_batch_quarantine(
     duckdb_config: dict[str, str],
     rejected: pd.DataFrame | None = None,
     *,
-    key_repeats: bool = True,
+    key_candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Run the row-comparing rules over every row of every batch; quarantine what they find among the staged
     rows and restage without them.
@@ -403,8 +430,10 @@ def cross_batch_quarantine(
     The rules: ``duplicate_key`` (the model's unique key, as pandera's uniqueness check reports it: every row of
     a repeated key, blaming the key's columns) and the dataset's ``cross_batch_rules(context)``, each a query
     over ``staged`` (the staged rows and the rows the batches rejected, as one frame validated in memory would
-    hold them) selecting the rows that break it. ``key_repeats=False`` says no key hash repeated (see
-    ``_repeats``): the key cannot be duplicated, and its query is skipped.
+    hold them) selecting the rows that break it. ``key_candidates`` (``file_sha256``, ``file_row``) are the only
+    rows whose key can be repeated (``_repeated_keys``): the key's query groups those alone, so its memory follows
+    the repeats, not the input (grouping ten million rows by an eleven-column key ran out of DuckDB's 512MB);
+    None groups every row; empty skips the query.
 
     Returns:
         The quarantine rows found (``QUARANTINE_COLUMNS``).
@@ -427,13 +456,21 @@ def cross_batch_quarantine(
             parts.append("select * from rejected_rows")
         con.execute(f"create temp view staged as {' union all by name '.join(parts)}")
         columns = ", ".join(f'"{c}"' for c in key)
-        if key and key_repeats:
+        if key and (key_candidates is None or len(key_candidates)):
+            among = "staged"
+            if key_candidates is not None:
+                con.register("key_candidates", key_candidates)
+                con.execute(
+                    "create temp table candidate_rows as select s.* from staged s semi join key_candidates c "
+                    "on s.file_sha256 = c.file_sha256 and s.file_row = c.file_row"
+                )
+                among = "candidate_rows"
             rules.insert(
                 0,
                 (
                     "duplicate_key",
                     ", ".join(key),
-                    f"select s.* from staged s semi join (select {columns} from staged group by all "
+                    f"select s.* from {among} s semi join (select {columns} from {among} group by all "
                     f"having count(*) > 1) d on {_same(key, 's', 'd')}",
                 ),
             )
@@ -450,7 +487,7 @@ def cross_batch_quarantine(
             ).df()
             found.append(rows)
         bad = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*QUARANTINE_COLUMNS, *identity])
-        if len(bad):
+        if len(bad) and _any_staged(bad, rejected):
             con.register("bad", bad[identity])
             for path in staged.files.values():
                 kept = path.with_name(path.name + ".kept")
@@ -463,6 +500,16 @@ def cross_batch_quarantine(
     finally:
         con.close()
     return bad[QUARANTINE_COLUMNS].assign(value=bad["value"].map(_cut)) if len(bad) else bad
+
+
+def _any_staged(bad: pd.DataFrame, rejected: pd.DataFrame | None) -> bool:
+    """Whether a row the cross-batch rules found is among the staged rows, not only among those a batch had
+    rejected already (then the staged files stay as they are: no rewrite of ten million rows for nothing)."""
+    found = bad[["file_sha256", "file_row"]].drop_duplicates()
+    if rejected is None or not len(rejected):
+        return bool(len(found))
+    known = rejected[["file_sha256", "file_row"]].drop_duplicates()
+    return bool((found.merge(known, how="left", indicator=True)["_merge"] == "left_only").any())
 
 
 def _cut(text: str) -> str:
