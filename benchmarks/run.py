@@ -1029,11 +1029,18 @@ def render(results: dict[str, Any]) -> str:
                     f"| {indent}{name} | {seconds:.2f} | {100 * seconds / total:.0f} % | "
                     f"{'' if peak is None else f'{peak:,.0f}'} | {'' if after is None else f'{after:,.0f}'} |"
                 )
-            top_level = sum(st["seconds"] for st in payload["stages"] if " > " not in st["path"])
+            main = [st for st in payload["stages"] if st.get("thread", "MainThread") == "MainThread"]
+            top_level = sum(st["seconds"] for st in main if " > " not in st["path"])
             w(
                 f"| *outside these stages (Prefect's flow and task run bookkeeping through its API, the flow's "
                 f"own code)* | {total - top_level:.2f} | {100 * (total - top_level) / total:.0f} % | | |\n"
             )
+            if len(main) < len(payload["stages"]):
+                w(
+                    "A stage *in thread* ran beside the main thread's (its seconds are not part of the main "
+                    "thread's sum): the main thread's *own code* of the stage that consumes it includes the time it "
+                    "waited for it, and the writes handed to the Parquet writer thread.\n"
+                )
     w("## Raw figures\n")
     w(f"Every run (wall, RSS, exit code, log) is in `{meta.get('json', 'the JSON file')}` as written by this run.\n")
     return "\n".join(out)
@@ -1073,6 +1080,9 @@ def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, floa
             calls = f" ({st['items']:,} item{'' if st['items'] == 1 else 's'}{made})"
         if st["seconds"] < 0.005 and depth:
             return
+        thread = st.get("thread", "MainThread")
+        if depth == 0 and thread != "MainThread":  # e.g. the parser, a batch ahead of the stage that consumes it
+            calls += f", in thread `{thread}`, alongside the main thread's stages"
         out.append((depth, name + calls, st["seconds"], st["peak_rss_mib"], st["rss_after_mib"]))
         kids = children(st["path"])
         for kid in kids:
