@@ -35,7 +35,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # The benchmark of issue 5 (BENCHMARKS.md): tradewh against bare DuckDB on generated Comtrade files, at the
-# sizes the issue states its targets on (about 40 min on two cores); bench-quick: 100k and 1M rows, one repeat.
+# sizes the issue states its targets on (about half an hour on two cores); bench-quick: 100k and 1M rows, one repeat.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --rows 1000000 10000000 --repeat 3 --profile-rows 10000000
 

@@ -396,8 +396,8 @@ def _repeated_keys(hashes: list[np.ndarray], rows: list[tuple[str, np.ndarray | 
     repeated = np.unique(every[1:][every[1:] == every[:-1]])
     del every
     parts = []
-    for batch, (sha256, lines) in zip(hashes, rows, strict=True):
-        at = np.flatnonzero(np.isin(batch, repeated)) if len(repeated) else np.empty(0, dtype="int64")
+    for batch, (sha256, lines) in zip(hashes, rows, strict=True) if len(repeated) else ():
+        at = np.flatnonzero(np.isin(batch, repeated))
         if len(at):
             picked = np.asarray(lines)[at] if not isinstance(lines, range) else at + lines.start
             parts.append(pd.DataFrame({"file_sha256": sha256, "file_row": picked.astype("int64")}))
