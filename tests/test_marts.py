@@ -238,3 +238,71 @@ def test_goods_composition_by_sitc_section(con):
         "where source_id = 'comtrade_chn_usa_sitc' and period = '2011' and length(category) = 2",
     )[0]
     assert shares["7"] == pytest.approx(100 * machinery)
+
+
+# The stored pairings group only the series whose key hash repeats (one number grouped instead of eleven or
+# twelve columns); a series of one row is carried as it is. These compare them with the plain GROUP BY over every
+# row that they replace, on every source of the shipped catalogue.
+
+PLAIN_BALANCE = """
+    select
+        source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+        measure, unit,
+        max(value) filter (where flow = 'export') as exports,
+        max(value) filter (where flow = 'import') as imports,
+        coalesce(bool_or(is_derived) filter (where flow = 'export'), false) as is_exports_derived,
+        coalesce(bool_or(is_derived) filter (where flow = 'import'), false) as is_imports_derived,
+        string_agg(derivation, '; ') as derivation,
+        bool_and(is_latest_vintage) as is_latest_vintage,
+    from core.fct_trade_figure
+    where flow in ('export', 'import') and measure in (select measure from core.dim_measure where is_additive)
+    group by all
+"""
+
+STORED_BALANCE = """
+    select
+        source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+        measure, unit, exports, imports, is_exports_derived, is_imports_derived, derivation, is_latest_vintage,
+    from marts.trade_balance_vintages
+"""
+
+
+def test_balance_pairs_every_series_as_a_plain_group_by(con):
+    stored = con.execute(f"select count(*) from ({STORED_BALANCE})").fetchone()[0]
+    paired = one(
+        con, "select count(*) from marts.trade_balance_vintages where exports is not null and imports is not null"
+    )
+    assert paired[0] > 0 and stored > paired[0]  # both kinds of series are there: paired and one-sided
+    assert con.execute(f"({STORED_BALANCE}) except all ({PLAIN_BALANCE})").fetchall() == []
+    assert con.execute(f"({PLAIN_BALANCE}) except all ({STORED_BALANCE})").fetchall() == []
+
+
+def test_identities_derived_wherever_a_plain_group_by_finds_two_flows(con):
+    plain = """
+        with sides as (
+            select
+                source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure,
+                unit,
+                max(value) filter (where flow = 'export') as e,
+                max(value) filter (where flow = 'import') as i,
+                max(value) filter (where flow = 'total') as t,
+            from core.fct_trade_figure
+            where not is_derived and measure in (select measure from core.dim_measure where is_additive)
+            group by all
+        )
+        select source_id, vintage, reporter, partner, period, category, measure, 'import' as flow, t - e from sides
+        where t is not null and e is not null and i is null
+        union all
+        select source_id, vintage, reporter, partner, period, category, measure, 'export', t - i from sides
+        where t is not null and i is not null and e is null
+        union all
+        select source_id, vintage, reporter, partner, period, category, measure, 'total', e + i from sides
+        where e is not null and i is not null and t is null
+    """
+    stored = """
+        select source_id, vintage, reporter, partner, period, category, measure, flow, value
+        from core.fct_trade_figure where derivation_rule = 'identity'
+    """
+    assert con.execute(f"select count(*) from ({stored})").fetchone()[0] > 0
+    assert con.execute(f"({stored}) except all ({plain})").fetchall() == []
+    assert con.execute(f"({plain}) except all ({stored})").fetchall() == []

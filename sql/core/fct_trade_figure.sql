@@ -71,15 +71,33 @@ reported as not materialized (
     from oecd_msti
 ),
 
+additive as not materialized (
+    select
+        source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
+        flow, value,
+        hash(source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit)
+            as series_hash,
+    from reported
+    where measure in (select measure from measures where is_additive)
+),
+
+paired_series as (
+    -- a figure follows by arithmetic only where one series has two flows: the rows whose series hash repeats
+    -- (equal series have equal hashes), found by grouping one number instead of eleven columns
+    select series_hash from additive
+    group by series_hash
+    having count(*) > 1
+),
+
 flows_side_by_side as (
     select
         source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
         max(value) filter (where flow = 'export') as export_value,
         max(value) filter (where flow = 'import') as import_value,
         max(value) filter (where flow = 'total') as total_value,
-    from reported
-    where measure in (select measure from measures where is_additive)
-    group by all
+    from additive
+    semi join paired_series on paired_series.series_hash = additive.series_hash
+    group by source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit
 ),
 
 identity_derived as (

@@ -7,10 +7,24 @@
 create or replace view marts.trade_balance_vintages as
 with
 
-figures as (
-    select * from core.fct_trade_figure
+figures as not materialized (
+    select
+        *,
+        hash(
+            source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+            measure, unit
+        ) as series_hash,
+    from core.fct_trade_figure
     where flow in ('export', 'import')
         and measure in (select measure from core.dim_measure where is_additive)
+),
+
+paired_series as (
+    -- the series with both flows (or a flow twice): the rows whose series hash repeats (equal series have equal
+    -- hashes), found by grouping one number instead of twelve columns; a series of one row is paired as it is
+    select series_hash from figures
+    group by series_hash
+    having count(*) > 1
 ),
 
 paired as (
@@ -24,7 +38,22 @@ paired as (
         string_agg(derivation, '; ') as derivation,
         bool_and(is_latest_vintage) as is_latest_vintage,
     from figures
-    group by all
+    semi join paired_series on paired_series.series_hash = figures.series_hash
+    group by
+        source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+        measure, unit
+    union all
+    select
+        source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
+        measure, unit,
+        case when flow = 'export' then value end as exports,
+        case when flow = 'import' then value end as imports,
+        case when flow = 'export' then is_derived end as is_exports_derived,
+        case when flow = 'import' then is_derived end as is_imports_derived,
+        derivation,
+        is_latest_vintage,
+    from figures
+    anti join paired_series on paired_series.series_hash = figures.series_hash
 ),
 
 final as (
