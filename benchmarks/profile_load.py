@@ -70,6 +70,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.file_state:load_state", "file state: read (stat instead of hashing)"),
     Candidate("warehouse.file_state:save_state", "file state: write"),
     Candidate("warehouse.ingest:unchanged", "unchanged (sha256 check)"),
+    Candidate("warehouse.lake:unchanged", "unchanged (sha256 check)"),
     # the streaming path: parse + validate + stage Parquet per batch, then one commit
     Candidate("warehouse.ingest:stage_source", "stage source (parse, validate, Parquet, by batch)"),
     Candidate("warehouse.ingest:parsed_batches", "parsed batches"),
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stages = Stages()
     started = time.perf_counter()
-    import_modules = stages.wrap("import flows.nightly (prefect, pandas, pandera, duckdb)", importlib.import_module)
+    import_modules = stages.wrap("import flows.nightly (prefect, duckdb, pyarrow)", importlib.import_module)
     import_modules("flows.nightly")  # what cmd_load imports before the flow starts
     from warehouse import cli
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from schemas.context import RunContext  # noqa: F401 (the rules' argument; re-exported)
 from warehouse.catalogue import Source
 from warehouse.parsers.csvtext import NUMBER  # noqa: F401 (what a parser reads as a number; re-exported)
 
@@ -29,16 +29,6 @@ _BUILTIN_RULES = {
     "dtype": "wrong_type",
     "coerce_dtype": "wrong_type",
 }
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What the rules need to know beyond the rows: the catalogue entry, the known country codes and the
-    folder of reference lists (code lists a dataset's rules read)."""
-
-    source: Source
-    country_codes: frozenset[str]
-    reference_dir: Path
 
 
 @dataclass(frozen=True)

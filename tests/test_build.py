@@ -15,6 +15,7 @@ from pandera.typing import Series
 from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
 from warehouse import cli
+from warehouse.audit import over_threshold
 from warehouse.build import (
     BuildError,
     build_warehouse,
@@ -25,7 +26,6 @@ from warehouse.build import (
 )
 from warehouse.catalogue import Source
 from warehouse.debris import clear_debris
-from warehouse.ingest import over_threshold
 from warehouse.settings import load_settings
 from warehouse.sql_checks import UntranslatableRule, check_relation, translate
 

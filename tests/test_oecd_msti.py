@@ -24,10 +24,11 @@ from schemas.trade_figure import TradeFigure
 from tests.conftest import FIXTURES, PROJECT_ROOT, SHARED_DATA
 from tests.strategies import mutations
 from warehouse import audit
+from warehouse.audit import SourceResult
 from warehouse.catalogue import MeasureSpec, Source
 from warehouse.errors import SourceError
 from warehouse.fetch import Payload
-from warehouse.ingest import SourceResult, parse_payloads, validate_source, write_lake
+from warehouse.ingest import parse_payloads, validate_source, write_lake
 from warehouse.parsers.oecd_msti import COLUMNS, parse_oecd_msti
 from warehouse.reference import known_country_codes
 

@@ -20,7 +20,8 @@ from schemas.rules import RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
 from warehouse.catalogue import MeasureSpec, Source
 from warehouse.fetch import Payload
-from warehouse.ingest import MANIFEST, commit_lake, lake_files, parse_payloads, stage_source, validate_source
+from warehouse.ingest import commit_lake, parse_payloads, stage_source, validate_source
+from warehouse.lake import MANIFEST, lake_files
 from warehouse.reference import known_country_codes
 
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"

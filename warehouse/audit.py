@@ -1,4 +1,9 @@
-"""Run bookkeeping: run ids, per-source results, and the audit records kept in the lake."""
+"""Run bookkeeping: run ids, per-source results, and the audit records kept in the lake.
+
+Written with DuckDB: a run that loads nothing (every source unchanged) records its audit without importing
+pandas (pyarrow's arrays from Python values import it; the quarantine rows of a run that staged some are a
+pandas frame already).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,45 @@ import datetime as dt
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa_arrow
-import pyarrow.parquet as pq
+import duckdb
 
 from warehouse.fetch import Payload
-from warehouse.ingest import SourceResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class SourceResult:
+    """What happened to one source in one run (one row of ``audit.source_runs``)."""
+
+    source_id: str
+    dataset: str
+    status: str  # 'loaded', 'skipped' (unchanged), 'failed'
+    files: list[dict[str, object]] = field(default_factory=list)
+    vintages: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    message: str = ""
+    quarantine: pd.DataFrame | None = None  # rows of ``schemas.rules.QUARANTINE_COLUMNS``; None: no row
+
+
+def over_threshold(rows_read: int, rows_rejected: int, threshold: float) -> str | None:
+    """Why a source fails as a whole when too many of its rows were rejected, or None when it may load."""
+    share = rows_rejected / max(rows_read, 1)
+    if share <= threshold:
+        return None
+    return (
+        f"{rows_rejected} of {rows_read} rows rejected ({share:.1%}), above the threshold of {threshold:.0%}: "
+        "nothing of this source is loaded; see audit.rejected_rows"
+    )
 
 
 @dataclass
@@ -48,18 +83,54 @@ def files_of(payloads: list[Payload]) -> list[dict[str, object]]:
     return [{"file_name": p.name, "origin": p.origin, "file_sha256": p.sha256, "bytes": p.size} for p in payloads]
 
 
-def _write(frame: pd.DataFrame, target: Path) -> None:
+# the columns of each audit record and their DuckDB types (the Parquet files keep them)
+LOAD_RUNS = {
+    "run_id": "varchar",
+    "started_at": "timestamptz",
+    "finished_at": "timestamptz",
+    "status": "varchar",
+    "message": "varchar",
+    **{c: "bigint" for c in ("sources_loaded", "sources_skipped", "sources_failed", "rows_rejected")},
+}
+SOURCE_RUNS = {
+    **{c: "varchar" for c in ("run_id", "source_id", "dataset", "status", "vintages")},
+    "files": "bigint",
+    "bytes": "bigint",
+    "file_sha256": "varchar",
+    **{c: "bigint" for c in ("rows_read", "rows_valid", "rows_rejected", "rows_loaded")},
+    "message": "varchar",
+}
+SOURCE_FILES = {
+    **{c: "varchar" for c in ("run_id", "source_id", "file_name", "origin", "file_sha256")},
+    "bytes": "bigint",
+}
+
+
+def _write(target: Path, write: Callable[[duckdb.DuckDBPyConnection, str], None]) -> None:
+    """Write a Parquet file atomically: ``write(con, path)`` writes it at a temporary path, renamed into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=".parquet")
     os.close(fd)
-    pq.write_table(pa_arrow.Table.from_pandas(frame, preserve_index=False), tmp, compression="zstd")
+    with duckdb.connect() as con:
+        write(con, tmp)
     os.replace(tmp, target)
+
+
+def _records(rows: list[dict[str, Any]], columns: dict[str, str]) -> Callable[[duckdb.DuckDBPyConnection, str], None]:
+    def write(con: duckdb.DuckDBPyConnection, path: str) -> None:
+        con.execute(f"create table records ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        if rows:
+            marks = ", ".join("?" for _ in columns)
+            con.executemany(f"insert into records values ({marks})", [[row.get(c) for c in columns] for row in rows])
+        con.execute("copy records to ? (format parquet, compression zstd)", [path])
+
+    return write
 
 
 def record_run(run: Run, lake_dir: Path) -> None:
     """Write (or rewrite) the run's audit records into the lake, where every later build reads them."""
     audit = lake_dir / "_audit"
-    runs = pd.DataFrame(
+    runs = _records(
         [
             {
                 "run_id": run.run_id,
@@ -72,10 +143,11 @@ def record_run(run: Run, lake_dir: Path) -> None:
                 "sources_failed": sum(r.status == "failed" for r in run.results),
                 "rows_rejected": sum(r.rows_rejected for r in run.results),
             }
-        ]
+        ],
+        LOAD_RUNS,
     )
-    _write(runs, audit / "load_runs" / f"{run.run_id}.parquet")
-    sources = pd.DataFrame(
+    _write(audit / "load_runs" / f"{run.run_id}.parquet", runs)
+    sources = _records(
         [
             {
                 "run_id": run.run_id,
@@ -93,22 +165,28 @@ def record_run(run: Run, lake_dir: Path) -> None:
                 "message": r.message,
             }
             for r in run.results
-        ]
+        ],
+        SOURCE_RUNS,
     )
-    _write(sources, audit / "source_runs" / f"{run.run_id}.parquet")
-    files = pd.DataFrame(
-        [{"run_id": run.run_id, "source_id": r.source_id, **f} for r in run.results for f in r.files],
-        columns=["run_id", "source_id", "file_name", "origin", "file_sha256", "bytes"],
+    _write(audit / "source_runs" / f"{run.run_id}.parquet", sources)
+    files = _records(
+        [{"run_id": run.run_id, "source_id": r.source_id, **f} for r in run.results for f in r.files], SOURCE_FILES
     )
-    _write(files, audit / "source_files" / f"{run.run_id}.parquet")
-    rejected = [r.quarantine.assign(run_id=run.run_id) for r in run.results if len(r.quarantine)]
+    _write(audit / "source_files" / f"{run.run_id}.parquet", files)
+    rejected = [r.quarantine.assign(run_id=run.run_id) for r in run.results if r.quarantine is not None]
+    rejected = [frame for frame in rejected if len(frame)]
     if rejected:
+        import pandas as pd  # imported already: the quarantine rows are pandas frames
+
         frame = pd.concat(rejected, ignore_index=True)
         frame["file_row"] = frame["file_row"].astype("int64")
-        _write(
-            frame[["run_id", *[c for c in frame.columns if c != "run_id"]]],
-            audit / "rejected_rows" / f"{run.run_id}.parquet",
-        )
+        ordered = frame[["run_id", *[c for c in frame.columns if c != "run_id"]]]
+
+        def write(con: duckdb.DuckDBPyConnection, path: str) -> None:
+            con.register("rejected_rows", ordered)
+            con.execute("copy rejected_rows to ? (format parquet, compression zstd)", [path])
+
+        _write(audit / "rejected_rows" / f"{run.run_id}.parquet", write)
 
 
 def summary_lines(run: Run) -> list[str]:

@@ -14,16 +14,22 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa_arrow
 
 from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
-from warehouse.ingest import lake_files, model_for
+from warehouse.lake import lake_files
 from warehouse.reference import load_countries, load_country_aliases
 from warehouse.settings import load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa_arrow
+
+# pandas, pandera and pyarrow are imported by the functions that build (not at the top): a run that only
+# publishes again (warehouse.freshness, which uses ``publish``) does not import them
 
 STORE = "store"  # the tables behind materialized views
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
@@ -152,6 +158,11 @@ def refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[str]:
 
 def _empty_table(dataset: str) -> pa_arrow.Table:
     """A zero-row table with the dataset's columns, so its staging view binds before any load succeeded."""
+    import pandas as pd
+    import pyarrow as pa_arrow
+
+    from warehouse.ingest import model_for
+
     schema = model_for(dataset).to_schema()
     columns = {name: pd.Series(dtype=str(col.dtype)) for name, col in schema.columns.items()}
     for extra in ("source_id", "vintage", "file_name", "file_sha256"):
@@ -182,6 +193,8 @@ def _load_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:
     """Every reference list in ``seeds/reference/`` as ``raw.ref_<name>`` (text columns), the catalogue as
     ``raw.ref_sources``; countries and their aliases with their types."""
+    import pandas as pd
+
     reference = seeds_dir / "reference"
     typed = {"countries": load_countries(reference), "country_aliases": load_country_aliases(reference)}
     for path in sorted(reference.glob("*.csv")):

@@ -25,39 +25,11 @@ from schemas.rules import QUARANTINE_COLUMNS, FrameRule, RunContext, split_frame
 from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
+from warehouse.lake import MANIFEST, manifest, source_dir
 from warehouse.parsers.base import ParsedFile
 
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
-MANIFEST = "_manifest.json"
 BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
-
-
-@dataclass
-class SourceResult:
-    """What happened to one source in one run (one row of ``audit.source_runs``)."""
-
-    source_id: str
-    dataset: str
-    status: str  # 'loaded', 'skipped' (unchanged), 'failed'
-    files: list[dict[str, object]] = field(default_factory=list)
-    vintages: list[str] = field(default_factory=list)
-    rows_read: int = 0
-    rows_valid: int = 0
-    rows_rejected: int = 0
-    rows_loaded: int = 0
-    message: str = ""
-    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
-
-
-def over_threshold(rows_read: int, rows_rejected: int, threshold: float) -> str | None:
-    """Why a source fails as a whole when too many of its rows were rejected, or None when it may load."""
-    share = rows_rejected / max(rows_read, 1)
-    if share <= threshold:
-        return None
-    return (
-        f"{rows_rejected} of {rows_read} rows rejected ({share:.1%}), above the threshold of {threshold:.0%}: "
-        "nothing of this source is loaded; see audit.rejected_rows"
-    )
 
 
 def parser_for(dataset: str) -> Callable[..., ParsedFile]:
@@ -83,7 +55,7 @@ def model_for(dataset: str) -> type[pa.DataFrameModel]:
 
 
 def _loaded_vintages(source: Source, lake_dir: Path) -> dict[str, list[str]]:
-    return _manifest(source_dir(lake_dir, source)).get("vintage_sha256", {})
+    return manifest(source_dir(lake_dir, source)).get("vintage_sha256", {})
 
 
 def vintage_of(source: Source, stated: str | None, sha256: str, loaded: dict[str, list[str]], today: str) -> str:
@@ -193,30 +165,11 @@ def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) ->
     return validate_frame(frame, schema, rules)
 
 
-def source_dir(lake_dir: Path, source: Source) -> Path:
-    return lake_dir / source.dataset / source.id
-
-
-def unchanged(source: Source, payloads: list[Payload], lake_dir: Path) -> bool:
-    """Whether the payloads are exactly those last loaded for this source (and their Parquet is still there)."""
-    base = source_dir(lake_dir, source)
-    state = _manifest(base)
-    if not state:
-        return False
-    files_there = all((base / v / name).exists() for v, name in state["files"].items())
-    return files_there and sorted(state["sha256"]) == sorted(p.sha256 for p in payloads)
-
-
 def to_arrow(frame: pd.DataFrame, model: type[pa.DataFrameModel]) -> pa_arrow.Table:
     """The frame as an Arrow table with the model's columns first, strings as Arrow strings."""
     columns = [c for c in model.to_schema().columns if c in frame.columns]
     ordered = frame[columns + [c for c in frame.columns if c not in columns]]
     return pa_arrow.Table.from_pandas(ordered, preserve_index=False)
-
-
-def _manifest(base: Path) -> dict:
-    manifest = base / MANIFEST
-    return json.loads(manifest.read_text()) if manifest.exists() else {}
 
 
 @dataclass
@@ -538,7 +491,7 @@ def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_di
     import duckdb
 
     base = source_dir(lake_dir, source)
-    before = _manifest(base)
+    before = manifest(base)
     files = dict(before.get("files", {}))
     written: dict[str, list[str]] = {}
     con = duckdb.connect()
@@ -598,12 +551,3 @@ def write_lake(source: Source, valid: pd.DataFrame, payloads: list[Payload], lak
     except BaseException:
         staged.discard()
         raise
-
-
-def lake_files(lake_dir: Path, dataset: str) -> list[Path]:
-    """Every Parquet file of a dataset that a completed load committed in its source's manifest."""
-    files = []
-    for manifest in sorted((lake_dir / dataset).glob(f"*/{MANIFEST}")):
-        state = json.loads(manifest.read_text())
-        files += [manifest.parent / vintage / name for vintage, name in sorted(state["files"].items())]
-    return files

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 COUNTRIES_FILE = "countries.csv"
 ALIASES_FILE = "country_aliases.csv"
@@ -17,6 +19,8 @@ _BOOLEANS = {"true": True, "false": False}
 
 def _read_strings(path: Path, columns: list[str]) -> pd.DataFrame:
     """Read a seed CSV with every column as a string ('' for empty, never NaN) and check its header."""
+    import pandas as pd  # here, not at the top: the flow imports this module on a run that may read no list
+
     frame = pd.read_csv(
         path,
         dtype={c: str for c in columns},
@@ -56,6 +60,8 @@ def load_countries(reference_dir: Path) -> pd.DataFrame:
     duplicated = frame.loc[frame["iso3"].duplicated(), "iso3"]
     if len(duplicated):
         raise ValueError(f"{path}: iso3 codes repeated: {sorted(set(duplicated))}")
+    import pandas as pd
+
     frame["m49"] = pd.array([int(v) if v else pd.NA for v in frame["m49"]], dtype="Int64")
     frame["is_aggregate"] = frame["is_aggregate"].map(_BOOLEANS).astype(bool)
     return frame
