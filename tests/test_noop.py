@@ -244,3 +244,31 @@ def test_the_project_rerun_was_a_no_op(loaded):
     rows = builds(loaded["warehouse"])
     assert [(r[0], r[1]) for r in rows] == [(loaded["first"]["run_id"], True), (loaded["second"]["run_id"], False)]
     assert rows[0][2] == rows[1][2]
+
+
+def test_the_no_op_path_imports_neither_pandas_nor_pandera(tmp_path):
+    """What a run that finds every source unchanged uses (the flow, the lake's manifests, the audit records, the
+    republish) imports no data-frame library: importing pandas and pandera alone took 0.4 s of such a run."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from pathlib import Path
+import warehouse.cli, flows.nightly
+from warehouse import audit, freshness, lake
+run = audit.new_run()
+run.results.append(audit.SourceResult("s", "press_release", "skipped", files=[
+    {{"file_name": "f.csv", "origin": "o", "file_sha256": "0" * 64, "bytes": 3}}]))
+audit.record_run(run, Path({str(tmp_path)!r}))
+loaded = sorted(m for m in ("pandas", "pandera", "warehouse.ingest") if m in sys.modules)
+print(",".join(loaded) or "none")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "none"
+    (written,) = (tmp_path / "_audit" / "load_runs").glob("*.parquet")
+    runs = duckdb.sql(f"select run_id, status, sources_skipped from '{written}'").fetchall()
+    assert runs == [(written.stem, "running", 1)]
+    files = duckdb.sql(f"select file_name, bytes from '{tmp_path}/_audit/source_files/*.parquet'").fetchall()
+    assert files == [("f.csv", 3)]
