@@ -9,6 +9,8 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
@@ -278,3 +280,22 @@ def test_serve_runs_the_flow_on_the_nightly_cron(monkeypatch):
     assert call["name"] == "tradewh-nightly"
     [schedule] = call["schedules"]
     assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Shanghai")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from([1, 2, None]), st.sampled_from(["x", "", None])),
+        max_size=40,
+    )
+)
+def test_duplicated_rows_counts_what_a_plain_group_by_counts(rows):
+    """The hash pre-grouping counts the rows sharing their key exactly as pandas does, nulls equal to nulls."""
+    from warehouse.sql_checks import _duplicated_rows
+
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype=object)
+    with duckdb.connect() as con:
+        con.execute("create table t (a varchar, b bigint, c varchar)")
+        if rows:
+            con.executemany("insert into t values (?, ?, ?)", [list(r) for r in rows])
+        assert _duplicated_rows(con, "t", ("a", "b", "c")) == int(frame.duplicated(keep=False).sum())

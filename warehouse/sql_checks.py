@@ -9,7 +9,8 @@ them to the relation pulled into pandas (which at 10M rows costs gigabytes):
 - a column's checks (``isin``, ``str_matches``, ``greater_than_or_equal_to``, ...) on its non-null values, as
   pandera ignores nulls there;
 - a dataframe-wide check through the SQL it carries (``statistics={"sql": "<true on a row that passes>"}``);
-- ``Config.unique`` and ``unique=True``: a GROUP BY ... HAVING count(*) > 1 (``multiple_fields_uniqueness``).
+- ``Config.unique`` and ``unique=True``: a GROUP BY ... HAVING count(*) > 1 over the rows whose key hash repeats
+  (``multiple_fields_uniqueness``).
 
 A rule with no translation raises :class:`UntranslatableRule`: a rule is never skipped in silence.
 """
@@ -232,13 +233,20 @@ def check_relation(
 
 
 def _duplicated_rows(con: duckdb.DuckDBPyConnection, relation: str, key: tuple[str, ...]) -> int:
-    """How many rows share their key with another row: one GROUP BY on the key.
+    """How many rows share their key with another row.
 
-    Grouping by a 64-bit hash of the key instead halves the time, but DuckDB 2.0.1 ran out of memory on it at
-    some memory limits (384MB, at 10M rows) where grouping by the key itself spills and completes.
+    Rows with equal keys have equal 64-bit hashes: a GROUP BY of the hash finds the few rows whose hash repeats,
+    and only those are grouped by the key itself (exact: a hash shared by different keys counts nothing). At 10M
+    rows of the conformed fact, 2.3 s -> 1.3 s against grouping every row by its nine columns, and it completes
+    at a 256MB memory limit. (Grouping by the hash alone, which the count cannot rely on, once ran out of memory
+    in DuckDB 2.0.1 at 384MB where this pair of groupings does not.)
     """
     columns = ", ".join(ident(c) for c in key)
-    grouped = f"select count(*) as n from {relation} group by {columns} having count(*) > 1"
+    repeated = f"select hash({columns}) as key_hash from {relation} group by key_hash having count(*) > 1"
+    grouped = (
+        f"select count(*) as n from {relation} semi join ({repeated}) as repeated "
+        f"on repeated.key_hash = hash({columns}) group by {columns} having count(*) > 1"
+    )
     return int(con.execute(f"select coalesce(sum(n), 0) from ({grouped})").fetchall()[0][0])
 
 
