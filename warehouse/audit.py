@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,26 +105,22 @@ SOURCE_FILES = {
 }
 
 
-def _write(
-    con: duckdb.DuckDBPyConnection, target: Path, write: Callable[[duckdb.DuckDBPyConnection, str], None]
-) -> None:
-    """Write a Parquet file atomically: ``write(con, path)`` writes it at a temporary path, renamed into place."""
+def _copy_to(con: duckdb.DuckDBPyConnection, relation: str, target: Path) -> None:
+    """Write a relation of ``con`` as a Parquet file atomically: at a temporary name, renamed into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=".parquet")
     os.close(fd)
-    write(con, tmp)
+    con.execute(f"copy {relation} to ? (format parquet, compression zstd)", [tmp])
     os.replace(tmp, target)
 
 
-def _records(rows: list[dict[str, Any]], columns: dict[str, str]) -> Callable[[duckdb.DuckDBPyConnection, str], None]:
-    def write(con: duckdb.DuckDBPyConnection, path: str) -> None:
-        con.execute(f"create or replace temp table records ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-        if rows:
-            marks = ", ".join("?" for _ in columns)
-            con.executemany(f"insert into records values ({marks})", [[row.get(c) for c in columns] for row in rows])
-        con.execute("copy records to ? (format parquet, compression zstd)", [path])
-
-    return write
+def _records(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], columns: dict[str, str]) -> str:
+    """The rows as the temporary table ``records`` with these columns and types; returns its name."""
+    con.execute(f"create or replace temp table records ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        con.executemany(f"insert into records values ({marks})", [[row.get(c) for c in columns] for row in rows])
+    return "records"
 
 
 def record_run(run: Run, lake_dir: Path) -> None:
@@ -136,6 +131,7 @@ def record_run(run: Run, lake_dir: Path) -> None:
 
 def _record_run(con: duckdb.DuckDBPyConnection, run: Run, audit: Path) -> None:
     runs = _records(
+        con,
         [
             {
                 "run_id": run.run_id,
@@ -151,8 +147,9 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: Run, audit: Path) -> None:
         ],
         LOAD_RUNS,
     )
-    _write(con, audit / "load_runs" / f"{run.run_id}.parquet", runs)
+    _copy_to(con, runs, audit / "load_runs" / f"{run.run_id}.parquet")
     sources = _records(
+        con,
         [
             {
                 "run_id": run.run_id,
@@ -173,26 +170,21 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: Run, audit: Path) -> None:
         ],
         SOURCE_RUNS,
     )
-    _write(con, audit / "source_runs" / f"{run.run_id}.parquet", sources)
+    _copy_to(con, sources, audit / "source_runs" / f"{run.run_id}.parquet")
     files = _records(
-        [{"run_id": run.run_id, "source_id": r.source_id, **f} for r in run.results for f in r.files], SOURCE_FILES
+        con, [{"run_id": run.run_id, "source_id": r.source_id, **f} for r in run.results for f in r.files], SOURCE_FILES
     )
-    _write(con, audit / "source_files" / f"{run.run_id}.parquet", files)
-    rejected = [r.quarantine.assign(run_id=run.run_id) for r in run.results if r.quarantine is not None]
-    rejected = [frame for frame in rejected if len(frame)]
+    _copy_to(con, files, audit / "source_files" / f"{run.run_id}.parquet")
+    rejected = [
+        r.quarantine.assign(run_id=run.run_id) for r in run.results if r.quarantine is not None and len(r.quarantine)
+    ]
     if rejected:
         import pandas as pd  # imported already: the quarantine rows are pandas frames
 
         frame = pd.concat(rejected, ignore_index=True)
         frame["file_row"] = frame["file_row"].astype("int64")
-        ordered = frame[["run_id", *[c for c in frame.columns if c != "run_id"]]]
-
-        def write(con: duckdb.DuckDBPyConnection, path: str) -> None:
-            con.register("rejected_rows", ordered)
-            con.execute("copy rejected_rows to ? (format parquet, compression zstd)", [path])
-            con.unregister("rejected_rows")
-
-        _write(con, audit / "rejected_rows" / f"{run.run_id}.parquet", write)
+        con.register("rejected_rows", frame[["run_id", *[c for c in frame.columns if c != "run_id"]]])
+        _copy_to(con, "rejected_rows", audit / "rejected_rows" / f"{run.run_id}.parquet")
 
 
 def summary_lines(run: Run) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from warehouse.lake import MANIFEST
+
 PATTERNS = (
     ("raw", "**/.part-*"),  # a payload being written
     ("lake", "**/.part-*"),  # a Parquet file being written
@@ -22,7 +24,7 @@ def clear_debris(home: Path) -> list[Path]:
         The files removed.
     """
     removed = [p for zone, pattern in PATTERNS for p in (home / zone).glob(pattern) if p.is_file()]
-    for manifest in (home / "lake").glob("*/*/_manifest.json"):
+    for manifest in (home / "lake").glob(f"*/*/{MANIFEST}"):
         committed = {manifest.parent / v / name for v, name in json.loads(manifest.read_text())["files"].items()}
         removed += [p for p in manifest.parent.glob("*/data-*.parquet") if p not in committed]
     for path in removed:

@@ -42,6 +42,7 @@ import duckdb
 
 from warehouse.build import publish
 from warehouse.catalogue import Source
+from warehouse.lake import MANIFEST
 
 AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows")
 CODE_ROOT = Path(__file__).resolve().parent.parent
@@ -122,8 +123,8 @@ def _files(folder: Path, pattern: str = "**/*") -> Iterable[bytes]:
 
 
 def _lake(lake_dir: Path) -> Iterable[bytes]:
-    """Each source's manifest (the lake's commit point, see ``warehouse.ingest``) and the stat of the files it names."""
-    for manifest in sorted(lake_dir.glob("*/*/_manifest.json")):
+    """Each source's manifest (the lake's commit point, see ``warehouse.lake``) and the stat of the files it names."""
+    for manifest in sorted(lake_dir.glob(f"*/*/{MANIFEST}")):
         text = manifest.read_bytes()
         yield str(manifest.relative_to(lake_dir)).encode()
         yield text
