@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import duckdb
@@ -261,6 +262,36 @@ def test_publish_swaps_and_keeps_the_previous(tmp_path):
     assert final.read_bytes() == b"second"
     assert previous is not None and previous.read_bytes() == b"first"
     assert not first.exists() and not second.exists()
+
+
+def test_a_third_publish_discards_the_oldest_file_in_a_thread_and_debris_clears_what_a_kill_left(tmp_path):
+    final = tmp_path / "warehouse" / "tradewh.duckdb"
+    final.parent.mkdir()
+    for text in ("first", "second", "third"):
+        built = final.with_name(f".{text}.building")
+        built.write_text(text)
+        publish(built, final)
+    for thread in threading.enumerate():
+        if thread.name == "tradewh-discard":
+            thread.join()
+    assert sorted(p.name for p in final.parent.iterdir()) == ["tradewh.duckdb", "tradewh.duckdb.previous"]
+    assert (final.read_text(), final.with_name("tradewh.duckdb.previous").read_text()) == ("third", "second")
+
+    left = final.with_name(".tradewh.duckdb.previous.4242-1-7.discarded")  # the process died before its thread ran
+    left.write_text("first")
+    assert clear_debris(tmp_path) == [left]
+    assert not left.exists()
+
+
+def test_discard_renames_at_once_and_unlinks_in_its_thread(tmp_path):
+    from warehouse.build import discard
+
+    doomed = tmp_path / "big.duckdb"
+    doomed.write_bytes(b"x" * 1024)
+    thread = discard(doomed)
+    assert not doomed.exists()  # renamed before discard returned
+    thread.join()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reject_threshold():

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -303,6 +305,23 @@ def _quote(text: object) -> str:
     return str(text).replace("'", "''")
 
 
+def discard(path: Path) -> threading.Thread:
+    """Delete a file off the caller's path: renamed at once to ``.<name>.<token>.discarded``, unlinked in a thread.
+
+    Unlinking a large file frees its extents in the call (0.16 s for a 600 MB warehouse file on ext4, a sixth of a
+    no-op run's own time); the rename is instant. The thread is not a daemon: the interpreter waits for it before it
+    exits. A process killed first leaves the renamed file to ``warehouse.debris`` (pattern ``.*.discarded``).
+
+    Returns:
+        The thread doing the unlink (join it to wait).
+    """
+    doomed = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.discarded")
+    os.replace(path, doomed)
+    thread = threading.Thread(target=doomed.unlink, kwargs={"missing_ok": True}, name="tradewh-discard")
+    thread.start()
+    return thread
+
+
 def publish(built: Path, final: Path) -> Path | None:
     """Swap a built file into place atomically, keeping the one it replaces as ``<name>.previous``.
 
@@ -317,7 +336,7 @@ def publish(built: Path, final: Path) -> Path | None:
     had_previous = final.exists()
     if had_previous:
         if previous.exists():
-            previous.unlink()
+            discard(previous)
         os.link(final, previous)
     failpoint("publish")  # previous kept, new file not yet swapped in
     os.replace(built, final)

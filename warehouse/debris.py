@@ -13,6 +13,7 @@ PATTERNS = (
     ("lake", "**/.manifest-*"),  # a manifest being written
     ("warehouse", ".*.building"),  # a warehouse file being built
     ("warehouse", ".*.building.wal"),
+    ("warehouse", ".*.discarded"),  # a replaced file whose deletion had not finished (warehouse.build.discard)
     ("tmp", "duckdb_temp_*"),  # DuckDB's spill files of a build (it deletes them itself when it closes)
 )
 
