@@ -111,8 +111,12 @@ def publish_unchanged(settings: Settings, catalogue: list[Source], run_id: str) 
     if reason:
         get_run_logger().info("rebuilding the warehouse: %s", reason)
         return None
-    freshness.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
-    get_run_logger().info("nothing it is built from changed: published %s again with this run's audit", target)
+    carried = freshness.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
+    get_run_logger().info(
+        "nothing it is built from changed: published %s again with this run's audit (%s)",
+        target,
+        "on the copy made while Prefect started" if carried else "copied now",
+    )
     return target
 
 
@@ -120,6 +124,7 @@ def publish_unchanged(settings: Settings, catalogue: list[Source], run_id: str) 
 def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) -> Path:
     """Build a new warehouse file from the lake and swap it in atomically."""
     target = settings.warehouse_path
+    freshness.drop_carried(target)  # the copy made in case nothing changed: a build does not need it
     target.parent.mkdir(parents=True, exist_ok=True)
     built = target.with_name(f".{target.name}.{run_id}.building")
     built.unlink(missing_ok=True)
@@ -205,7 +210,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
     settings = load_settings()
     logger = get_run_logger()
     with nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock):
-        for path in clear_debris(settings.home):
+        for path in clear_debris(settings.home, keep=freshness.carried_copies()):
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)
         codes = cache(lambda: known_country_codes(settings.seeds_dir / "reference"))  # read once a source stages

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import duckdb
@@ -18,6 +20,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, run_nightly
 from warehouse import build, freshness
 from warehouse.catalogue import load_catalogue
+from warehouse.debris import clear_debris
 
 SOURCE_ID = "mofcom_2012_technology_trade"
 
@@ -97,6 +100,79 @@ def test_stored_views_reading_the_audit_are_found_through_other_views(tmp_path):
     assert freshness.stored_views_reading_audit(PROJECT_ROOT / "sql") == []  # the project's own SQL allows no-ops
 
 
+# --- the copy carried over while Prefect starts (tradewh load) --------------------------------------------------
+
+
+def join_discards() -> None:
+    """Wait for the unlinks build.discard runs in threads."""
+    for thread in threading.enumerate():
+        if thread.name == "tradewh-discard":
+            thread.join()
+
+
+@pytest.fixture
+def small_warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse" / "tradewh.duckdb"
+    path.parent.mkdir()
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table t as select range as n from range(100000)")
+    return path
+
+
+def test_a_carried_copy_is_the_published_file_and_is_taken_once(small_warehouse):
+    copy = freshness.carry_over(small_warehouse)
+    assert copy is not None and copy.name == f".tradewh.duckdb.carried-{os.getpid()}.building"
+    assert freshness.carried_copies() == {copy}
+    assert freshness.take_carried(small_warehouse) == copy
+    assert copy.read_bytes() == small_warehouse.read_bytes()
+    assert freshness.carried_copies() == set() and freshness.take_carried(small_warehouse) is None
+
+
+def test_a_carried_copy_of_a_file_changed_since_is_not_taken_and_is_deleted(small_warehouse):
+    copy = freshness.carry_over(small_warehouse)
+    for thread in threading.enumerate():
+        if thread.name == "tradewh-carry":
+            thread.join()
+    with duckdb.connect(str(small_warehouse)) as con:  # written in place after the copy: the copy is stale
+        con.execute("insert into t values (-1)")
+    assert freshness.take_carried(small_warehouse) is None
+    join_discards()
+    assert not copy.exists() and sorted(p.name for p in small_warehouse.parent.iterdir()) == ["tradewh.duckdb"]
+
+
+def test_a_dropped_copy_is_deleted_and_debris_leaves_a_carried_copy_alone(small_warehouse):
+    home = small_warehouse.parent.parent
+    copy = freshness.carry_over(small_warehouse)
+    left = small_warehouse.with_name(".tradewh.duckdb.carried-4242.building")  # a killed load's
+    left.write_bytes(b"half")
+    assert clear_debris(home, keep=freshness.carried_copies()) == [left]
+    assert copy.exists() or freshness.carried_copies() == {copy}
+    freshness.drop_carried()
+    join_discards()
+    assert freshness.carried_copies() == set() and not copy.exists()
+    assert freshness.carry_over(small_warehouse.with_name("nothing.duckdb")) is None  # nothing published yet
+
+
+def test_tradewh_load_carries_a_copy_over_while_the_flow_runs_and_drops_it_after(small_warehouse, monkeypatch):
+    import flows.nightly
+    from warehouse import cli
+
+    seen: list[set[Path]] = []
+
+    def fake_nightly(**kwargs: object) -> dict[str, object]:
+        seen.append(freshness.carried_copies())
+        return {"status": "succeeded", "summary": []}
+
+    monkeypatch.setenv("TRADEWH_HOME", str(small_warehouse.parent.parent))
+    monkeypatch.setattr(flows.nightly, "nightly", fake_nightly)
+    monkeypatch.setattr(cli, "configure_prefect", lambda settings: None)
+    assert cli.main(["load"]) == 0
+    assert seen == [{small_warehouse.with_name(f".tradewh.duckdb.carried-{os.getpid()}.building")}]
+    join_discards()
+    assert freshness.carried_copies() == set()
+    assert sorted(p.name for p in small_warehouse.parent.iterdir()) == ["tradewh.duckdb"]
+
+
 # --- the flow on a small project -------------------------------------------------------------------------------
 
 
@@ -169,6 +245,36 @@ def test_a_rerun_publishes_again_without_building_and_rollback_still_works(proje
     assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]  # a new file, with its own history
     assert query(path, "select count(*) from audit.load_runs") == [(3,)]
     assert third["status"] == "succeeded" and figures(path) == before
+
+
+def test_a_no_op_run_publishes_the_copy_carried_over_and_a_run_that_builds_drops_it(project, monkeypatch):
+    first = run(project)
+    path = published(project)
+    before = figures(path)
+    clones: list[str] = []
+    real_clone = freshness._clone
+
+    def spy(source: Path, target: Path, stop: threading.Event | None = None) -> bool:
+        clones.append(threading.current_thread().name)
+        return real_clone(source, target, stop)
+
+    monkeypatch.setattr(freshness, "_clone", spy)
+    with monkeypatch.context() as patched:
+        no_build(patched)
+        freshness.carry_over(path)  # what `tradewh load` does before the flow starts
+        second = run(project)
+    assert clones == ["tradewh-carry"]  # the republish copied nothing itself
+    assert [r[:2] for r in builds(path)] == [(first["run_id"], True), (second["run_id"], False)]
+    assert figures(path) == before
+    join_discards()
+    assert list(path.parent.glob(".*")) == [] and freshness.carried_copies() == set()
+
+    project["release"].write_text(project["release"].read_text().replace(",USD,21.4,21.4,1e9,", ",USD,21.5,21.5,1e9,"))
+    freshness.carry_over(path)
+    third = run(project)  # a revised release: a build, which drops the copy
+    assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]
+    join_discards()
+    assert list(path.parent.glob(".*")) == [] and freshness.carried_copies() == set()
 
 
 def _rename_software(project: dict[str, Path]) -> None:

@@ -49,15 +49,21 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse import freshness
     from warehouse.lock import writer_lock
 
     try:
         # taken before Prefect starts, so a second load is refused (or queued) at once
         with writer_lock(settings.home, wait=args.wait):
-            configure_prefect(settings)
-            from flows.nightly import nightly
+            # the copy a run that changes nothing publishes, made while Prefect's server starts; a build drops it
+            freshness.carry_over(settings.warehouse_path)
+            try:
+                configure_prefect(settings)
+                from flows.nightly import nightly
 
-            result = nightly(lock_held=True)
+                result = nightly(lock_held=True)
+            finally:
+                freshness.drop_carried()
     except LoadRunning as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 75

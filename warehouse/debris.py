@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Collection
 from pathlib import Path
 
 from warehouse.lake import MANIFEST
@@ -18,13 +20,24 @@ PATTERNS = (
 )
 
 
-def clear_debris(home: Path) -> list[Path]:
+def clear_debris(home: Path, keep: Collection[Path] = ()) -> list[Path]:
     """Delete temporary files of earlier runs, and Parquet files no manifest committed. Hold the writer lock.
+
+    Args:
+        home: the data folder.
+        keep: temporary files of this run to leave alone (the copy ``tradewh load`` carries over for a no-op run,
+            ``warehouse.freshness.carry_over``).
 
     Returns:
         The files removed.
     """
-    removed = [p for zone, pattern in PATTERNS for p in (home / zone).glob(pattern) if p.is_file()]
+    kept = {os.path.abspath(p) for p in keep}
+    removed = [
+        p
+        for zone, pattern in PATTERNS
+        for p in (home / zone).glob(pattern)
+        if p.is_file() and os.path.abspath(p) not in kept
+    ]
     for manifest in (home / "lake").glob(f"*/*/{MANIFEST}"):
         committed = {manifest.parent / v / name for v, name in json.loads(manifest.read_text())["files"].items()}
         removed += [p for p in manifest.parent.glob("*/data-*.parquet") if p not in committed]

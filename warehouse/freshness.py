@@ -34,13 +34,14 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from warehouse.build import publish
+from warehouse.build import discard, publish
 from warehouse.catalogue import Source
 from warehouse.lake import MANIFEST
 
@@ -53,6 +54,7 @@ LARGEST_REVISIONS = (
 )
 _REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
 _STORED = re.compile(r"^--\s*materialized:\s*table\s*$", re.M)
+CLONE_STEP = 64 * 1024**2  # a copy made ahead (carry_over) checks whether to stop between steps of this size
 
 BUILDS_COMMENT = (
     "One row per publish of this file since it was built: the run that built it, then each run that published it "
@@ -260,14 +262,26 @@ def stamp_build(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, run_id: str
     _stamp(con, run_id, inputs, rebuilt=True, revisions=json.dumps(revisions, default=str))
 
 
-def _clone(source: Path, target: Path) -> None:
-    """Copy a file in the kernel: copy_file_range (a clone on XFS or btrfs), else sendfile (shutil)."""
+def _clone(source: Path, target: Path, stop: threading.Event | None = None) -> bool:
+    """Copy a file in the kernel: copy_file_range (a clone on XFS or btrfs), else sendfile (shutil).
+
+    Args:
+        source: the file to copy.
+        target: the copy (must not exist).
+        stop: when set, the copy stops at the next 64 MiB step (the copy is then incomplete).
+
+    Returns:
+        True when the whole file was copied.
+    """
     copy_range = getattr(os, "copy_file_range", None)
+    step_bytes = CLONE_STEP if stop is not None else 2**62
     with open(source, "rb") as src, open(target, "xb") as dst:
         size, copied = os.fstat(src.fileno()).st_size, 0
         try:
             while copy_range is not None and copied < size:
-                step = copy_range(src.fileno(), dst.fileno(), size - copied)
+                if stop is not None and stop.is_set():
+                    return False
+                step = copy_range(src.fileno(), dst.fileno(), min(size - copied, step_bytes))
                 if step == 0:
                     break
                 copied += step
@@ -278,9 +292,113 @@ def _clone(source: Path, target: Path) -> None:
             src.seek(copied)
             dst.seek(copied)
             shutil.copyfileobj(src, dst, 1024**2)
+    return True
 
 
-def republish(published: Path, inputs: BuildInputs, run_id: str, *, lake_dir: Path) -> None:
+@dataclass
+class _Carried:
+    """A copy of the published file being made for this process's run (``carry_over``)."""
+
+    published: Path
+    copy: Path
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    identity: tuple[int, ...] | None = None  # the published file's, set once the copy is complete and exact
+
+
+_CARRIED: dict[Path, _Carried] = {}
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What tells one state of a file from another: device, inode, size, modification and change times."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _copy_for_carrying(carried: _Carried) -> None:
+    try:
+        before = _identity(carried.published)
+        if not _clone(carried.published, carried.copy, carried.stop):
+            return
+        with open(carried.copy, "rb") as fh:
+            os.fsync(fh.fileno())  # flushed now, so the checkpoint after the append has little left to write
+        if _identity(carried.published) == before:
+            carried.identity = before
+    except Exception:  # noqa: BLE001 (a copy made ahead is an optimisation: republish copies again, and reports)
+        return
+
+
+def carry_over(published: Path) -> Path | None:
+    """Start copying the published file in a thread, for ``republish`` to append this run's audit to.
+
+    ``tradewh load`` calls it once it holds the writer lock, before Prefect's local server starts: the copy (and its
+    flush to disk) of a 600 MB file takes about half a second, which a no-op run would otherwise spend after it knew
+    nothing changed, while the copy runs beside the seconds the server takes to start. A run that builds drops the
+    copy (``drop_carried``); a run that republishes takes it (``take_carried``), but only when it is complete and
+    the published file has not changed since it was copied. Its name (``.<name>.carried-<pid>.building``) is one
+    ``warehouse.debris`` clears after a crash; the flow keeps it out of its own clearing (``carried_copies``).
+
+    Returns:
+        The copy's path, or None when nothing is published yet.
+    """
+    if not published.exists():
+        return None
+    key = Path(os.path.abspath(published))
+    drop_carried(key)
+    carried = _Carried(key, key.with_name(f".{key.name}.carried-{os.getpid()}.building"))
+    _remove(carried.copy)
+    carried.thread = threading.Thread(target=_copy_for_carrying, args=(carried,), name="tradewh-carry")
+    _CARRIED[key] = carried
+    carried.thread.start()
+    return carried.copy
+
+
+def carried_copies() -> set[Path]:
+    """The copies this process is carrying over (not debris, though their names are those of a crash's)."""
+    return {c.copy for c in _CARRIED.values()}
+
+
+def take_carried(published: Path) -> Path | None:
+    """The copy carried over for ``published`` (waiting for it), when it is complete and still exact; else None.
+
+    The copy is then the caller's (to append to and publish, or delete). An incomplete copy, or one of a file
+    changed since, is deleted.
+    """
+    carried = _CARRIED.pop(Path(os.path.abspath(published)), None)
+    if carried is None or carried.thread is None:
+        return None
+    carried.thread.join()
+    try:
+        exact = carried.identity is not None and carried.identity == _identity(carried.published)
+    except FileNotFoundError:
+        exact = False
+    if exact and carried.copy.exists():
+        return carried.copy
+    _remove(carried.copy)
+    return None
+
+
+def drop_carried(published: Path | None = None) -> None:
+    """Stop and delete the copy carried over for ``published`` (every copy when None): the run builds a new file."""
+    keys = list(_CARRIED) if published is None else [Path(os.path.abspath(published))]
+    for key in keys:
+        carried = _CARRIED.pop(key, None)
+        if carried is None:
+            continue
+        carried.stop.set()
+        if carried.thread is not None:
+            carried.thread.join()
+        _remove(carried.copy)
+
+
+def _remove(path: Path) -> None:
+    """Delete a copy and its WAL; a large file is unlinked in a thread (``warehouse.build.discard``)."""
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        discard(path)
+
+
+def republish(published: Path, inputs: BuildInputs, run_id: str, *, lake_dir: Path) -> bool:
     """Publish the published file again with this run's audit rows appended (check ``reason_to_rebuild`` first).
 
     Args:
@@ -288,11 +406,16 @@ def republish(published: Path, inputs: BuildInputs, run_id: str, *, lake_dir: Pa
         inputs: what it is built from (unchanged, recorded again in ``audit.builds``).
         run_id: this run.
         lake_dir: the lake, whose ``_audit`` holds this run's records.
+
+    Returns:
+        True when the copy published was the one carried over (``carry_over``), False when it was made here.
     """
-    copy = published.with_name(f".{published.name}.{run_id}.building")  # cleared by warehouse.debris if we die
-    copy.unlink(missing_ok=True)
+    carried = take_carried(published)  # copied while Prefect started (carry_over), if this process did
+    copy = carried or published.with_name(f".{published.name}.{run_id}.building")  # warehouse.debris clears it
     try:
-        _clone(published, copy)
+        if carried is None:
+            copy.unlink(missing_ok=True)
+            _clone(published, copy)
         with duckdb.connect(str(copy)) as con:
             tables = {
                 r[0]
@@ -314,6 +437,7 @@ def republish(published: Path, inputs: BuildInputs, run_id: str, *, lake_dir: Pa
     finally:
         copy.unlink(missing_ok=True)
         copy.with_name(copy.name + ".wal").unlink(missing_ok=True)
+    return carried is not None
 
 
 def largest_revisions(warehouse: Path) -> list[tuple]:
