@@ -101,6 +101,8 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.freshness:build_inputs", "build inputs digest"),
     Candidate("warehouse.freshness:reason_to_rebuild", "reason to rebuild"),
     Candidate("warehouse.freshness:republish", "republish (no rebuild)"),
+    Candidate("warehouse.freshness:_copy_for_carrying", "copy of the published file, made while Prefect starts"),
+    Candidate("warehouse.freshness:take_carried", "take the copy made while Prefect started (wait for it)"),
     Candidate("warehouse.freshness:stamp_build", "record build inputs"),
     Candidate("warehouse.freshness:largest_revisions", "largest revisions (artifacts)"),
 )
