@@ -210,6 +210,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
     settings = load_settings()
     logger = get_run_logger()
     with nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock):
+        fetch.wait_prefetched()  # the local files `tradewh load` began keeping while Prefect started
         for path in clear_debris(settings.home, keep=freshness.carried_copies()):
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)

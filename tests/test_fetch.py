@@ -503,3 +503,35 @@ def test_url_ending_in_a_dot_segment_is_kept_as_a_file(server: str, tmp_path: Pa
         return  # refusing such a URL is as good as keeping it under a safe name
     assert payload.raw_path.parent == tmp_path / "test_source" / payload.sha256
     assert payload.raw_path.read_bytes() == CSV_BODY
+
+
+# --- prefetch: local files kept while Prefect starts (tradewh load) -------------------------------------------
+
+
+def prefetch(tree: dict[str, Path], *sources: Source) -> threading.Thread | None:
+    return fetch.prefetch_local(
+        sources, seeds_dir=tree["seeds"], project_root=tree["project"], roots=(tree["project"],), raw_dir=tree["raw"]
+    )
+
+
+def test_a_prefetched_file_is_kept_and_the_task_fetch_does_not_read_it_again(tree, monkeypatch) -> None:
+    age(tree["project"] / "data" / "figures.csv")
+    thread = prefetch(tree, path_source("data/figures.csv"))
+    assert thread is not None and thread.name == "tradewh-prefetch"
+    fetch.wait_prefetched()
+    assert not thread.is_alive()
+    refuse_reads(monkeypatch)
+    (payload,) = do_fetch(tree, "data/figures.csv")  # what the flow's fetch_source task does next
+    assert payload.raw_path.read_bytes() == CSV_BODY
+    assert payload.sha256 == hashlib.sha256(CSV_BODY).hexdigest()
+
+
+def test_a_prefetch_that_fails_raises_nothing_and_leaves_the_error_to_the_task(tree) -> None:
+    missing, url = path_source("data/none-*.csv"), path_source("http://127.0.0.1:9/x.csv", kind="url")
+    assert prefetch(tree, url) is None  # URL locations are fetched by the task only
+    prefetch(tree, missing, path_source("data/figures.csv"))
+    fetch.wait_prefetched()  # the missing file did not stop the next source, nor raise here
+    assert [p.name for p in (tree["raw"] / "test_source").glob("*/*")] == ["figures.csv"]
+    with pytest.raises(SourceError) as info:
+        do_fetch(tree, "data/none-*.csv")
+    assert info.value.rule == "file_missing"

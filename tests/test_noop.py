@@ -153,21 +153,27 @@ def test_a_dropped_copy_is_deleted_and_debris_leaves_a_carried_copy_alone(small_
     assert freshness.carry_over(small_warehouse.with_name("nothing.duckdb")) is None  # nothing published yet
 
 
-def test_tradewh_load_carries_a_copy_over_while_the_flow_runs_and_drops_it_after(small_warehouse, monkeypatch):
+def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_starts(small_warehouse, monkeypatch):
     import flows.nightly
-    from warehouse import cli
+    from warehouse import cli, fetch
 
     seen: list[set[Path]] = []
+    raw = small_warehouse.parent.parent / "raw"
 
     def fake_nightly(**kwargs: object) -> dict[str, object]:
         seen.append(freshness.carried_copies())
+        fetch.wait_prefetched()  # what the flow does first
+        seen.append({p.relative_to(raw).parts[0] for p in raw.glob("*/*/*")})
         return {"status": "succeeded", "summary": []}
 
     monkeypatch.setenv("TRADEWH_HOME", str(small_warehouse.parent.parent))
     monkeypatch.setattr(flows.nightly, "nightly", fake_nightly)
     monkeypatch.setattr(cli, "configure_prefect", lambda settings: None)
     assert cli.main(["load"]) == 0
-    assert seen == [{small_warehouse.with_name(f".tradewh.duckdb.carried-{os.getpid()}.building")}]
+    carried, prefetched = seen
+    assert carried == {small_warehouse.with_name(f".tradewh.duckdb.carried-{os.getpid()}.building")}
+    local = {s.id for s in load_catalogue(PROJECT_ROOT / "catalogue.toml") if s.location_kind != "url"}
+    assert local and prefetched == local  # the catalogue's local files, kept before the flow fetched anything
     join_discards()
     assert freshness.carried_copies() == set()
     assert sorted(p.name for p in small_warehouse.parent.iterdir()) == ["tradewh.duckdb"]

@@ -48,21 +48,42 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
+def _prefetch(settings: Settings) -> None:
+    """Start keeping the catalogue's local files in the raw zone (``warehouse.fetch.prefetch_local``)."""
+    from warehouse import fetch
+    from warehouse.catalogue import load_catalogue
+
+    try:
+        catalogue = load_catalogue(settings.catalogue_path)
+    except Exception:  # noqa: BLE001 (the flow reads the catalogue again and reports what is wrong with it)
+        return
+    fetch.prefetch_local(
+        catalogue,
+        seeds_dir=settings.seeds_dir,
+        project_root=settings.project_root,
+        roots=settings.allowed_roots,
+        raw_dir=settings.raw_dir,
+    )
+
+
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from warehouse import freshness
+    from warehouse import fetch, freshness
     from warehouse.lock import writer_lock
 
     try:
         # taken before Prefect starts, so a second load is refused (or queued) at once
         with writer_lock(settings.home, wait=args.wait):
-            # the copy a run that changes nothing publishes, made while Prefect's server starts; a build drops it
+            # while Prefect's server starts: the copy a run that changes nothing publishes (a build drops it), and
+            # the local files kept in the raw zone (the flow's fetch then finds them kept)
             freshness.carry_over(settings.warehouse_path)
+            _prefetch(settings)
             try:
                 configure_prefect(settings)
                 from flows.nightly import nightly
 
                 result = nightly(lock_held=True)
             finally:
+                fetch.wait_prefetched()
                 freshness.drop_carried()
     except LoadRunning as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
