@@ -232,11 +232,15 @@ class Stages:
         return timed
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per stage path, in first-seen order; times summed over calls, peaks maxed."""
-        rows: dict[str, dict[str, Any]] = {}
+        """One row per stage path and thread, in first-seen order; times summed over calls, peaks maxed.
+
+        The same stage called in two threads (a fetch ahead of the flow in one, the flow's fetch in the other) is two
+        rows, each with its own thread: summed into one, its time would be shown in the thread of the first call.
+        """
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
         for d in sorted(self.done, key=lambda d: d["order"]):
             row = rows.setdefault(
-                d["path"],
+                (d["path"], d["thread"]),
                 {"path": d["path"], "seconds": 0.0, "peak_rss_mib": 0.0, "calls": 0, "items": None,
                  "thread": d["thread"]},
             )  # fmt: skip

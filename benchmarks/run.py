@@ -1078,12 +1078,14 @@ def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, floa
     (its time outside the stages nested in it) when that is at least 0.05 s."""
     out: list[tuple[int, str, float, float | None, float | None]] = []
 
-    def children(path: str | None) -> list[dict[str, Any]]:
+    def children(path: str | None, thread: str | None = None) -> list[dict[str, Any]]:
         depth = 0 if path is None else path.count(" > ") + 1
         return [
             st
             for st in stages
-            if st["path"].count(" > ") == depth and (path is None or st["path"].startswith(path + " > "))
+            if st["path"].count(" > ") == depth
+            and (path is None or st["path"].startswith(path + " > "))
+            and (thread is None or st.get("thread", "MainThread") == thread)
         ]
 
     def visit(st: dict[str, Any]) -> None:
@@ -1099,7 +1101,7 @@ def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, floa
         if depth == 0 and thread != "MainThread":  # e.g. the parser, a batch ahead of the stage that consumes it
             calls += f", in thread `{thread}`, alongside the main thread's stages"
         out.append((depth, name + calls, st["seconds"], st["peak_rss_mib"], st["rss_after_mib"]))
-        kids = children(st["path"])
+        kids = children(st["path"], thread)
         for kid in kids:
             visit(kid)
         own = st["seconds"] - sum(k["seconds"] for k in kids)
