@@ -496,11 +496,27 @@ class BrowserRun:
         for record in records:
             if "CONSOLE" not in record and "Uncaught" not in record:
                 continue
-            source = re.search(r"source: (\S+) \(\d+\)\s*$", record)
+            # per line: a line Chromium prints that is no log record (the screenshot's "bytes written") may follow
+            source = re.search(r"source: (\S+) \(\d+\)\s*$", record, re.M)
             if source and source.group(1).startswith(CHROME_OWN_PAGES):
                 continue
             found.append(record)
         return found
+
+
+def test_messages_of_chromiums_own_pages_are_not_the_pages_even_with_a_line_after_them():
+    """Seen on a loaded machine: Chromium's own composebox page logs a slow network, and the screenshot's line
+    follows it in the same record; the page's own errors still count."""
+    stderr = (
+        '[1:2:1202/160000.000000:INFO:CONSOLE:574] "Slow network is detected. Fallback font will be used while '
+        'loading: chrome://resources/roboto/roboto-regular.woff2", source: '
+        "chrome://resources/cr_components/composebox/composebox_input.js (574)\n"
+        "294663 bytes written to file /tmp/report.png\n"
+        '[1:2:1202/160000.000001:INFO:CONSOLE:1] "Uncaught ReferenceError: x is not defined", source: '
+        "file:///tmp/report.html (1)\n"
+    )
+    messages = BrowserRun(0, "", stderr).page_messages()
+    assert len(messages) == 1 and "file:///tmp/report.html" in messages[0]
 
 
 def run_chromium(chromium: str, prefix: list[str], url: str, tmp: Path, *args: str) -> BrowserRun:
