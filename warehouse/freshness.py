@@ -54,7 +54,7 @@ LARGEST_REVISIONS = (
 )
 _REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
 _STORED = re.compile(r"^--\s*materialized:\s*table\s*$", re.M)
-CLONE_STEP = 64 * 1024**2  # a copy made ahead (carry_over) checks whether to stop between steps of this size
+CLONE_STEP = 64 * 1024**2  # _clone copies in steps of this size; a copy made ahead (carry_over) may stop between
 
 BUILDS_COMMENT = (
     "One row per publish of this file since it was built: the run that built it, then each run that published it "
@@ -268,20 +268,19 @@ def _clone(source: Path, target: Path, stop: threading.Event | None = None) -> b
     Args:
         source: the file to copy.
         target: the copy (must not exist).
-        stop: when set, the copy stops at the next 64 MiB step (the copy is then incomplete).
+        stop: when set, the copy stops at the next step of CLONE_STEP bytes (the copy is then incomplete).
 
     Returns:
         True when the whole file was copied.
     """
     copy_range = getattr(os, "copy_file_range", None)
-    step_bytes = CLONE_STEP if stop is not None else 2**62
     with open(source, "rb") as src, open(target, "xb") as dst:
         size, copied = os.fstat(src.fileno()).st_size, 0
         try:
             while copy_range is not None and copied < size:
                 if stop is not None and stop.is_set():
                     return False
-                step = copy_range(src.fileno(), dst.fileno(), min(size - copied, step_bytes))
+                step = copy_range(src.fileno(), dst.fileno(), min(size - copied, CLONE_STEP))
                 if step == 0:
                     break
                 copied += step
@@ -302,7 +301,7 @@ class _Carried:
     published: Path
     copy: Path
     stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    thread: threading.Thread = field(init=False)
     identity: tuple[int, ...] | None = None  # the published file's, set once the copy is complete and exact
 
 
@@ -365,7 +364,7 @@ def take_carried(published: Path) -> Path | None:
     changed since, is deleted.
     """
     carried = _CARRIED.pop(Path(os.path.abspath(published)), None)
-    if carried is None or carried.thread is None:
+    if carried is None:
         return None
     carried.thread.join()
     try:
@@ -386,8 +385,7 @@ def drop_carried(published: Path | None = None) -> None:
         if carried is None:
             continue
         carried.stop.set()
-        if carried.thread is not None:
-            carried.thread.join()
+        carried.thread.join()
         _remove(carried.copy)
 
 
