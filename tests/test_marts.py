@@ -181,7 +181,7 @@ def test_warehouse_file_is_in_the_configured_storage_version(loaded):
         version = c.execute(
             "select tags['storage_version'] from duckdb_databases() where database_name = 'w'"
         ).fetchall()
-    assert version == [("v1.2.0+",)]
+    assert version == [("v1.3.0+",)]
 
 
 def test_china_usa_2011_sitc_divisions_add_up_to_the_published_totals(con):
