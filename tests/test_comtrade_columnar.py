@@ -7,6 +7,8 @@ and random edits of them that hit the reader's hard cases (quotes, blank lines, 
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.generate import HEADER
 from warehouse.errors import SourceError
+from warehouse.parsers import csvtext
+from warehouse.parsers.base import ReadAgain
 from warehouse.parsers.comtrade import batches_comtrade, parse_comtrade
 from warehouse.parsers.csvtext import one_record_per_line
 
@@ -30,19 +35,34 @@ def outcome(read) -> tuple[pd.DataFrame | None, str | None]:  # noqa: ANN001 (a 
         return None, str(err)
 
 
-def both(path: Path, batch_rows: int) -> tuple[tuple, tuple]:
+def read_ahead(path: Path, batch_rows: int) -> pd.DataFrame:
+    """What ``stage_source`` makes of the read-ahead path: the batches, or on ``ReadAgain`` a second read's."""
+    try:
+        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows, read_ahead=True)]
+    except ReadAgain:
+        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows, read_ahead=True)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def both(path: Path, batch_rows: int) -> tuple[tuple, tuple, tuple]:
     def columnar() -> pd.DataFrame:
         frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows)]
         return pd.concat(frames, ignore_index=True)
 
-    return outcome(columnar), outcome(lambda: parse_comtrade(path, source_id="t").frame)
+    return (
+        outcome(columnar),
+        outcome(lambda: read_ahead(path, batch_rows)),
+        outcome(lambda: parse_comtrade(path, source_id="t").frame),
+    )
 
 
 def assert_same(path: Path, batch_rows: int) -> None:
-    (fast, fast_error), (exact, exact_error) = both(path, batch_rows)
+    (fast, fast_error), (ahead, ahead_error), (exact, exact_error) = both(path, batch_rows)
     assert fast_error == exact_error
+    assert ahead_error == exact_error
     if exact is not None:
         pd.testing.assert_frame_equal(fast, exact)
+        pd.testing.assert_frame_equal(ahead, exact)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -62,6 +82,52 @@ def test_a_big_plain_file_is_read_columnwise_in_batches(tmp_path: Path) -> None:
     assert len(batches) == 3
     assert [b.frame["file_row"].iloc[0] for b in batches] == [2, 1002, 2002]
     assert_same(path, 1000)
+
+
+def spanning_late(tmp_path: Path, rows: int = 40, at: int = 30) -> Path:
+    """A generated file of ``rows`` records whose record ``at`` has a quoted description over two lines."""
+    from benchmarks.generate import generate
+
+    path = tmp_path / "late.csv"
+    generate(rows, path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = next(csv.reader([lines[at]]))
+    cells[HEADER.index("cmdDesc")] = "Goods,\nover two lines"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    lines[at] = out.getvalue()
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The scan checks 64-byte chunks: the first batches are handed out before it meets the record over two
+    lines; the batch holding it is not, ReadAgain says the rest is void, and a second read is exact."""
+    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 64)
+    path = spanning_late(tmp_path)
+    assert not one_record_per_line(path)
+    handed_out = []
+    with pytest.raises(ReadAgain):
+        for batch in batches_comtrade(path, source_id="t", batch_rows=5, read_ahead=True):
+            handed_out.append(batch.frame)
+    assert handed_out and len(handed_out) < 6  # some batches, none holding line 31
+    assert pd.concat(handed_out)["file_row"].max() < 31
+    again = pd.concat([b.frame for b in batches_comtrade(path, source_id="t", read_ahead=True)], ignore_index=True)
+    pd.testing.assert_frame_equal(again, parse_comtrade(path, source_id="t").frame)
+    assert_same(path, 5)
+
+
+def test_reading_ahead_a_clean_file_gives_the_batches_of_the_scanned_path(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 256)
+    from benchmarks.generate import generate
+
+    path = tmp_path / "gen.csv"
+    generate(500, path)
+    ahead = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64, read_ahead=True)]
+    scanned_first = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64)]
+    assert len(ahead) == len(scanned_first) == 8
+    for a, b in zip(ahead, scanned_first, strict=True):
+        pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +183,8 @@ def edited(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=edited(), batch_rows=st.sampled_from([1, 3, 1000]))
-def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, data: bytes, batch_rows: int) -> None:
+def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, monkeypatch, data: bytes, batch_rows: int) -> None:  # noqa: ANN001
+    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 512)  # the read-ahead path hands out batches before the scan ends
     path = tmp_path / "edited.csv"
     path.write_bytes(data)
     assert_same(path, batch_rows)

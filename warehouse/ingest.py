@@ -26,7 +26,7 @@ from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
 from warehouse.lake import MANIFEST, manifest, source_dir
-from warehouse.parsers.base import ParsedFile
+from warehouse.parsers.base import ParsedFile, ReadAgain
 
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
 BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
@@ -73,13 +73,17 @@ def vintage_of(source: Source, stated: str | None, sha256: str, loaded: dict[str
     return source.vintage
 
 
-def parsed_batches(source: Source, payload: Payload, batch_rows: int = BATCH_ROWS) -> Iterator[ParsedFile]:
+def parsed_batches(
+    source: Source, payload: Payload, batch_rows: int = BATCH_ROWS, *, read_ahead: bool = False
+) -> Iterator[ParsedFile]:
     """The payload's rows in batches: ``batches_<dataset>`` when the dataset's parser streams, else one batch
-    from ``parse_<dataset>``."""
+    from ``parse_<dataset>``. With ``read_ahead``, a streaming parser may parse while it checks the file and
+    raise ``ReadAgain`` after some batches (see ``stage_source``)."""
     module = importlib.import_module(f"warehouse.parsers.{source.dataset}")
     batches = getattr(module, f"batches_{source.dataset}", None)
     if batches is not None:
-        yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows)
+        options = {"read_ahead": True} if read_ahead else {}
+        yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows, **options)
     else:
         yield parser_for(source.dataset)(payload.raw_path, source_id=source.id)
 
@@ -220,6 +224,11 @@ def stage_source(
 ) -> Staged:
     """Parse, validate and stage a source batch by batch, so memory is bounded by the batch, not the input.
 
+    A streaming parser reads ahead of its checks of the file's lines (a pass over a 2 GB file, 4-5 s, no longer
+    before the first batch); should a late check fail (a record spanning lines deep in the file), it raises
+    ``ReadAgain``: what was staged is discarded, and the source is staged once more, the parser taking its
+    exact path from the start.
+
     Each batch is validated by the dataset's pandera schema and rules (``split_frame``), except the rules that
     compare rows with each other; its valid rows are appended to one Parquet file per vintage. Those rules (the
     model's unique key; the dataset's ``cross_batch_rules``, the SQL of its ``across_rows`` rules) then run
@@ -245,6 +254,22 @@ def stage_source(
     Raises:
         SourceError: a payload cannot be read (nothing stays staged).
     """
+    try:
+        return _stage_once(source, payloads, context, lake_dir, run_id, batch_rows, duckdb_config)
+    except ReadAgain:
+        return _stage_once(source, payloads, context, lake_dir, run_id, batch_rows, duckdb_config)
+
+
+def _stage_once(
+    source: Source,
+    payloads: list[Payload],
+    context: RunContext,
+    lake_dir: Path,
+    run_id: str,
+    batch_rows: int,
+    duckdb_config: dict[str, str] | None,
+) -> Staged:
+    """``stage_source``'s one pass over the payloads (a ``ReadAgain`` leaves nothing staged)."""
     model = model_for(source.dataset)
     schema, rules = schema_for(source.dataset, context)
     # the rules that compare rows run once over all rows, after the batches (cross_batch_quarantine)
@@ -265,7 +290,7 @@ def stage_source(
     writing: Future[None] | None = None
     try:
         for payload in payloads:
-            for parsed in prefetched(parsed_batches(source, payload, batch_rows)):
+            for parsed in prefetched(parsed_batches(source, payload, batch_rows, read_ahead=True)):
                 vintage = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
                 vintages.add(vintage)
                 frame = with_provenance(parsed.frame, source, payload, vintage)

@@ -22,3 +22,11 @@ class ParsedFile:
     frame: pd.DataFrame
     vintage: str | None
     layout: str
+
+
+class ReadAgain(Exception):  # noqa: N818 (an instruction, not an error to report)
+    """The batches a streaming parser handed out are void: read the file again from its start.
+
+    Raised by a parser that reads ahead of its own checks (``batches_comtrade(read_ahead=True)``) when a later
+    check fails; the parser keeps what it found, so the second read takes its exact path at once.
+    """

@@ -38,15 +38,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from warehouse.parsers.base import ParsedFile
+from warehouse.parsers.base import ParsedFile, ReadAgain
 from warehouse.parsers.csvtext import (
     NUMBER,
     FileRef,
+    ScanAhead,
     decode_text,
     is_blank,
     preview,
     read_records,
-    scan_lines,
+    scanned,
     to_number,
 )
 
@@ -510,33 +511,40 @@ BATCH_ROWS = 200_000
 _SIMPLE = r"^[\x20-\x7e]*$"  # printable ASCII: where vectorised strip/regex/cast agree with Python's str methods
 
 
-def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS) -> Iterator[ParsedFile]:
+def batches_comtrade(
+    path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS, read_ahead: bool = False
+) -> Iterator[ParsedFile]:
     """Parse one UN Comtrade file in batches of about ``batch_rows`` rows, with memory bounded by the batch.
 
-    A CSV file whose records are one per line (``one_record_per_line``) and whose header names a known layout
-    is read by Arrow's CSV reader, text only and only the columns the layout maps, and mapped column-wise; the
-    rows, values, dtypes and line numbers are exactly those ``parse_comtrade`` gives (tests compare both).
-    Anything else (JSON, a record spanning lines, a blank line, a header of no layout, a BOM) goes through
+    A CSV file whose records are one per line (``scan_lines``) and whose header names a known layout is read
+    by Arrow's CSV reader, text only and only the columns the layout maps, and mapped column-wise; the rows,
+    values, dtypes and line numbers are exactly those ``parse_comtrade`` gives (tests compare both). Anything
+    else (JSON, a record spanning lines, a blank line, a header of no layout, a BOM) goes through
     ``parse_comtrade`` as one batch, which also raises the precise error for a malformed file.
 
     Args:
         path: the CSV or JSON file.
         source_id: the catalogue id of the source, used in error messages.
         batch_rows: rows per batch (the last one may be smaller).
+        read_ahead: parse while the file is scanned (``ScanAhead``), handing out each batch once its lines are
+            checked, instead of scanning the whole file first. Should a later line turn out not to be one
+            record, the batches handed out are void: ``ReadAgain`` is raised, and reading the file again
+            takes the record reader from the start (the scan's answer is kept).
 
     Yields:
         ParsedFile batches in file order, each with the columns of ``COLUMNS``.
 
     Raises:
         SourceError: as ``parse_comtrade``.
+        ReadAgain: with ``read_ahead``, as said.
     """
     src = FileRef(Path(path), source_id)
-    plan = _columnar_plan(src)
+    plan = _columnar_plan(src, read_ahead=read_ahead)
     if plan is None:
         yield parse_comtrade(path, source_id=source_id)
         return
-    layout, header, wanted, plain = plan
-    first_line, pending, pending_rows, yielded = 2, [], 0, False
+    layout, header, wanted, scan = plan
+    first_line, pending, pending_rows, yielded, refused = 2, [], 0, False, None
     try:
         reader = pa_csv.open_csv(
             src.path,
@@ -553,24 +561,45 @@ def batches_comtrade(path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS
             pending.append(batch)
             pending_rows += batch.num_rows
             while pending_rows >= batch_rows:
+                plain = scan.lines_checked(first_line + batch_rows - 1)
+                if plain is None:
+                    break
                 table = pa.Table.from_batches(pending)
                 head, rest = table.slice(0, batch_rows), table.slice(batch_rows)
                 frame = _columnar_frame(layout, head, first_line, src, plain)
                 yield ParsedFile(frame=frame, vintage=None, layout=layout)
                 first_line, yielded = first_line + batch_rows, True
                 pending, pending_rows = rest.to_batches(), rest.num_rows
-    except pa.ArrowInvalid as err:  # a line with too many/few fields, bytes that are not UTF-8: the exact error
+            else:
+                continue
+            break  # a line is not one record: the record reader must read the file
+    except pa.ArrowInvalid as err:  # a line with too many/few fields, bytes that are not UTF-8
+        refused = err
+    except BaseException:  # the consumer stopped early (GeneratorExit) or an error: the scan is not needed
+        scan.stop()
+        raise
+    found = scan.result()
+    if not found.one_record_per_line:
+        if yielded:
+            raise ReadAgain(f"{src.path.name}: a record spans lines after line {first_line - 1}")
+        yield parse_comtrade(path, source_id=source_id)
+        return
+    if refused is not None:  # one record per line, and still refused: the exact error
         parse_comtrade(path, source_id=source_id)
-        raise src.error(f"the CSV reader refused the file: {err}", rule="csv_syntax") from err
+        raise src.error(f"the CSV reader refused the file: {refused}", rule="csv_syntax") from refused
     if pending_rows:
         table = pa.Table.from_batches(pending)
+        plain = found.plain_ascii
         yield ParsedFile(frame=_columnar_frame(layout, table, first_line, src, plain), vintage=None, layout=layout)
     elif not yielded:
         yield parse_comtrade(path, source_id=source_id)  # a header and no rows: the exact error
 
 
-def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str], bool] | None:
-    """(layout, header, columns to read, plain ASCII) when the file can be read column-wise, else None."""
+def _columnar_plan(src: FileRef, *, read_ahead: bool = False) -> tuple[str, list[str], list[str], ScanAhead] | None:
+    """(layout, header, columns to read, the scan of its lines) when the file may be read column-wise, else None.
+
+    Without ``read_ahead`` the scan has ended, and said every record is one line; with it, it runs on.
+    """
     with open(src.path, "rb") as fh:
         first = fh.readline()
     if first.startswith((b"\xef\xbb\xbf", b"{", b"[")) or not first.endswith(b"\n"):
@@ -582,15 +611,19 @@ def _columnar_plan(src: FileRef) -> tuple[str, list[str], list[str], bool] | Non
     layout = next((name for name, column in SIGNATURES if column in header), None)
     if layout is None or len(set(header)) != len(header):
         return None
-    scan = scan_lines(src.path, min_line_length=len(header) - 1)  # a record has a comma between any two fields
-    if not scan.one_record_per_line:
-        return None
     columns = dict(LAYOUT_COLUMNS[layout])
     if layout == LEGACY_BULK:
         columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in header})
     if any(column not in header for column in columns.values()):
         return None
-    return layout, header, sorted(set(columns.values()), key=header.index), scan.plain_ascii
+    known = scanned(src.path)
+    if known is not None and not known.one_record_per_line:
+        return None
+    # a record has a comma between any two fields: a shorter line is for the record reader to judge
+    scan = ScanAhead(src.path, min_line_length=len(header) - 1)
+    if not read_ahead and not scan.result().one_record_per_line:
+        return None
+    return layout, header, sorted(set(columns.values()), key=header.index), scan
 
 
 def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataType) -> pa.Array:

@@ -7,7 +7,8 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,6 +222,9 @@ def _simply_quoted(buffer: np.ndarray, opens: np.ndarray, closes: np.ndarray) ->
 
 _BLANK_STARTS = np.array([0x0A, 0x0D, 0x20, 0x09], dtype=np.uint8)  # newline, carriage return, space, tab
 SCAN_CHUNK = 16 << 20
+# ScanAhead's chunk: it runs beside the parser's batches, so its buffers (the chunk, its copy, a decoded str
+# several times its size for non-ASCII text) add to the batches' peak; 4 MiB costs no measurable speed
+SCAN_AHEAD_CHUNK = 4 << 20
 
 
 def one_record_per_line(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
@@ -243,7 +247,13 @@ class LineScan:
     plain_ascii: bool
 
 
-def scan_lines(path: Path, chunk_size: int = SCAN_CHUNK, *, min_line_length: int = 0) -> LineScan:
+def scan_lines(
+    path: Path,
+    chunk_size: int = SCAN_CHUNK,
+    *,
+    min_line_length: int = 0,
+    progress: Callable[[int, bool], bool] | None = None,
+) -> LineScan:
     """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
     UTF-8 text, and whether the text is plain ASCII.
 
@@ -258,11 +268,15 @@ def scan_lines(path: Path, chunk_size: int = SCAN_CHUNK, *, min_line_length: int
         chunk_size: bytes read at a time (memory stays bounded by it).
         min_line_length: a shorter line cannot hold a record of the expected width (e.g. the header's
             number of delimiters), so the record reader must say what it is (a blank record, or an error).
+        progress: called after each chunk whose lines all passed, with the number of physical lines checked so
+            far (the header's included) and whether they were all plain ASCII; returning False stops the scan
+            (its answer is then "no"). The checks are line by line, so those lines are one record each
+            whatever the rest of the file holds.
 
     Returns:
         What was found; ``one_record_per_line`` False means the file must be read record by record.
     """
-    carry, plain = b"", True
+    carry, plain, checked = b"", True, 0
     no = LineScan(one_record_per_line=False, plain_ascii=False)
     with open(path, "rb") as fh:
         while True:
@@ -315,3 +329,94 @@ def scan_lines(path: Path, chunk_size: int = SCAN_CHUNK, *, min_line_length: int
                     return no
             if not chunk:
                 return LineScan(one_record_per_line=True, plain_ascii=plain)
+            checked += len(newlines)
+            if progress is not None and not progress(checked, plain):
+                return no
+
+
+# the files scan_lines found not to be one record per line, by identity: a read that had to start over
+# (``ReadAgain``) goes to the record reader at once. Only "no" is kept: should a file change within the clock's
+# tick, a stale "no" only sends it to the record reader, which is exact for any file.
+_SCANNED: dict[tuple[int, int, int, int, int], LineScan] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def scanned(path: Path) -> LineScan | None:
+    """The "no" a finished ``ScanAhead`` found for this file as it is now, or None."""
+    try:
+        return _SCANNED.get(_identity(path))
+    except OSError:
+        return None
+
+
+class ScanAhead:
+    """``scan_lines`` in a thread, telling as it goes how many lines it has checked.
+
+    A columnar reader may then parse a file while it is scanned, and hand out the records of the lines already
+    checked (they are one record per line, exactly numbered, whatever follows them), instead of waiting for a
+    pass over the whole file first (4-5 s of one core for a 2 GB file, before the first batch).
+    """
+
+    def __init__(self, path: Path, *, min_line_length: int = 0, chunk_size: int | None = None) -> None:
+        self._path = Path(path)
+        self._done = threading.Condition()
+        self._lines, self._plain = 0, True
+        self._result: LineScan | None = None
+        self._stopped = False
+        try:
+            self._identity: tuple[int, int, int, int, int] | None = _identity(self._path)
+        except OSError:
+            self._identity = None
+        self._thread = threading.Thread(
+            target=self._run, args=(min_line_length, chunk_size or SCAN_AHEAD_CHUNK), name="tradewh-scan", daemon=True
+        )
+        self._thread.start()
+
+    def _progress(self, lines: int, plain: bool) -> bool:
+        with self._done:
+            self._lines, self._plain = lines, plain
+            self._done.notify_all()
+            return not self._stopped
+
+    def _run(self, min_line_length: int, chunk_size: int) -> None:
+        result = LineScan(one_record_per_line=False, plain_ascii=False)
+        try:
+            result = scan_lines(self._path, chunk_size, min_line_length=min_line_length, progress=self._progress)
+        except OSError:
+            pass  # the record reader meets the same error and names it
+        finally:
+            with self._done:
+                self._result = result
+                if not self._stopped and self._identity is not None and not result.one_record_per_line:
+                    _SCANNED[self._identity] = result  # a stale answer costs only speed: the record reader is exact
+                self._done.notify_all()
+
+    def lines_checked(self, line: int) -> bool | None:
+        """Wait until line ``line`` (1-based, physical) is checked or the scan ends.
+
+        Returns:
+            Whether the lines up to it are plain ASCII (``LineScan.plain_ascii``) once they are known to be one
+            record each; None when the scan found a line that is not (the file must be read record by record).
+        """
+        with self._done:
+            self._done.wait_for(lambda: self._lines >= line or self._result is not None)
+            if self._lines >= line:
+                return self._plain
+            assert self._result is not None
+            return self._result.plain_ascii if self._result.one_record_per_line else None
+
+    def result(self) -> LineScan:
+        """Wait for the whole scan."""
+        with self._done:
+            self._done.wait_for(lambda: self._result is not None)
+            assert self._result is not None
+            return self._result
+
+    def stop(self) -> None:
+        """Stop at the next chunk (a reader that gave up): the answer is then not kept."""
+        with self._done:
+            self._stopped = True
