@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import HEADER
@@ -236,14 +236,38 @@ def test_simple_quoting_fast_path_cases() -> None:
     assert not simple(b'1,"a"b,2\n')  # text after the closing quote
 
 
+# what strips or reads differently in Python and Arrow (0x1c-0x1f, NEL, no-break space, a non-ASCII digit), and
+# what numbers are made of
+CELL_CHARACTERS = st.one_of(
+    st.sampled_from(" \t\x1c\x1f\x85\xa0\u0663\u00e90123456789.eE+-"),
+    st.characters(max_codepoint=0x7F),
+    st.characters(max_codepoint=0x2FF),
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=6), min_size=1, max_size=8))
-def test_printable_is_the_simple_pattern(cells: list[str]) -> None:
-    # the byte-wise predicate stands in for the regular expression: both say the same of every column
+@example(cells=["1", "\x1c2.5 "], start=0, drop=0)  # ASCII, yet Python strips what Arrow's ASCII strip keeps
+@given(
+    st.lists(st.text(alphabet=CELL_CHARACTERS, max_size=6), min_size=1, max_size=8),
+    st.integers(0, 3),
+    st.integers(0, 3),
+)
+def test_plain_cells_are_those_python_and_arrow_read_alike(cells: list[str], start: int, drop: int) -> None:
+    # the byte-wise check of a column (sliced, as a batch is) against its definition, and what it promises:
+    # Arrow's strip and the number pattern give what str.strip and to_number give
+    import math
+
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from warehouse.parsers.comtrade import _SIMPLE, _printable
+    from warehouse.parsers.comtrade import _numbers, _plain, _stripped
+    from warehouse.parsers.csvtext import to_number
 
-    values = pa.array(cells, type=pa.string())
-    assert _printable(values) is pc.all(pc.match_substring_regex(values, _SIMPLE)).as_py()
+    whole = pa.array([*cells, "é", "\x1d"], type=pa.string())
+    values = whole.slice(min(start, len(cells)), max(len(cells) - start - drop, 0))  # never the last two
+    plain = all(c.isascii() and not any("\x1c" <= ch <= "\x1f" for ch in c) for c in values.to_pylist())
+    assert _plain(values) is plain
+    stripped = _stripped(pa.chunked_array([values]), plain=False)
+    assert stripped.to_pylist() == [c.strip() for c in values.to_pylist()]
+    numbers = _numbers(stripped, plain=False).to_pylist()
+    expected = [to_number(c) for c in values.to_pylist()]
+    assert [None if math.isnan(e) else e for e in expected] == numbers

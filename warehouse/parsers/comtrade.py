@@ -508,7 +508,6 @@ def to_bool(text: str) -> bool | None:
 # --- the columnar path: big CSV files in batches ---------------------------------------------------------------
 
 BATCH_ROWS = 200_000
-_SIMPLE = r"^[\x20-\x7e]*$"  # printable ASCII: where vectorised strip/regex/cast agree with Python's str methods
 
 
 def batches_comtrade(
@@ -633,26 +632,34 @@ def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataTy
     return pc.take(mapped, pc.index_in(values, distinct))
 
 
-def _printable(values: pa.Array) -> bool:
-    """Whether every cell is printable ASCII (``_SIMPLE``), where vectorised strip, regex and cast agree with
-    Python's string methods; Arrow's byte-wise predicate, several times faster than the regular expression."""
-    return bool(pc.all(pc.or_(pc.equal(values, ""), pc.ascii_is_printable(values))).as_py())
+def _plain(values: pa.Array) -> bool:
+    """Whether every cell is plain ASCII (``LineScan.plain_ascii``: no byte over 0x7f, none of 0x1c-0x1f), where
+    Arrow's ASCII strip, regular expressions and casts read cells exactly as Python's string methods do. Read off
+    the cells' bytes in one pass (a file whose other columns hold names like "Côte d'Ivoire" is not plain, yet
+    its codes and numbers are)."""
+    if len(values) == 0:
+        return True
+    offsets_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets, data = values.buffers()
+    if data is None:
+        return True
+    bounds = np.frombuffer(offsets, dtype=offsets_type)[values.offset : values.offset + len(values) + 1]
+    cells = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
+    return not ((cells >= 0x80) | ((cells >= 0x1C) & (cells <= 0x1F))).any()
 
 
 def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
-    """Cells stripped as ``str.strip`` does: vectorised for a plain ASCII file or printable ASCII cells, by
-    Python for anything else."""
+    """Cells stripped as ``str.strip`` does: vectorised for a plain ASCII file or column, by Python for anything
+    else."""
     values = values.combine_chunks()
-    if plain:
+    if plain or _plain(values):
         return pc.ascii_trim_whitespace(values)
-    if _printable(values):
-        return pc.ascii_trim(values, " ")  # the only whitespace in printable ASCII
     return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
 
 
 def _numbers(text: pa.Array, plain: bool) -> pa.Array:
     """Stripped cells as float64, null when not a plain number, exactly as ``to_number`` reads them."""
-    if not plain and not _printable(text):
+    if not plain and not _plain(text):
         return pa.array([to_number(t) for t in text.to_pylist()], type=pa.float64(), from_pandas=True)
     number = pc.match_substring_regex(text, f"^{NUMBER}$")
     return pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64())
