@@ -247,6 +247,12 @@ CELL_CHARACTERS = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @example(cells=["1", "\x1c2.5 "], start=0, drop=0)  # ASCII, yet Python strips what Arrow's ASCII strip keeps
+@example(cells=["5.", ".5", "+5", "", "-0", "00012"], start=0, drop=0)  # read by Arrow's cast
+@example(cells=["1-2", "3"], start=0, drop=0)  # refused by the cast: the expression reads the column
+@example(cells=["1" * 31, "2"], start=0, drop=0)  # more integer digits than NUMBER takes
+@example(cells=["1" * 30, "-" + "1" * 29], start=0, drop=0)
+@example(cells=["1e100", "2"], start=0, drop=0)  # an exponent of three digits: not NUMBER, yet a float to Arrow
+@example(cells=["inf", "nan", "1"], start=0, drop=0)
 @given(
     st.lists(st.text(alphabet=CELL_CHARACTERS, max_size=6), min_size=1, max_size=8),
     st.integers(0, 3),
