@@ -103,7 +103,7 @@ def spanning_late(tmp_path: Path, rows: int = 40, at: int = 30) -> Path:
 def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """The scan checks 64-byte chunks: the first batches are handed out before it meets the record over two
     lines; the batch holding it is not, ReadAgain says the rest is void, and a second read is exact."""
-    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 64)
+    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 64)
     path = spanning_late(tmp_path)
     assert not one_record_per_line(path)
     handed_out = []
@@ -118,7 +118,7 @@ def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path:
 
 
 def test_reading_ahead_a_clean_file_gives_the_batches_of_the_scanned_path(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 256)
+    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 256)
     from benchmarks.generate import generate
 
     path = tmp_path / "gen.csv"
@@ -184,7 +184,7 @@ def edited(draw: st.DrawFn) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=edited(), batch_rows=st.sampled_from([1, 3, 1000]))
 def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, monkeypatch, data: bytes, batch_rows: int) -> None:  # noqa: ANN001
-    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 512)  # the read-ahead path hands out batches before the scan ends
+    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 512)  # the read-ahead path hands out batches before the scan ends
     path = tmp_path / "edited.csv"
     path.write_bytes(data)
     assert_same(path, batch_rows)

@@ -168,7 +168,7 @@ def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(tmp_pat
     from warehouse import ingest
     from warehouse.parsers import csvtext
 
-    monkeypatch.setattr(csvtext, "SCAN_AHEAD_CHUNK", 64)
+    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 64)
     path = spanning_late(tmp_path)
     src, payloads, lake = source(), [payload(path)], tmp_path / "lake"
     passes = []
