@@ -182,3 +182,23 @@ def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(tmp_pat
     assert staged.rows_read == 40 and staged.batches == 1  # the record reader's one batch
     assert len(list((lake / "comtrade" / src.id).glob(".part-*"))) == len(staged.files) == 1
     staged.discard()
+
+
+def test_lake_files_keep_a_dictionary_only_where_values_repeat(tmp_path: Path) -> None:
+    """Codes and provenance repeat (dictionary-encoded); values and line numbers hardly do (plain)."""
+    from benchmarks.generate import generate
+
+    path = tmp_path / "gen.csv"
+    generate(3000, path)
+    src, payloads = source(), [payload(path)]
+    staged = stage_source(src, payloads, context(src), tmp_path / "lake", "r1", batch_rows=1000)
+    (part,) = staged.files.values()
+    meta = pq.ParquetFile(part).metadata
+    encodings = {
+        meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i).has_dictionary_page
+        for i in range(meta.num_columns)
+    }
+    assert encodings["source_id"] and encodings["reporter_code"] and encodings["flow_code"]
+    assert not encodings["value"] and not encodings["value_text"] and not encodings["file_row"]
+    assert pq.read_table(part).num_rows == staged.rows_valid == 3000
+    staged.discard()
