@@ -626,32 +626,43 @@ def _columnar_plan(src: FileRef, *, read_ahead: bool = False) -> tuple[str, list
 
 
 def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataType) -> pa.Array:
-    """``function`` applied once per distinct value, then spread by index (codes repeat: exact and cheap)."""
-    distinct = pc.unique(values)
-    mapped = pa.array([function(v) for v in distinct.to_pylist()], type=type_)
-    return pc.take(mapped, pc.index_in(values, distinct))
+    """``function`` applied once per distinct value, then spread by index (codes repeat: exact and cheap); one
+    hash pass (dictionary encoding) finds both the distinct values and each cell's index."""
+    encoded = pc.dictionary_encode(values)
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], type=type_)
+    return pc.take(mapped, encoded.indices)
+
+
+def _cell_bytes(values: pa.Array) -> np.ndarray:
+    """The bytes of a string array's cells (its slice of the data buffer), without a copy."""
+    if len(values) == 0 or values.buffers()[2] is None:
+        return np.zeros(0, dtype=np.uint8)
+    offsets_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets, data = values.buffers()
+    bounds = np.frombuffer(offsets, dtype=offsets_type)[values.offset : values.offset + len(values) + 1]
+    return np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
 
 
 def _plain(values: pa.Array) -> bool:
     """Whether every cell is plain ASCII (``LineScan.plain_ascii``: no byte over 0x7f, none of 0x1c-0x1f), where
     Arrow's ASCII strip, regular expressions and casts read cells exactly as Python's string methods do. Read off
-    the cells' bytes in one pass (a file whose other columns hold names like "Côte d'Ivoire" is not plain, yet
-    its codes and numbers are)."""
-    if len(values) == 0:
+    the cells' bytes (a file whose other columns hold names like "Côte d'Ivoire" is not plain, yet its codes and
+    numbers are)."""
+    cells = _cell_bytes(values)
+    if not len(cells):
         return True
-    offsets_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    _, offsets, data = values.buffers()
-    if data is None:
-        return True
-    bounds = np.frombuffer(offsets, dtype=offsets_type)[values.offset : values.offset + len(values) + 1]
-    cells = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
-    return not ((cells >= 0x80) | ((cells >= 0x1C) & (cells <= 0x1F))).any()
+    if cells.max() >= 0x80:
+        return False
+    return bool(cells.min() > 0x20) or not ((cells >= 0x1C) & (cells <= 0x1F)).any()
 
 
 def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
-    """Cells stripped as ``str.strip`` does: vectorised for a plain ASCII file or column, by Python for anything
-    else."""
+    """Cells stripped as ``str.strip`` does: as they are when every byte is printable ASCII other than a space
+    (nothing to strip), vectorised for a plain ASCII file or column, by Python for anything else."""
     values = values.combine_chunks()
+    cells = _cell_bytes(values)
+    if not len(cells) or (cells.max() < 0x80 and cells.min() > 0x20):
+        return values
     if plain or _plain(values):
         return pc.ascii_trim_whitespace(values)
     return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
