@@ -75,6 +75,8 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.ingest:stage_source", "stage source (parse, validate, Parquet, by batch)"),
     Candidate("warehouse.ingest:parsed_batches", "parsed batches"),
     Candidate("warehouse.parsers.comtrade:batches_comtrade", "batches_comtrade (streaming parser)"),
+    Candidate("warehouse.parsers.csvtext:scan_lines", "line checks (scan_lines; beside the parser: ScanAhead)"),
+    Candidate("warehouse.parsers.comtrade:_columnar_frame", "columns mapped (strip, codes, numbers, to pandas)"),
     Candidate("warehouse.ingest:cross_batch_quarantine", "cross-batch rules (DuckDB)"),
     Candidate("warehouse.ingest:commit_lake", "commit lake"),
     # the frame-at-once path

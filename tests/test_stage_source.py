@@ -202,3 +202,22 @@ def test_lake_files_keep_a_dictionary_only_where_values_repeat(tmp_path: Path) -
     assert not encodings["value"] and not encodings["value_text"] and not encodings["file_row"]
     assert pq.read_table(part).num_rows == staged.rows_valid == 3000
     staged.discard()
+
+
+def test_dictionary_columns_take_any_column_type() -> None:
+    """A column of nulls only (Arrow type null, as an empty column of a layout reads), lists, a repeated code."""
+    import pyarrow as pa
+
+    from warehouse.ingest import dictionary_columns
+
+    table = pa.table(
+        {
+            "empty": pa.nulls(6),
+            "code": ["a", "a", "b", "a", "b", "a"],
+            "row": list(range(6)),
+            "value": [1.5] * 6,
+            "parts": [[1], [1], [1], [2], [2], [2]],
+        }
+    )
+    assert dictionary_columns(table) == ["code", "parts"]
+    assert dictionary_columns(table.slice(0, 0)) == ["code", "row", "parts"]
