@@ -102,14 +102,13 @@ def vintage_of(source: Source, stated: str | None, sha256: str, loaded: dict[str
 def parsed_batches(
     source: Source, payload: Payload, batch_rows: int = BATCH_ROWS, *, read_ahead: bool = False
 ) -> Iterator[ParsedFile]:
-    """The payload's rows in batches: ``batches_<dataset>`` when the dataset's parser streams, else one batch
-    from ``parse_<dataset>``. With ``read_ahead``, a streaming parser may parse while it checks the file and
-    raise ``ReadAgain`` after some batches (see ``stage_source``)."""
+    """The payload's rows in batches: ``batches_<dataset>(path, source_id=, batch_rows=, read_ahead=)`` when the
+    dataset's parser streams, else one batch from ``parse_<dataset>``. With ``read_ahead``, a streaming parser may
+    parse while it checks the file and raise ``ReadAgain`` after some batches (see ``stage_source``)."""
     module = importlib.import_module(f"warehouse.parsers.{source.dataset}")
     batches = getattr(module, f"batches_{source.dataset}", None)
     if batches is not None:
-        options = {"read_ahead": True} if read_ahead else {}
-        yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows, **options)
+        yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows, read_ahead=read_ahead)
     else:
         yield parser_for(source.dataset)(payload.raw_path, source_id=source.id)
 

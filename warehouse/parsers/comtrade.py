@@ -44,10 +44,10 @@ from warehouse.parsers.csvtext import (
     FileRef,
     ScanAhead,
     decode_text,
+    failed_scan,
     is_blank,
     preview,
     read_records,
-    scanned,
     to_number,
 )
 
@@ -559,19 +559,15 @@ def batches_comtrade(
         for batch in reader:
             pending.append(batch)
             pending_rows += batch.num_rows
-            while pending_rows >= batch_rows:
-                plain = scan.lines_checked(first_line + batch_rows - 1)
-                if plain is None:
-                    break
+            while pending_rows >= batch_rows and (plain := scan.lines_checked(first_line + batch_rows - 1)) is not None:
                 table = pa.Table.from_batches(pending)
                 head, rest = table.slice(0, batch_rows), table.slice(batch_rows)
                 frame = _columnar_frame(layout, head, first_line, src, plain)
                 yield ParsedFile(frame=frame, vintage=None, layout=layout)
                 first_line, yielded = first_line + batch_rows, True
                 pending, pending_rows = rest.to_batches(), rest.num_rows
-            else:
-                continue
-            break  # a line is not one record: the record reader must read the file
+            if pending_rows >= batch_rows:
+                break  # a line of the next batch is not one record: the record reader must read the file
     except pa.ArrowInvalid as err:  # a line with too many/few fields, bytes that are not UTF-8
         refused = err
     except BaseException:  # the consumer stopped early (GeneratorExit) or an error: the scan is not needed
@@ -615,8 +611,7 @@ def _columnar_plan(src: FileRef, *, read_ahead: bool = False) -> tuple[str, list
         columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in header})
     if any(column not in header for column in columns.values()):
         return None
-    known = scanned(src.path)
-    if known is not None and not known.one_record_per_line:
+    if failed_scan(src.path):
         return None
     # a record has a comma between any two fields: a shorter line is for the record reader to judge
     scan = ScanAhead(src.path, min_line_length=len(header) - 1)
@@ -633,27 +628,35 @@ def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataTy
     return pc.take(mapped, encoded.indices)
 
 
-def _cell_bytes(values: pa.Array) -> np.ndarray:
-    """The bytes of a string array's cells (its slice of the data buffer), without a copy."""
-    if len(values) == 0 or values.buffers()[2] is None:
-        return np.zeros(0, dtype=np.uint8)
+def _cell_offsets(values: pa.Array) -> np.ndarray:
+    """A string array's cell boundaries in its data buffer (``len(values) + 1`` offsets), without a copy."""
     offsets_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    _, offsets, data = values.buffers()
-    bounds = np.frombuffer(offsets, dtype=offsets_type)[values.offset : values.offset + len(values) + 1]
+    return np.frombuffer(values.buffers()[1], dtype=offsets_type)[values.offset : values.offset + len(values) + 1]
+
+
+def _cell_bytes(values: pa.Array, offsets: np.ndarray | None = None) -> np.ndarray:
+    """The bytes of a string array's cells (its slice of the data buffer), without a copy."""
+    data = values.buffers()[2] if len(values) else None
+    if data is None:
+        return np.zeros(0, dtype=np.uint8)
+    bounds = _cell_offsets(values) if offsets is None else offsets
     return np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
 
 
-def _plain(values: pa.Array) -> bool:
-    """Whether every cell is plain ASCII (``LineScan.plain_ascii``: no byte over 0x7f, none of 0x1c-0x1f), where
-    Arrow's ASCII strip, regular expressions and casts read cells exactly as Python's string methods do. Read off
-    the cells' bytes (a file whose other columns hold names like "Côte d'Ivoire" is not plain, yet its codes and
-    numbers are)."""
-    cells = _cell_bytes(values)
+def _plain_bytes(cells: np.ndarray) -> bool:
+    """Whether these bytes are plain ASCII (``LineScan.plain_ascii``: none over 0x7f, none of 0x1c-0x1f), where
+    Arrow's ASCII strip, regular expressions and casts read cells exactly as Python's string methods do."""
     if not len(cells):
         return True
     if cells.max() >= 0x80:
         return False
     return bool(cells.min() > 0x20) or not ((cells >= 0x1C) & (cells <= 0x1F)).any()
+
+
+def _plain(values: pa.Array) -> bool:
+    """Whether every cell is plain ASCII, read off the cells' bytes (a file whose other columns hold names like
+    "Côte d'Ivoire" is not plain, yet its codes and numbers are)."""
+    return _plain_bytes(_cell_bytes(values))
 
 
 def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
@@ -663,7 +666,7 @@ def _stripped(values: pa.ChunkedArray, plain: bool) -> pa.Array:
     cells = _cell_bytes(values)
     if not len(cells) or (cells.max() < 0x80 and cells.min() > 0x20):
         return values
-    if plain or _plain(values):
+    if plain or _plain_bytes(cells):
         return pc.ascii_trim_whitespace(values)
     return pa.array([None if v is None else v.strip() for v in values.to_pylist()], type=pa.string())
 
@@ -689,13 +692,10 @@ def _decimals(text: pa.Array) -> pa.Array | None:
     at most 30 bytes of digits, '.', '+' and '-' (no exponent, no 'inf' or 'nan': what NUMBER limits), and the
     cast accepts every such cell (it refuses '1-2', '.', '-', '1.2.3'; it reads '5.', '.5', '+5' as NUMBER does).
     None when not: the regular expression decides cell by cell. Three times faster than the expression."""
-    if len(text) == 0 or text.null_count or text.type != pa.string():
+    if len(text) == 0 or text.null_count:
         return None
-    _, offsets, data = text.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32)[text.offset : text.offset + len(text) + 1]
-    if np.diff(bounds).max() > _DECIMAL_WIDTH:
-        return None
-    if data is not None and not _DECIMAL_BYTES[np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]].all():
+    offsets = _cell_offsets(text)
+    if np.diff(offsets).max() > _DECIMAL_WIDTH or not _DECIMAL_BYTES[_cell_bytes(text, offsets)].all():
         return None
     try:
         return pc.cast(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), pa.float64())

@@ -338,7 +338,7 @@ def scan_lines(
 # the files scan_lines found not to be one record per line, by identity: a read that had to start over
 # (``ReadAgain``) goes to the record reader at once. Only "no" is kept: should a file change within the clock's
 # tick, a stale "no" only sends it to the record reader, which is exact for any file.
-_SCANNED: dict[tuple[int, int, int, int, int], LineScan] = {}
+_FAILED_SCANS: set[tuple[int, int, int, int, int]] = set()
 
 
 def _identity(path: Path) -> tuple[int, int, int, int, int]:
@@ -346,12 +346,12 @@ def _identity(path: Path) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def scanned(path: Path) -> LineScan | None:
-    """The "no" a finished ``ScanAhead`` found for this file as it is now, or None."""
+def failed_scan(path: Path) -> bool:
+    """Whether a finished ``ScanAhead`` found this file, as it is now, not to be one record per line."""
     try:
-        return _SCANNED.get(_identity(path))
+        return _identity(path) in _FAILED_SCANS
     except OSError:
-        return None
+        return False
 
 
 class ScanAhead:
@@ -372,10 +372,9 @@ class ScanAhead:
             self._identity: tuple[int, int, int, int, int] | None = _identity(self._path)
         except OSError:
             self._identity = None
-        self._thread = threading.Thread(
+        threading.Thread(
             target=self._run, args=(min_line_length, chunk_size or SCAN_CHUNK), name="tradewh-scan", daemon=True
-        )
-        self._thread.start()
+        ).start()
 
     def _progress(self, lines: int, plain: bool) -> bool:
         with self._done:
@@ -393,7 +392,7 @@ class ScanAhead:
             with self._done:
                 self._result = result
                 if not self._stopped and self._identity is not None and not result.one_record_per_line:
-                    _SCANNED[self._identity] = result  # a stale answer costs only speed: the record reader is exact
+                    _FAILED_SCANS.add(self._identity)
                 self._done.notify_all()
 
     def lines_checked(self, line: int) -> bool | None:
