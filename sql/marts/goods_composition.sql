@@ -28,7 +28,10 @@ two_digit as (
     where length(figures.category) = 2 and figures.category <> 'TOTAL'
 ),
 
-placed as (
+placed as not materialized (
+    -- inlined into both uses (the section sums, the rows beside them): re-reading the stored fact's 2-digit codes
+    -- and joining the code list again costs less than storing these rows once (measured at 10M rows: the mart
+    -- 5.8-6.2 s -> 3.9-4.2 s, same rows)
     select
         two_digit.*,
         codes.name as code_name,
