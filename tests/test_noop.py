@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT, run_nightly
-from warehouse import build, freshness
+from warehouse import build, freshness, prefect_server
 from warehouse.catalogue import load_catalogue
 from warehouse.debris import clear_debris
 
@@ -169,6 +169,7 @@ def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_s
     monkeypatch.setenv("TRADEWH_HOME", str(small_warehouse.parent.parent))
     monkeypatch.setattr(flows.nightly, "nightly", fake_nightly)
     monkeypatch.setattr(cli, "configure_prefect", lambda settings: None)
+    monkeypatch.setattr(prefect_server, "start_early", lambda: lambda: None)  # no server for a flow that is faked
     assert cli.main(["load"]) == 0
     carried, prefetched = seen
     assert carried == {small_warehouse.with_name(f".tradewh.duckdb.carried-{os.getpid()}.building")}

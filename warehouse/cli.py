@@ -67,7 +67,7 @@ def _prefetch(settings: Settings) -> None:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from warehouse import fetch, freshness
+    from warehouse import fetch, freshness, prefect_server
     from warehouse.lock import writer_lock
 
     try:
@@ -79,8 +79,10 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             _prefetch(settings)
             try:
                 configure_prefect(settings)
+                server_started = prefect_server.start_early()  # comes up while the flow's modules import
                 from flows.nightly import nightly
 
+                server_started()
                 result = nightly(lock_held=True)
             finally:
                 fetch.wait_prefetched()
