@@ -23,7 +23,10 @@ from warehouse.build import (
     BuildError,
     build_warehouse,
     check_trade_figures,
+    create_object,
+    cte_body,
     materialization,
+    prune_ctes,
     publish,
     stored_order,
 )
@@ -232,6 +235,100 @@ def test_an_order_is_column_names_of_a_stored_table(tmp_path, materialized, orde
     path = _toy_sql(tmp_path / "sql", materialized, order=order) / "core" / "dim_toy.sql"
     with pytest.raises(BuildError, match="order by: a, b` takes column names"):
         stored_order(path)
+
+
+STORED_CTE_SQL = """-- grain: one row per toy
+-- materialized: table
+-- stored: counted
+create or replace view core.dim_toy as
+with
+
+toys as (
+    -- a comment naming unused_later and a ')' that is not code
+    select i as toy_id, i % 2 as kind, from range(4) as toys(i)
+),
+
+counted as (
+    select toy_id, kind, count(*) over (partition by kind) as toys_of_kind, ')' as paren,
+    from toys
+),
+
+unused_later as (
+    select 1 as one
+),
+
+labels as (
+    select * from (values (0, 'even'), (1, 'odd')) as labels(kind, label)
+),
+
+final as (
+    select counted.toy_id, labels.label, counted.toys_of_kind, 100.0 / counted.toys_of_kind as share_pct,
+    from counted
+    inner join labels on labels.kind = counted.kind
+)
+
+select * from final;
+
+comment on column core.dim_toy.label is 'Even or odd';
+"""
+
+
+def test_a_stored_cte_is_stored_and_the_rest_of_the_query_runs_when_the_view_is_read(tmp_path):
+    (tmp_path / "sql" / "core").mkdir(parents=True)
+    (tmp_path / "sql" / "core" / "dim_toy.sql").write_text(STORED_CTE_SQL)
+    target = tmp_path / "wh.duckdb"
+    build_warehouse(
+        target, lake_dir=tmp_path / "lake", seeds_dir=SEEDS, sql_dir=tmp_path / "sql", catalogue=[TOY_SOURCE],
+        storage_version="v1.2.0", memory_limit="300MB", temp_dir=tmp_path / "tmp",
+    )  # fmt: skip
+    with duckdb.connect(str(target), read_only=True) as con:
+        stored = [c for c, *_ in con.execute("describe store.dim_toy").fetchall()]
+        rows = con.execute("select * from core.dim_toy order by toy_id").fetchall()
+        sql = con.execute("select sql from duckdb_views() where view_name = 'dim_toy'").fetchall()[0][0]
+        comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'dim_toy' and column_name = 'label'"
+            " and schema_name = 'core'"
+        ).fetchall()
+    assert stored == ["toy_id", "kind", "toys_of_kind", "paren"]  # the CTE's columns only
+    assert rows == [(0, "even", 2, 50.0), (1, "odd", 2, 50.0), (2, "even", 2, 50.0), (3, "odd", 2, 50.0)]
+    assert "store.dim_toy" in sql and "labels" in sql
+    assert "toys" not in sql.replace("toys_of_kind", "") and "unused_later" not in sql  # nothing reads them
+    assert comment == [("Even or odd",)]
+
+
+@pytest.mark.parametrize(
+    ("header", "query", "message"),
+    [
+        ("-- materialized: table\n-- stored: missing\n", "", "needs a CTE `missing as"),
+        ("-- materialized: table\n-- stored: counted\n", "select * from final;", "ending in `select \\* from final`"),
+        ("-- stored: counted\n", "", "with `-- materialized: table`"),
+        ("-- materialized: table\n-- stored: counted; drop table x\n", "", "names a CTE of the query"),
+    ],
+)
+def test_a_stored_cte_that_cannot_be_found_is_refused(tmp_path, header, query, message):
+    text = STORED_CTE_SQL.replace("-- materialized: table\n-- stored: counted\n", header)
+    if query:
+        text = text.replace(query, "select toy_id from final;")
+    path = tmp_path / "core" / "dim_toy.sql"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with duckdb.connect() as con, pytest.raises(BuildError, match=message):
+        con.execute("create schema core; create schema store")
+        create_object(con, path)
+
+
+def test_cte_bodies_skip_parentheses_in_strings_and_comments():
+    sql = (
+        "with\n\na as (\n    -- (\n    select ')' as x, \"(\" as y /* ) */\n),\n\n"
+        "final as (select * from a)\n\nselect * from final"
+    )
+    start, end = cte_body(sql, "a")
+    assert sql[start] == "(" and sql[end - 1] == ")" and sql[end:].startswith(",\n\nfinal")
+    assert cte_body(sql, "b") is None
+    unread = sql.replace("select * from a", "select 2 as b")
+    assert prune_ctes(unread) == "with\n\nfinal as (select 2 as b)\n\nselect * from final"
+    assert prune_ctes(sql) == sql
+    assert prune_ctes("select 1") == "select 1"
 
 
 def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):

@@ -2,8 +2,10 @@
 -- Exports against imports of the same measure, unit, source and vintage only: never contract value against
 -- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
 -- Stored once by the build: pairing exports with imports over the whole fact on each query costs seconds at
--- a million rows.
+-- a million rows. Only the pairs are stored (`paired`): balance, total and coverage are computed from them when
+-- the view is read.
 -- materialized: table
+-- stored: paired
 create or replace view marts.trade_balance_vintages as
 with
 
