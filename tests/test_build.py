@@ -335,6 +335,9 @@ def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):
     settings = load_settings({"TRADEWH_HOME": str(tmp_path), "TRADEWH_DUCKDB_MEMORY_LIMIT": "300MB"})
     assert (settings.duckdb_memory_limit, settings.duckdb_temp_dir) == ("300MB", tmp_path / "tmp")
     assert load_settings({"TRADEWH_HOME": str(tmp_path)}).duckdb_memory_limit == "512MB"
+    staging = load_settings({"TRADEWH_HOME": str(tmp_path), "TRADEWH_DUCKDB_STAGING_MEMORY_LIMIT": "200MB"})
+    assert staging.duckdb_config == {"memory_limit": "200MB", "temp_directory": str(tmp_path / "tmp")}
+    assert load_settings({"TRADEWH_HOME": str(tmp_path)}).duckdb_config["memory_limit"] == "256MB"
 
 
 def test_spill_files_of_a_killed_build_are_cleared(tmp_path):
