@@ -2,10 +2,10 @@
 
 With no ``PREFECT_API_URL``, Prefect 3 starts a local ephemeral server (a second process) when the first flow
 calls its API, and the flow waits for it: the import of Prefect's server module in this process, then the
-server's own start (its interpreter, imports, database migrations). ``start_early`` begins that same start in a
-thread as soon as Prefect is configured, so the server comes up while ``tradewh load`` imports its flow and
-keeps its local files in the raw zone. Prefect's own code starts it (``SubprocessASGIServer``, the object its
-client uses); the flow then finds it running.
+server's own start (its interpreter, imports, database migrations). ``start_early`` imports that module and
+begins the same start in a thread as soon as Prefect is configured, so the server comes up while ``tradewh load``
+imports its flow and keeps its local files in the raw zone. Prefect's own code starts it (``SubprocessASGIServer``,
+the object its client uses); the flow then finds it running.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ def start_early() -> Callable[[], None]:
     """
     if not _wanted():
         return lambda: None
+    # imported here, not in the thread: two threads importing Prefect's modules at once could deadlock on their
+    # import locks (the caller goes on to import the flow). The thread then only starts the process and waits.
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the instance Prefect's client takes (no port given)
 
     def start() -> None:
-        from prefect.server.api.server import SubprocessASGIServer
-
         with contextlib.suppress(Exception):  # the flow starts it again and raises what went wrong
-            SubprocessASGIServer().start()  # the instance Prefect's client takes (no port given)
+            server.start()
 
     thread = threading.Thread(target=start, name="tradewh-prefect-start", daemon=True)
     thread.start()
