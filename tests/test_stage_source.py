@@ -92,6 +92,8 @@ def test_staging_in_batches_equals_validating_in_memory(tmp_path: Path, name: st
     assert rows_of(staged_rows(staged)) == rows_of(valid)
     assert quarantine_of(staged.quarantine) == quarantine_of(quarantine)
     assert (staged.rows_read, staged.rows_valid) == (len(valid) + quarantine_rows(quarantine), len(valid))
+    spilled = list((tmp_path / "lake").rglob(".part-rejected-*"))
+    assert spilled == []  # the rejected rows each batch spilled to Parquet are gone once staging is done
     staged.discard()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
 from warehouse.lake import MANIFEST, manifest, source_dir
 from warehouse.parsers.base import ParsedFile, ReadAgain
+
+if TYPE_CHECKING:
+    import duckdb
 
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
 BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
@@ -306,7 +310,9 @@ def _stage_once(
     writers: dict[str, pq.ParquetWriter] = {}
     quarantines: list[pd.DataFrame] = []
     vintages: set[str] = set()
-    rejected: list[pd.DataFrame] = []  # rows a batch rejected: the cross-batch rules compare them too
+    # the rows each batch rejected, spilled to Parquet as they come: the cross-batch rules compare them too, and
+    # memory stays the same however many rows are bad
+    rejected: list[Path] = []
     key = _key_columns(model)
     key_hashes: list[np.ndarray] = []  # a hash of every row's key: a key seen twice shows as a repeated hash
     key_rows: list[tuple[str, np.ndarray | range]] = []  # the file and line of each of those rows, batch by batch
@@ -328,7 +334,7 @@ def _stage_once(
                 staged.rows_valid += len(valid)
                 if len(quarantine):
                     quarantines.append(quarantine)
-                    rejected.append(bad)
+                    rejected.append(_spill_rejected(bad, lake_dir, source, run_id, len(rejected)))
                 if len(valid):
                     table = to_arrow(valid, model)
                     if vintage not in writers:
@@ -348,9 +354,8 @@ def _stage_once(
         pa_arrow.default_memory_pool().release_unused()
         candidates = _repeated_keys(key_hashes, key_rows)
         if (staged.files or rejected) and (len(row_rules) < len(rules) or len(candidates)):
-            others = pd.concat(rejected, ignore_index=True) if rejected else None
             found = cross_batch_quarantine(
-                staged, model, context, duckdb_config or {}, others, key_candidates=candidates
+                staged, model, context, duckdb_config or {}, rejected, key_candidates=candidates
             )
             if len(found):
                 quarantines.append(found)
@@ -366,7 +371,18 @@ def _stage_once(
         raise
     finally:
         write_pool.shutdown(wait=True)
+        for path in rejected:
+            path.unlink(missing_ok=True)
     return staged
+
+
+def _spill_rejected(bad: pd.DataFrame, lake_dir: Path, source: Source, run_id: str, number: int) -> Path:
+    """A batch's rejected rows as they were parsed, in a Parquet file beside the staged ones (``.part-*``: debris
+    clearing removes it when a run dies; ``_stage_once`` when it ends)."""
+    path = _part_path(lake_dir, source, f"rejected-{number:05d}", run_id)
+    text = {c: "str" for c in bad.columns if bad[c].dtype == object}  # mixed Python objects: as text
+    pq.write_table(pa_arrow.Table.from_pandas(bad.astype(text), preserve_index=False), path)
+    return path
 
 
 def _without_unique(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
@@ -423,7 +439,7 @@ def cross_batch_quarantine(
     model: type[pa.DataFrameModel],
     context: RunContext,
     duckdb_config: dict[str, str],
-    rejected: pd.DataFrame | None = None,
+    rejected: list[Path] | None = None,
     *,
     key_candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -432,11 +448,11 @@ def cross_batch_quarantine(
 
     The rules: ``duplicate_key`` (the model's unique key, as pandera's uniqueness check reports it: every row of
     a repeated key, blaming the key's columns) and the dataset's ``cross_batch_rules(context)``, each a query
-    over ``staged`` (the staged rows and the rows the batches rejected, as one frame validated in memory would
-    hold them) selecting the rows that break it. ``key_candidates`` (``file_sha256``, ``file_row``) are the only
-    rows whose key can be repeated (``_repeated_keys``): the key's query groups those alone, so its memory follows
-    the repeats, not the input (grouping ten million rows by an eleven-column key ran out of DuckDB's 512MB);
-    None groups every row; empty skips the query.
+    over ``staged`` (the staged rows and the rows the batches rejected, ``rejected``: their Parquet files, as one
+    frame validated in memory would hold them) selecting the rows that break it. ``key_candidates``
+    (``file_sha256``, ``file_row``) are the only rows whose key can be repeated (``_repeated_keys``): the key's
+    query groups those alone, so its memory follows the repeats, not the input (grouping ten million rows by an
+    eleven-column key ran out of DuckDB's 512MB); None groups every row; empty skips the query.
 
     Returns:
         The quarantine rows found (``QUARANTINE_COLUMNS``).
@@ -454,8 +470,11 @@ def cross_batch_quarantine(
         if staged.files:
             files = ", ".join(f"'{_sql_text(p)}'" for p in staged.files.values())
             parts.append(f"select * from read_parquet([{files}], union_by_name = true)")
-        if rejected is not None and len(rejected):
-            con.register("rejected_rows", rejected)
+        if rejected:
+            files = ", ".join(f"'{_sql_text(p)}'" for p in rejected)
+            con.execute(
+                f"create temp view rejected_rows as select * from read_parquet([{files}], union_by_name = true)"
+            )
             parts.append("select * from rejected_rows")
         con.execute(f"create temp view staged as {' union all by name '.join(parts)}")
         columns = ", ".join(f'"{c}"' for c in key)
@@ -490,7 +509,7 @@ def cross_batch_quarantine(
             ).df()
             found.append(rows)
         bad = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*QUARANTINE_COLUMNS, *identity])
-        if len(bad) and _any_staged(bad, rejected):
+        if len(bad) and _any_staged(con, bad, bool(rejected)):
             con.register("bad", bad[identity])
             for path in staged.files.values():
                 kept = path.with_name(path.name + ".kept")
@@ -505,14 +524,22 @@ def cross_batch_quarantine(
     return bad[QUARANTINE_COLUMNS].assign(value=bad["value"].map(_cut)) if len(bad) else bad
 
 
-def _any_staged(bad: pd.DataFrame, rejected: pd.DataFrame | None) -> bool:
+def _any_staged(con: duckdb.DuckDBPyConnection, bad: pd.DataFrame, rejected: bool) -> bool:
     """Whether a row the cross-batch rules found is among the staged rows, not only among those a batch had
-    rejected already (then the staged files stay as they are: no rewrite of ten million rows for nothing)."""
+    rejected already (view ``rejected_rows`` where ``rejected``; then the staged files stay as they are: no rewrite
+    of ten million rows for nothing)."""
     found = bad[["file_sha256", "file_row"]].drop_duplicates()
-    if rejected is None or not len(rejected):
+    if not rejected or not len(found):
         return bool(len(found))
-    known = rejected[["file_sha256", "file_row"]].drop_duplicates()
-    return bool((found.merge(known, how="left", indicator=True)["_merge"] == "left_only").any())
+    con.register("found_rows", found)
+    try:
+        query = (
+            "select exists (select 1 from found_rows f anti join rejected_rows r "
+            "on r.file_sha256 = f.file_sha256 and r.file_row = f.file_row)"
+        )
+        return bool(con.execute(query).fetchall()[0][0])
+    finally:
+        con.unregister("found_rows")
 
 
 def _cut(text: str) -> str:
