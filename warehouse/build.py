@@ -42,6 +42,10 @@ _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(\S*)\s*$")
 _ORDER_BY = re.compile(r"^--\s*order by:\s*(.*?)\s*$")
 _STORED = re.compile(r"^--\s*stored:\s*(.*?)\s*$")
 _FINAL_SELECT = re.compile(r"\bselect \* from final\s*;?\s*$")
+# what a view file's code is not: comments, strings and quoted names (an unclosed one runs to the end)
+_LITERAL = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*(?:'|\Z)|\"(?:[^\"]|\"\")*(?:\"|\Z)", re.S)
+_CTE = re.compile(r"^([a-z_][a-z0-9_]*) as (?:not materialized )?\(", re.M)
+_PARENS = re.compile(r"[()]")
 # DuckDB settings of the build's connection only (BI tools and analysts query with their own). DuckDB's
 # common-subplan optimizer stores a scan read by several branches once and re-reads it: for the balance mart
 # (the filtered fact read to find the repeated series, the paired ones and the one-row ones) that made the
@@ -57,8 +61,7 @@ class BuildError(RuntimeError):
 
 def _code(path: Path) -> str:
     """The SQL of a file without comments and string literals (so only real references count)."""
-    text = re.sub(r"--[^\n]*", "", path.read_text())
-    return re.sub(r"'(?:[^']|'')*'", "''", text)
+    return _blank_literals(path.read_text())
 
 
 def sql_files(sql_dir: Path) -> list[Path]:
@@ -129,90 +132,56 @@ def stored_cte(path: Path) -> str | None:
     return None
 
 
-def _skip_literal(sql: str, at: int) -> int:
-    """The position after the string, quoted name or comment starting at ``at`` (``at`` itself if none does)."""
-    if sql.startswith("--", at):
-        end = sql.find("\n", at)
-        return len(sql) if end < 0 else end + 1
-    if sql.startswith("/*", at):
-        end = sql.find("*/", at + 2)
-        return len(sql) if end < 0 else end + 2
-    if sql[at] in "'\"":
-        quote, i = sql[at], at + 1
-        while i < len(sql):
-            if sql[i] == quote:
-                if sql.startswith(quote * 2, i):  # a doubled quote stays inside
-                    i += 2
-                    continue
-                return i + 1
-            i += 1
-        return len(sql)
-    return at
+def _blank_literals(sql: str) -> str:
+    """The SQL with its comments, strings and quoted names turned into spaces, every other character where it
+    was: what is left is code, to search for references and parentheses at the same positions as in ``sql``."""
+    return _LITERAL.sub(lambda found: " " * len(found.group()), sql)
+
+
+def _cte_spans(sql: str) -> dict[str, tuple[int, int, int]]:
+    """Each CTE of a query, written at the start of a line as ``<cte> as (`` or ``<cte> as not materialized (``:
+    where its line starts, where its body's ``(`` is, and the position after its ``)``."""
+    code = _blank_literals(sql)
+    spans = {}
+    for found in _CTE.finditer(code):
+        depth = 0
+        for paren in _PARENS.finditer(code, found.end() - 1):
+            depth += 1 if paren.group() == "(" else -1
+            if depth == 0:
+                spans[found.group(1)] = (found.start(), found.end() - 1, paren.end())
+                break
+    return spans
 
 
 def cte_body(sql: str, cte: str) -> tuple[int, int] | None:
-    """Where the body of ``cte`` lies in a query: the span from its opening parenthesis to its closing one
-    (inclusive), the CTE written at the start of a line as ``<cte> as (`` or ``<cte> as not materialized (``."""
-    found = re.search(rf"^{re.escape(cte)} as (?:not materialized )?\(", sql, re.M)
-    if found is None:
-        return None
-    depth, i = 0, found.end() - 1
-    while i < len(sql):
-        skipped = _skip_literal(sql, i)
-        if skipped != i:
-            i = skipped
-            continue
-        if sql[i] == "(":
-            depth += 1
-        elif sql[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return found.end() - 1, i + 1
-        i += 1
-    return None
-
-
-def _without_literals(sql: str) -> str:
-    """The SQL with its comments, strings and quoted names blanked out (only real references left to find)."""
-    out, i = [], 0
-    while i < len(sql):
-        skipped = _skip_literal(sql, i)
-        if skipped != i:
-            out.append(" ")
-            i = skipped
-        else:
-            out.append(sql[i])
-            i += 1
-    return "".join(out)
+    """Where the body of ``cte`` lies in a query (``_cte_spans``): from its opening parenthesis to the position
+    after its closing one; None when there is no such CTE."""
+    span = _cte_spans(sql).get(cte)
+    return None if span is None else (span[1], span[2])
 
 
 def prune_ctes(sql: str) -> str:
     """The query without the CTEs nothing reads any more (those a stored CTE's rows were made from), so the view
-    a BI tool shows is the query it runs: those the final select reads, and those they read. CTEs are found as
-    ``cte_body`` finds them."""
-    ctes = {}
-    for found in re.finditer(r"^([a-z_][a-z0-9_]*) as (?:not materialized )?\(", sql, re.M):
-        body = cte_body(sql, found.group(1))
-        if body is not None:
-            after = re.match(r"\s*,\s*", sql[body[1] :])
-            ctes[found.group(1)] = (found.start(), body[1] + (after.end() if after else 0), body)
-    if not ctes:
+    a BI tool shows is the query it runs: those the final select reads, and those they read."""
+    spans, code = _cte_spans(sql), _blank_literals(sql)
+    if not spans:
         return sql
-    tail = sql[max(end for _, end, _ in ctes.values()) :]
-    reads = {
-        name: {other for other in ctes if re.search(rf"\b{other}\b", _without_literals(sql[b[0] : b[1]]))} - {name}
-        for name, (_, _, b) in ctes.items()
-    }
+
+    def read_by(text: str) -> set[str]:
+        return {name for name in spans if re.search(rf"\b{name}\b", text)}
+
+    reads = {name: read_by(code[body:end]) - {name} for name, (_, body, end) in spans.items()}
+    todo = list(read_by(code[max(end for *_, end in spans.values()) :]))
     wanted: set[str] = set()
-    todo = [n for n in ctes if re.search(rf"\b{n}\b", _without_literals(tail))]
     while todo:
         name = todo.pop()
         if name not in wanted:
             wanted.add(name)
             todo.extend(reads[name])
-    for name, (start, end, _) in sorted(ctes.items(), key=lambda item: -item[1][0]):
+    for name, (start, _, end) in sorted(spans.items(), key=lambda item: -item[1][0]):
         if name not in wanted:
-            sql = sql[:start] + sql[end:]
+            comma = re.match(r"\s*,\s*", sql[end:])  # the separator before the next CTE goes with it
+            sql = sql[:start] + sql[end + (comma.end() if comma else 0) :]
     return sql
 
 

@@ -10,7 +10,7 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,13 +468,9 @@ def cross_batch_quarantine(
     try:
         parts = []
         if staged.files:
-            files = ", ".join(f"'{_sql_text(p)}'" for p in staged.files.values())
-            parts.append(f"select * from read_parquet([{files}], union_by_name = true)")
+            parts.append(f"select * from {_parquet_scan(staged.files.values())}")
         if rejected:
-            files = ", ".join(f"'{_sql_text(p)}'" for p in rejected)
-            con.execute(
-                f"create temp view rejected_rows as select * from read_parquet([{files}], union_by_name = true)"
-            )
+            con.execute(f"create temp view rejected_rows as select * from {_parquet_scan(rejected)}")
             parts.append("select * from rejected_rows")
         con.execute(f"create temp view staged as {' union all by name '.join(parts)}")
         columns = ", ".join(f'"{c}"' for c in key)
@@ -552,6 +548,12 @@ def _cut(text: str) -> str:
 
 def _sql_text(value: object) -> str:
     return str(value).replace("'", "''")
+
+
+def _parquet_scan(paths: Iterable[Path]) -> str:
+    """DuckDB's scan of Parquet files as one relation, their columns matched by name."""
+    files = ", ".join(f"'{_sql_text(p)}'" for p in paths)
+    return f"read_parquet([{files}], union_by_name = true)"
 
 
 def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_dir: Path, run_id: str) -> list[str]:
