@@ -9,6 +9,7 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -424,6 +425,10 @@ def get(url: str, raw_dir: Path) -> fetch.Payload:
     return fetch_url(url, source_id="test_source", raw_dir=raw_dir, timeout=5)
 
 
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
 def test_url_200_csv_is_stored(server: str, tmp_path: Path) -> None:
     payload = get(f"{server}/data/figures.csv?format=csv", tmp_path)
     digest = hashlib.sha256(CSV_BODY).hexdigest()
@@ -454,14 +459,14 @@ def test_url_serving_html_is_refused_naming_the_url(server: str, tmp_path: Path)
         get(f"{server}/login.csv", tmp_path)
     assert info.value.rule == "html_not_csv"
     assert f"{server}/login.csv" in str(info.value)
-    assert not (tmp_path / "test_source").exists()
+    assert files_under(tmp_path) == []  # nothing kept, no temporary file left
 
 
 def test_url_body_shorter_than_content_length_is_refused(server: str, tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         get(f"{server}/short.csv", tmp_path)
     assert (info.value.rule, info.value.file) == ("truncated_body", f"{server}/short.csv")
-    assert not (tmp_path / "test_source").exists()
+    assert files_under(tmp_path) == []  # nothing kept, no temporary file left
 
 
 def test_url_refused_connection_is_a_connection_error(tmp_path: Path) -> None:
@@ -480,15 +485,22 @@ def test_url_chunked_body_cut_short_is_refused(server: str, tmp_path: Path) -> N
     with pytest.raises(SourceError) as info:
         get(f"{server}/chunked_short.csv", tmp_path)
     assert info.value.rule == "truncated_body"
-    assert not (tmp_path / "test_source").exists()
+    assert files_under(tmp_path) == []  # nothing kept, no temporary file left
 
 
-def test_url_body_over_the_size_limit_is_not_stored_cut(
-    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(fetch, "MAX_PAYLOAD_BYTES", 10)
-    with pytest.raises(SourceError):
-        get(f"{server}/unannounced.csv", tmp_path)
+@pytest.mark.parametrize(("route", "limit"), [("/unannounced.csv", 10), ("/data/figures.csv", len(CSV_BODY) - 1)])
+def test_url_body_over_the_sources_limit_is_not_stored_cut(server: str, tmp_path: Path, route: str, limit: int) -> None:
+    source = replace(path_source(f"{server}{route}", kind="url"), http_max_bytes=limit)
+    with pytest.raises(SourceError) as info:
+        fetch_source(source, seeds_dir=tmp_path, project_root=tmp_path, roots=(tmp_path,), raw_dir=tmp_path / "raw")
+    assert (info.value.rule, info.value.file, info.value.source_id) == ("payload_too_large", source.location, source.id)
+    assert f"{limit:,} bytes allowed" in str(info.value)
+    assert files_under(tmp_path / "raw") == []
+    source = replace(source, http_max_bytes=len(CSV_BODY))  # exactly the body: kept
+    (payload,) = fetch_source(
+        source, seeds_dir=tmp_path, project_root=tmp_path, roots=(tmp_path,), raw_dir=tmp_path / "raw"
+    )
+    assert payload.raw_path.read_bytes() == CSV_BODY
 
 
 def test_url_name_ignores_a_slash_in_the_query(server: str, tmp_path: Path) -> None:

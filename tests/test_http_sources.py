@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from tests.conftest import FIXTURES, PROJECT_ROOT, run_nightly
-from warehouse import fetch, http_state
+from warehouse import fetch, http_fetch, http_state
 from warehouse.catalogue import MeasureSpec, Source
 from warehouse.errors import SourceError
 from warehouse.parsers.comtrade import parse_comtrade
@@ -223,8 +223,8 @@ def server(request: pytest.FixtureRequest) -> ReplayServer:
 def no_retry_after_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry-After is capped at 0 s here (tests that check the cap set their own); records every wait."""
     waits: list[float] = []
-    monkeypatch.setattr(fetch, "RETRY_AFTER_CAP_S", 0.0)
-    monkeypatch.setattr(fetch, "_wait", waits.append)
+    monkeypatch.setattr(http_fetch, "RETRY_AFTER_CAP_S", 0.0)
+    monkeypatch.setattr(http_fetch, "_wait", waits.append)
     return waits
 
 
@@ -359,7 +359,7 @@ def test_429_with_retry_after_0_then_success(
 def test_retry_after_is_honoured_up_to_the_cap(
     server: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_retry_after_wait: list[float], code: int
 ) -> None:
-    monkeypatch.setattr(fetch, "RETRY_AFTER_CAP_S", 2.5)
+    monkeypatch.setattr(http_fetch, "RETRY_AFTER_CAP_S", 2.5)
     url = server.script("/busy.csv", status(code, {"Retry-After": "120"}), status(code, {"Retry-After": "1"}))
     for _ in range(2):
         with pytest.raises(ConnectionError, match=f"HTTP {code}"):
@@ -401,7 +401,7 @@ def test_retry_after_seconds(value: str | None, seconds: float) -> None:
     import datetime as dt
 
     now = dt.datetime(2026, 2, 24, 10, 0, 0, tzinfo=dt.UTC)
-    assert fetch.retry_after_seconds(value, now=now) == seconds
+    assert http_fetch.retry_after_seconds(value, now=now) == seconds
 
 
 # --- body checks -------------------------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def test_a_4xx_is_final_and_carries_the_publishers_message(server: ReplayServer,
     ],
 )
 def test_api_error_message(body: bytes, message: str | None) -> None:
-    assert fetch.api_error_message(body) == message
+    assert http_fetch.api_error_message(body) == message
 
 
 def test_only_http_and_https_urls_are_fetched(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import FIXTURES
-from warehouse import fetch
+from warehouse import fetch, http_fetch
 from warehouse.parsers.wdi import parse_wdi
 
 PAGES = {1: (FIXTURES / "wdi_api" / "page1.json").read_bytes(), 2: (FIXTURES / "wdi_api" / "page2.json").read_bytes()}
@@ -53,9 +53,9 @@ def test_every_page_is_fetched_and_parsed_as_one_answer(server, tmp_path):
 
 
 def test_page_parameter_is_replaced_not_repeated():
-    assert fetch.with_page("http://h/x?format=json&page=1", 3) == "http://h/x?format=json&page=3"
+    assert http_fetch.with_page("http://h/x?format=json&page=1", 3) == "http://h/x?format=json&page=3"
 
 
 def test_a_body_that_is_not_a_world_bank_answer_has_one_page():
-    assert fetch.announced_pages(b"Country Name,Country Code,Year,Value\n") == 1
-    assert fetch.announced_pages(b'{"count": 2, "data": []}') == 1
+    assert http_fetch.announced_pages(b"Country Name,Country Code,Year,Value\n") == 1
+    assert http_fetch.announced_pages(b'{"count": 2, "data": []}') == 1

@@ -13,6 +13,12 @@ _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BLOCK = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # Prefect block document names: lower-case letters, digits, '-'
 
+# [source.http] limits of a url location, and their defaults (see warehouse.http_fetch)
+HTTP_TIMEOUT_S = 300.0  # the whole fetch of the URL: connecting, redirects, every page, to the last byte
+HTTP_READ_TIMEOUT_S = 60.0  # the longest wait to connect, or for the next bytes: a silent server is retried
+HTTP_MAX_BYTES = 2 * 1024**3  # every byte of the source's answers together (all pages), not per response
+_HTTP_KEYS = ("headers_from_env", "secret_blocks", "timeout_s", "read_timeout_s", "max_bytes")
+
 
 class CatalogueError(ValueError):
     """The catalogue itself is wrong; the message names the entry and the field."""
@@ -47,6 +53,10 @@ class Source:
     # (header, the Prefect Secret block read when that variable is unset). Names only, never a key.
     headers_from_env: tuple[tuple[str, str], ...] = ()
     secret_blocks: tuple[tuple[str, str], ...] = ()
+    # url locations only ([source.http] timeout_s, read_timeout_s, max_bytes): how long and how large
+    http_timeout_s: float = HTTP_TIMEOUT_S
+    http_read_timeout_s: float = HTTP_READ_TIMEOUT_S
+    http_max_bytes: int = HTTP_MAX_BYTES
 
     def allows(self, measure: str, unit: str, scale: float) -> bool:
         """Whether the catalogue declares this measure with this unit and scale."""
@@ -74,13 +84,30 @@ def _pairs(http: dict, key: str, where: str, name_pattern: re.Pattern[str]) -> t
     return tuple(sorted(table.items()))
 
 
-def _parse_http(entry: dict, kind: str, where: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+def _limit(http: dict, key: str, default: float, where: str, *, integer: bool = False) -> float:
+    """A ``[source.http]`` limit: a positive number (a whole one for ``max_bytes``), or the default."""
+    value = http.get(key, default)
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0 or value == float("inf"):
+        what = "a positive whole number of bytes" if integer else "a positive number of seconds"
+        raise CatalogueError(f"{where}: http.{key} must be {what}")
+    return value if integer else float(value)
+
+
+def _parse_http(entry: dict, kind: str, where: str) -> dict[str, object]:
+    """The ``Source`` fields of a ``[source.http]`` table: key names, and the limits (defaults when absent)."""
     http = entry.get("http", {})
-    if not isinstance(http, dict) or set(http) - {"headers_from_env", "secret_blocks"}:
-        raise CatalogueError(f"{where}: [source.http] holds only headers_from_env and secret_blocks")
+    if not isinstance(http, dict) or set(http) - set(_HTTP_KEYS):
+        raise CatalogueError(f"{where}: [source.http] holds only {', '.join(_HTTP_KEYS)}")
     if http and kind != "url":
         raise CatalogueError(f"{where}: [source.http] applies to a url location only")
-    return _pairs(http, "headers_from_env", where, _ENV_VAR), _pairs(http, "secret_blocks", where, _BLOCK)
+    return {
+        "headers_from_env": _pairs(http, "headers_from_env", where, _ENV_VAR),
+        "secret_blocks": _pairs(http, "secret_blocks", where, _BLOCK),
+        "http_timeout_s": _limit(http, "timeout_s", HTTP_TIMEOUT_S, where),
+        "http_read_timeout_s": _limit(http, "read_timeout_s", HTTP_READ_TIMEOUT_S, where),
+        "http_max_bytes": _limit(http, "max_bytes", HTTP_MAX_BYTES, where, integer=True),
+    }
 
 
 def _parse_entry(entry: dict, where: str) -> Source:
@@ -110,7 +137,6 @@ def _parse_entry(entry: dict, where: str) -> Source:
     )
     if not measures:
         raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
-    headers_from_env, secret_blocks = _parse_http(entry, kind, where)
     return Source(
         id=source_id,
         dataset=dataset,
@@ -123,8 +149,7 @@ def _parse_entry(entry: dict, where: str) -> Source:
         vintage=vintage,
         homepage=entry.get("homepage", ""),
         measures=measures,
-        headers_from_env=headers_from_env,
-        secret_blocks=secret_blocks,
+        **_parse_http(entry, kind, where),
     )
 
 
