@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from schemas.context import RunContext
-from warehouse import audit, build, fetch, freshness, lake
+from warehouse import audit, build, fetch, freshness, lake, notify, runlog
 from warehouse.catalogue import Source, load_catalogue
 from warehouse.debris import clear_debris
 from warehouse.errors import SourceError
@@ -104,13 +105,16 @@ def _build_inputs(settings: Settings, catalogue: list[Source]) -> freshness.Buil
 
 
 @task(cache_policy=NO_CACHE)
-def publish_unchanged(settings: Settings, catalogue: list[Source], run_id: str) -> Path | None:
+def publish_unchanged(settings: Settings, catalogue: list[Source], run: audit.Run) -> Path | None:
     """When nothing the warehouse is built from changed, publish it again with this run's audit rows, unbuilt."""
+    run_id = run.run_id
     inputs, target = _build_inputs(settings, catalogue), settings.warehouse_path
     reason = freshness.reason_to_rebuild(target, inputs, run_id, lake_dir=settings.lake_dir, sql_dir=settings.sql_dir)
     if reason:
         get_run_logger().info("rebuilding the warehouse: %s", reason)
         return None
+    run.finished_at = dt.datetime.now(dt.UTC)  # start to publish: the republish itself takes a moment
+    audit.record_run(run, settings.lake_dir)
     carried = freshness.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
     get_run_logger().info(
         "nothing it is built from changed: published %s again with this run's audit (%s)",
@@ -121,8 +125,9 @@ def publish_unchanged(settings: Settings, catalogue: list[Source], run_id: str) 
 
 
 @task(cache_policy=NO_CACHE)
-def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) -> Path:
+def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Run) -> Path:
     """Build a new warehouse file from the lake and swap it in atomically."""
+    run_id = run.run_id
     target = settings.warehouse_path
     freshness.drop_carried(target)  # the copy made in case nothing changed: a build does not need it
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +143,7 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run_id: str) 
             catalogue=catalogue,
             storage_version=settings.storage_version,
             check=build.check_trade_figures,
-            finish=lambda con: freshness.stamp_build(con, inputs, run_id),
+            finish=lambda con: (_finished(run)(con), freshness.stamp_build(con, inputs, run_id)),
         )
         build.publish(built, target)
     finally:
@@ -199,23 +204,62 @@ def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
     create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
 
 
-@flow(name="tradewh-nightly")
-def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, object]:
+def _finished(run: audit.Run) -> Callable[[object], None]:
+    """The build's last step: the run ends now (start to publish), in the audit row the new file carries."""
+
+    def finish(con) -> None:  # noqa: ANN001 (a DuckDB connection)
+        run.finished_at = dt.datetime.now(dt.UTC)
+        con.execute("update audit.load_runs set finished_at = ? where run_id = ?", [run.finished_at, run.run_id])
+
+    return finish
+
+
+def notify_failure(flow, flow_run, state) -> None:  # noqa: ANN001 (Prefect's hook signature)
+    """Prefect's on_failure / on_crashed hook: send a failed or partial night to ``TRADEWH_NOTIFY_URL``."""
+    settings = load_settings()
+    result = state.result(raise_on_failure=False) if state.is_failed() else None
+    details = result if isinstance(result, dict) else {}
+    event = notify.RunEvent(
+        flow_run_id=str(flow_run.id),
+        flow_run_name=flow_run.name,
+        state=state.name or state.type.value,
+        message=state.message or "",
+        run_id=details.get("run_id"),
+        status=details.get("status"),
+        failed_sources=[notify.FailedSource(s, m) for s, m in details.get("failed_sources", [])],
+        log_file=details.get("log_file"),
+    )
+    notify.notify_quietly(settings.notify_url, event)
+
+
+@flow(name="tradewh-nightly", on_failure=[notify_failure], on_crashed=[notify_failure])
+def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: str | None = None) -> object:
     """Load every catalogue source and publish the warehouse.
+
+    A night where any source failed or was over its reject threshold ends in a FAILED state named ``Partial``
+    (``Failed`` when every source failed), a failed build or publish in ``Failed``: Prefect's UI, automations
+    and the notification hook see it. The result (``state.result()``) is the same dict either way.
 
     Args:
         wait_for_lock: queue behind a running load instead of exiting.
         lock_held: the caller (``tradewh load``) already holds the writer lock for this process.
+        started_at: when the caller started (ISO 8601), so the audit's duration is the whole run's.
     """
     settings = load_settings()
     logger = get_run_logger()
-    with nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock):
+    run = audit.new_run()
+    if started_at:
+        run.started_at = dt.datetime.fromisoformat(started_at)
+    with (
+        runlog.run_log(settings.logs_dir, run.run_id, settings.log_days) as log_file,
+        nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock),
+    ):
+        logger.info("run %s: log file %s", run.run_id, log_file)
         fetch.wait_prefetched()  # the local files `tradewh load` began keeping while Prefect started
         for path in clear_debris(settings.home, keep=freshness.carried_copies()):
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)
         codes = cache(lambda: known_country_codes(settings.seeds_dir / "reference"))  # read once a source stages
-        run = audit.new_run()
         for number, source in enumerate(catalogue, start=1):
             logger.info("[%d/%d] %s (%s)", number, len(catalogue), source.id, source.dataset)  # progress
             result = load_source(source, run, settings, codes)
@@ -228,17 +272,32 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False) -> dict[str, o
         audit.record_run(run, settings.lake_dir)
         try:
             loaded_nothing = not any(r.status == "loaded" for r in run.results)
-            published = publish_unchanged(settings, catalogue, run.run_id) if loaded_nothing else None
-            published = published or build_and_publish(settings, catalogue, run.run_id)
+            published = publish_unchanged(settings, catalogue, run) if loaded_nothing else None
+            published = published or build_and_publish(settings, catalogue, run)
         except Exception as exc:
             run.status, run.message = "failed", f"build or publish failed, previous warehouse kept: {exc}"
+            run.finished_at = dt.datetime.now(dt.UTC)
             audit.record_run(run, settings.lake_dir)
             raise
         finally:
             for line in audit.summary_lines(run):
                 logger.info(line)
+        audit.record_run(run, settings.lake_dir)  # the lake's copy of the audit ends where the published one does
         publish_artifacts(run, published)
-    return {"run_id": run.run_id, "status": run.status, "summary": audit.summary_lines(run)}
+    outcome = {
+        "run_id": run.run_id,
+        "status": run.status,
+        "summary": audit.summary_lines(run),
+        "failed_sources": [(r.source_id, r.message) for r in run.results if r.status == "failed"],
+        "log_file": str(log_file),
+    }
+    if run.status == "succeeded":
+        return outcome
+    failed = outcome["failed_sources"]
+    message = f"{len(failed)} of {len(run.results)} source(s) failed: " + "; ".join(
+        f"{source}: {why}" for source, why in failed
+    )
+    return Failed(name="Partial" if run.status == "partial" else "Failed", message=message, data=outcome)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,11 @@ def run_nightly(home: Path, catalogue: Path | None = None, **env: str) -> dict[s
         os.environ["TRADEWH_CATALOGUE"] = str(catalogue)
     os.environ.update(env)
     try:
-        return nightly()
+        state = nightly(return_state=True)  # a partial night ends FAILED ("Partial") with the same result
+        result = state.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            raise result
+        return result
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -17,7 +17,6 @@ from pandera.typing import Series
 
 from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
-from warehouse import cli
 from warehouse.audit import over_threshold
 from warehouse.build import (
     BuildError,
@@ -397,20 +396,6 @@ def test_discard_renames_at_once_and_unlinks_in_its_thread(tmp_path):
 def test_reject_threshold():
     assert over_threshold(100, 5, 0.05) is None
     assert "6 of 100 rows rejected (6.0%), above the threshold of 5%" in over_threshold(100, 6, 0.05)
-
-
-def test_serve_runs_the_flow_on_the_nightly_cron(monkeypatch):
-    from flows.nightly import nightly
-
-    calls = []
-    monkeypatch.setattr(type(nightly), "serve", lambda self, **kw: calls.append(kw))
-    monkeypatch.delenv("TRADEWH_CRON", raising=False)
-    monkeypatch.setenv("TRADEWH_TIMEZONE", "Asia/Shanghai")
-    assert cli.main(["serve"]) == 0
-    [call] = calls
-    assert call["name"] == "tradewh-nightly"
-    [schedule] = call["schedules"]
-    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Shanghai")
 
 
 @settings(max_examples=200, deadline=None)

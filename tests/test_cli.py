@@ -27,7 +27,7 @@ SUBCOMMANDS = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF0
 
 
 def test_the_commands_are_all_there():
-    expected = {"load", "serve", "sql", "sources", "status", "rollback", "export", "dictionary", "report"}
+    expected = {"load", "serve", "server", "sql", "sources", "status", "rollback", "export", "dictionary", "report"}
     assert set(SUBCOMMANDS) == expected
 
 
@@ -92,6 +92,50 @@ def test_status_shows_the_runs(loaded):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("succeeded") >= 2
     assert "skipped" in result.stdout
+
+
+def test_status_fits_100_columns_and_shows_one_run_in_detail(loaded):
+    result = tradewh("status", home=loaded["home"])
+    assert max(len(line) for line in result.stdout.splitlines() if not line.startswith("last run")) <= 100
+    run_id = loaded["second"]["run_id"]
+    assert run_id in result.stdout  # ids are never cut to fit
+    detail = tradewh("status", "--run", run_id, home=loaded["home"])
+    assert detail.returncode == 0, detail.stderr
+    assert f"run {run_id}: succeeded" in detail.stdout
+    assert f"log: {loaded['second']['log_file']}" in detail.stdout
+    for source_id in ("mofcom_2012_technology_trade", "wdi_current"):
+        assert source_id in detail.stdout
+    unknown = tradewh("status", "--run", "nope", home=loaded["home"])
+    assert unknown.returncode == 1 and "no run nope" in unknown.stderr
+
+
+def test_status_last_0_prints_nothing_and_a_closed_pipe_is_no_traceback(loaded):
+    assert tradewh("status", "--last", "0", home=loaded["home"]).stdout == ""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TRADEWH_HOME": str(loaded["home"])}
+    piped = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m warehouse.cli status --last 50 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert piped.stdout.startswith("run_id")
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_version_names_the_parts():
+    result = tradewh("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("tradewh ") and "Prefect 3." in result.stdout and "DuckDB" in result.stdout
+
+
+def test_a_table_is_cut_to_the_width_but_not_its_first_column():
+    rows = [("20261204T212649-1fe134", "x" * 200, 12345)]
+    lines = format_table(["run_id", "message", "n"], rows, width=60).splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[2].startswith("20261204T212649-1fe134") and lines[2].rstrip().endswith("12345")
+    assert "\u2026" in lines[2]
 
 
 def test_missing_warehouse_says_how_to_fix_it(tmp_path):

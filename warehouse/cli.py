@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,14 +18,37 @@ from warehouse.settings import Settings, configure_prefect, load_settings
 
 
 def _open_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
-    path = settings.warehouse_path
-    if not path.exists():
-        raise SystemExit(f"tradewh: no warehouse at {path} yet: run `tradewh load` first")
-    return duckdb.connect(str(path), read_only=True)
+    """The published file, read-only, with external access off and the configuration locked."""
+    from warehouse.readonly import connect_read_only
+
+    try:
+        return connect_read_only(settings.warehouse_path)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"tradewh: {exc}") from None
 
 
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Rows as an aligned text table (numbers right-aligned)."""
+def _fit(widths: list[int], numeric: list[bool], width: int | None) -> list[int]:
+    """Column widths narrowed until the table fits ``width`` characters: the widest text columns first, none
+    below 8 characters (numbers and the first column, the row's id, are never cut)."""
+    if width is None:
+        return widths
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        cuttable = [i for i, w in enumerate(widths) if i > 0 and not numeric[i] and w > 8]  # ids stay whole
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda i: widths[i])
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        widths[widest] = max(8, widths[widest] - excess)
+    return widths
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, width: int | None = None) -> str:
+    """Rows as an aligned text table (numbers right-aligned), cut to ``width`` characters when given."""
 
     def cell(value: object) -> str:
         if value is None:
@@ -38,11 +63,15 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
         bool(rows) and all(r[i] is None or (isinstance(r[i], int | float) and not isinstance(r[i], bool)) for r in rows)
         for i in range(len(columns))
     ]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    widths = _fit(widths, numeric, width)
+    lines = ["  ".join(_cut(c, w).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in text:
+        cells = (_cut(v, w) for v, w in zip(r, widths, strict=True))
         lines.append(
-            "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+            "  ".join(
+                v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
         )
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
@@ -67,6 +96,8 @@ def _prefetch(settings: Settings) -> None:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    started = dt.datetime.now(dt.UTC)
+    print(f"tradewh load: started at {started:%Y-%m-%d %H:%M:%S} UTC, data folder {settings.home}", flush=True)
     from warehouse import fetch, freshness, prefect_server
     from warehouse.lock import writer_lock
 
@@ -78,32 +109,97 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             freshness.carry_over(settings.warehouse_path)
             _prefetch(settings)
             try:
-                configure_prefect(settings)
+                api_url = configure_prefect(settings)
+                if api_url:
+                    print(f"tradewh load: runs on the Prefect server at {api_url}", flush=True)
+                else:
+                    print(
+                        "tradewh load: starting a temporary Prefect server for this run "
+                        "(`tradewh server start` keeps one running, with the run history)",
+                        flush=True,
+                    )
                 server_started = prefect_server.start_early()  # comes up while the flow's modules import
                 from flows.nightly import nightly
 
                 server_started()
-                result = nightly(lock_held=True)
+                state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
             finally:
                 fetch.wait_prefetched()
                 freshness.drop_carried()
     except LoadRunning as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 75
+    result = state.result(raise_on_failure=False)
+    if not isinstance(result, dict):  # the flow raised: build or publish failed, or the run crashed
+        print(f"tradewh load: {state.name}: {state.message}", file=sys.stderr)
+        print(f"warehouse: {settings.warehouse_path} (unchanged)")
+        return 1
     print("\n".join(result["summary"]))
     print(f"warehouse: {settings.warehouse_path}")
+    print(f"log: {result['log_file']}")
     return {"succeeded": 0, "partial": 2}.get(str(result["status"]), 1)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    configure_prefect(settings)
-    from prefect.schedules import Cron
+    from warehouse import server
+
+    if args.start_server:
+        _start_server(settings, host="127.0.0.1", port=settings.server_port)
+    api_url = configure_prefect(settings)
+    if not api_url:
+        print(
+            "tradewh serve: no Prefect server to schedule on. Prefect's temporary server has no scheduler, so "
+            "the nightly would never run. Start the project's server first (`tradewh server start`), run "
+            "`tradewh serve --start-server`, or set PREFECT_API_URL to yours.",
+            file=sys.stderr,
+        )
+        return 1
+    if not server.healthy(api_url):
+        print(f"tradewh serve: the Prefect server at {api_url} does not answer its health check", file=sys.stderr)
+        return 1
+    from prefect.schedules import Cron, Interval
 
     from flows.nightly import nightly
 
-    print(f"tradewh: serving the nightly load on cron '{args.cron}' ({args.timezone}); Ctrl-C to stop")
-    nightly.serve(name="tradewh-nightly", schedules=[Cron(args.cron, timezone=args.timezone)])
+    if args.interval:
+        schedule, when = Interval(dt.timedelta(seconds=args.interval)), f"every {args.interval} s"
+    else:
+        schedule, when = Cron(args.cron, timezone=args.timezone), f"on cron '{args.cron}' ({args.timezone})"
+    print(f"tradewh serve: the nightly load runs {when} on the Prefect server at {api_url}; Ctrl-C to stop", flush=True)
+    nightly.serve(name="tradewh-nightly", schedules=[schedule], parameters={"wait_for_lock": True})
     return 0
+
+
+def _start_server(settings: Settings, *, host: str, port: int) -> None:
+    from warehouse import server
+
+    print(f"tradewh server: starting Prefect's server on {host}:{port} (log {server.server_log(settings.home)})")
+    try:
+        info = server.start(settings.home, host=host, port=port)
+    except server.ServerError as exc:
+        raise SystemExit(f"tradewh server: {exc}") from None
+    print(f"tradewh server: running, pid {info.pid}, API {info.api_url}, UI {info.ui_url}")
+
+
+def cmd_server(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse import server
+
+    if args.action == "start":
+        _start_server(settings, host=args.host, port=args.port or settings.server_port)
+        return 0
+    if args.action == "stop":
+        stopped = server.stop(settings.home)
+        print(f"tradewh server: stopped pid {stopped.pid}" if stopped else "tradewh server: none was running")
+        return 0
+    info = server.recorded(settings.home)
+    if info is None:
+        print(f"tradewh server: not running (start it with `tradewh server start`; data folder {settings.home})")
+        return 3
+    ok = server.healthy(info.api_url)
+    print(f"tradewh server: pid {info.pid}, {'healthy' if ok else 'NOT answering its health check'}")
+    print(f"PREFECT_API_URL={info.api_url}")
+    print(f"UI: {info.ui_url}\nlog: {info.log}\nstarted: {info.started_at}")
+    return 0 if ok else 1
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -139,21 +235,63 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    width = args.width or STATUS_WIDTH
+    if args.last <= 0 and not args.run:
+        return 0
     con = _open_read_only(settings)
+    if args.run:
+        return _run_detail(con, args.run, settings, width)
     runs = con.execute(
-        "select run_id, started_at, status, sources_loaded, sources_skipped, sources_failed, rows_rejected, message "
-        "from audit.load_runs order by started_at desc limit ?",
+        "select run_id, status, strftime(started_at::timestamp, '%Y-%m-%d %H:%M') as started_utc, "
+        "round(epoch(finished_at - started_at), 1) as seconds, "
+        "printf('%d/%d/%d', sources_loaded, sources_skipped, sources_failed) as \"load/skip/fail\", "
+        "rows_rejected as rejected, message "
+        "from audit.load_runs order by started_at desc, run_id desc limit ?",
         [args.last],
     )
-    print(format_table([d[0] for d in runs.description], runs.fetchall()))
+    print(format_table([d[0] for d in runs.description], runs.fetchall(), width=width))
     latest = con.execute("select max(run_id) from audit.load_runs").fetchall()[0][0]
+    if latest is not None:
+        print(f"\nlast run {latest} (`tradewh status --run {latest}` for its sources and log):")
+        _print_sources(con, latest, width)
+    return 0
+
+
+STATUS_WIDTH = 100
+
+
+def _print_sources(con: duckdb.DuckDBPyConnection, run_id: str, width: int) -> None:
     per_source = con.execute(
-        "select source_id, status, vintages, rows_read, rows_valid, rows_rejected, rows_loaded, message "
+        "select source_id, status, rows_read as read, rows_loaded as loaded, rows_rejected as rejected, message "
         "from audit.source_runs where run_id = ? order by source_id",
-        [latest],
+        [run_id],
     )
-    print(f"\nlast run {latest}:")
-    print(format_table([d[0] for d in per_source.description], per_source.fetchall()))
+    print(format_table([d[0] for d in per_source.description], per_source.fetchall(), width=width))
+
+
+def _run_detail(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings, width: int) -> int:
+    from warehouse.runlog import log_path
+
+    row = con.execute(
+        "select run_id, status, started_at, finished_at, round(epoch(finished_at - started_at), 1), message "
+        "from audit.load_runs where run_id = ?",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        print(f"tradewh status: no run {run_id} in the published warehouse (see `tradewh status`)", file=sys.stderr)
+        return 1
+    run, status, started, finished, seconds, message = row
+    print(f"run {run}: {status}, {seconds} s, {started} -> {finished}")
+    if message:
+        print(f"message: {message}")
+    log = log_path(settings.logs_dir, run)
+    print(f"log: {log}" + ("" if log.exists() else " (removed or not written)"))
+    sources = con.execute(
+        "select source_id, status, vintages, rows_read as read, rows_valid as valid, rows_rejected as rejected, "
+        "rows_loaded as loaded, files, bytes, message from audit.source_runs where run_id = ? order by source_id",
+        [run],
+    )
+    print(format_table([d[0] for d in sources.description], sources.fetchall(), width=width))
     return 0
 
 
@@ -225,12 +363,25 @@ def _command(sub: argparse._SubParsersAction, name: str, summary: str, example: 
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    return f"tradewh {of('tradewh')} (Prefect {of('prefect')}, DuckDB {duckdb.__version__}, pandera {of('pandera')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tradewh",
         description="A trade-figures data warehouse on DuckDB.",
         epilog='example: tradewh sql "select * from marts.trade_balance limit 5"',
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     load = _command(sub, "load", "run the nightly load now and publish the warehouse", "tradewh load --wait")
     load.add_argument("--wait", action="store_true", help="queue behind a running load instead of exiting")
@@ -240,7 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--cron", default=None, help="cron expression (default: TRADEWH_CRON or 0 2 * * *)")
     serve.add_argument("--timezone", default=None, help="time zone of the cron (default: TRADEWH_TIMEZONE or UTC)")
+    serve.add_argument("--interval", type=int, default=None, metavar="SECONDS", help="run every N seconds instead")
+    serve.add_argument(
+        "--start-server", action="store_true", help="start the project's Prefect server first if it is not running"
+    )
     serve.set_defaults(func=cmd_serve)
+    server = _command(
+        sub,
+        "server",
+        "start, stop or check the project's Prefect server (scheduler, run history, UI) on 127.0.0.1",
+        "tradewh server start",
+    )
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=None, help="port (default: TRADEWH_SERVER_PORT or 4200)")
+    server.set_defaults(func=cmd_server)
     sql = _command(
         sub,
         "sql",
@@ -254,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
     status = _command(sub, "status", "the last load runs, from the audit table", "tradewh status --last 3")
     status.add_argument("--last", type=int, default=10, help="how many runs to show")
+    status.add_argument("--run", default=None, metavar="RUN_ID", help="one run in detail: each source, the log")
+    status.add_argument("--width", type=int, default=None, help="fit tables to this many columns (default 100)")
     status.set_defaults(func=cmd_status)
     rollback = _command(sub, "rollback", "put the previously published warehouse back", "tradewh rollback")
     rollback.set_defaults(func=cmd_rollback)
@@ -308,10 +475,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.cron = args.cron or settings.cron
         args.timezone = args.timezone or settings.timezone
     try:
-        return int(args.func(args, settings))
+        code = int(args.func(args, settings))
+        sys.stdout.flush()
+        return code
     except (CatalogueError, LoadRunning) as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (`tradewh status | head`): stop writing, no traceback; Python's own flush at exit
+        # would fail again, so stdout is pointed at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ class Settings:
             the process to 1,035 MiB; at 256MB the pass takes 0.2 s longer).
         batch_rows: rows per batch for parsers that stream (``TRADEWH_BATCH_ROWS``): memory grows with it, not
             with the input.
+        publish_history: how many publishes ``<home>/warehouse/history`` keeps for ``tradewh rollback``
+            (``TRADEWH_PUBLISH_HISTORY``; hard links of the published file, so the one in place costs no space).
+        notify_url: where a failed or partial run is reported (``TRADEWH_NOTIFY_URL``): an http(s) webhook that
+            receives JSON, or any Apprise URL (``slack://``, ``mailto://``, ...); empty: no notification.
+        log_days: how many days of run logs ``<home>/logs`` keeps (``TRADEWH_LOG_DAYS``).
+        server_port: the port ``tradewh server start`` binds on 127.0.0.1 (``TRADEWH_SERVER_PORT``).
     """
 
     project_root: Path
@@ -43,6 +49,10 @@ class Settings:
     duckdb_memory_limit: str = "512MB"
     batch_rows: int = 200_000
     duckdb_staging_memory_limit: str = "256MB"
+    publish_history: int = 3
+    notify_url: str = ""
+    log_days: int = 14
+    server_port: int = 4200
 
     @property
     def raw_dir(self) -> Path:
@@ -75,6 +85,10 @@ class Settings:
     def sql_dir(self) -> Path:
         return self.project_root / "sql"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read ``TRADEWH_*`` variables, with defaults relative to the project.
@@ -101,11 +115,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_memory_limit=env.get("TRADEWH_DUCKDB_MEMORY_LIMIT", "512MB"),
         batch_rows=int(env.get("TRADEWH_BATCH_ROWS", "200000")),
         duckdb_staging_memory_limit=env.get("TRADEWH_DUCKDB_STAGING_MEMORY_LIMIT", "256MB"),
+        publish_history=int(env.get("TRADEWH_PUBLISH_HISTORY", "3")),
+        notify_url=env.get("TRADEWH_NOTIFY_URL", ""),
+        log_days=int(env.get("TRADEWH_LOG_DAYS", "14")),
+        server_port=int(env.get("TRADEWH_SERVER_PORT", "4200")),
     )
 
 
-def configure_prefect(settings: Settings) -> None:
+def configure_prefect(settings: Settings) -> str | None:
     """Keep Prefect's state inside the data folder and run it offline unless the user configured it.
+
+    When ``tradewh server start`` runs a server for this data folder and answers its health check, and no
+    ``PREFECT_API_URL`` is set, Prefect is pointed at it: runs go to its database and scheduler, and no
+    ephemeral server starts. Returns the API URL in use, or None when a flow would start an ephemeral server.
 
     With no API URL, Prefect 3 starts a local ephemeral server for the first flow of a process; on two
     cores that takes 7-15 s, so its start-up timeout is raised. Telemetry is off. The server does not register
@@ -118,3 +140,10 @@ def configure_prefect(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_REGISTER_BLOCKS_ON_START", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not os.environ.get("PREFECT_API_URL"):
+        from warehouse import server
+
+        info = server.running(settings.home)
+        if info is not None:
+            os.environ["PREFECT_API_URL"] = info.api_url
+    return os.environ.get("PREFECT_API_URL") or None
