@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.readonly import connect_read_only
+
 PUBLIC_SCHEMAS = ("marts", "core")
 REGENERATE = "tradewh dictionary"
 _FILTERS = (("reporter", "'CHN'"), ("period", "'2011'"))
@@ -179,5 +181,5 @@ def generate_dictionary(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> str:
 
 def dictionary_of(warehouse: Path, sql_dir: Path) -> str:
     """The data dictionary of a warehouse file, opened read-only."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         return generate_dictionary(con, sql_dir)

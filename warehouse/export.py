@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.dictionary import ViewRef, public_views
+from warehouse.readonly import connect_read_only
 
 # format -> (file extension, COPY options)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -93,10 +94,11 @@ def export_views(warehouse: Path, names: Sequence[str], *, fmt: str, out_dir: Pa
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if not warehouse.exists():
+    if not warehouse.is_file():
         raise ExportError(f"no warehouse at {warehouse} yet: run `tradewh load` first")
     extension, options = FORMATS[fmt]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    # the connection reads the warehouse and writes into out_dir, nowhere else (it need not exist yet)
+    with connect_read_only(warehouse, allowed_directories=[out_dir]) as con:
         views = resolve_views(con, names)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ import duckdb
 from warehouse.build import discard, publish
 from warehouse.catalogue import Source
 from warehouse.lake import MANIFEST
+from warehouse.readonly import connect_read_only
 
 AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows")
 CODE_ROOT = Path(__file__).resolve().parent.parent
@@ -218,12 +219,12 @@ def reason_to_rebuild(
     if not all((audit_dir / t / f"{run_id}.parquet").exists() for t in AUDIT_TABLES[:3]):
         return "this run's audit records are not all in the lake"
     try:
-        with duckdb.connect(str(published), read_only=True) as con:
+        with connect_read_only(published) as con:
             recorded = con.execute(
                 "select inputs_sha256, inputs from audit.builds order by published_at desc, run_id desc limit 1"
             ).fetchone()
             runs = {r[0] for r in con.execute("select run_id from audit.load_runs").fetchall()}
-    except duckdb.Error as exc:
+    except (duckdb.Error, FileNotFoundError) as exc:
         return f"the published file cannot say what it was built from ({type(exc).__name__})"
     if recorded is None:
         return "the published file records no build"
@@ -443,7 +444,7 @@ def largest_revisions(warehouse: Path) -> list[tuple]:
 
     A file published before builds were recorded is queried instead.
     """
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         try:
             last = "select largest_revisions from audit.builds order by published_at desc, run_id desc limit 1"
             row = con.execute(last).fetchone()

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.readonly import connect_read_only
+
 REPORTER = "CHN"  # the economy the article is about
 WORLD = "WLD"
 BN = 1e9
@@ -983,7 +985,7 @@ def build_report(warehouse: Path) -> str:
     if not warehouse.is_file():
         raise ReportError(f"no warehouse at {warehouse} yet: run `tradewh load` first")
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        with connect_read_only(warehouse) as con:
             sections = [
                 section_technology_balance(con),
                 section_ip_charges(con),
