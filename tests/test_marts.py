@@ -278,6 +278,7 @@ def test_balance_pairs_every_series_as_a_plain_group_by(con):
 
 
 def test_identities_derived_wherever_a_plain_group_by_finds_two_flows(con):
+    # amounts are stored to the cent (core.fct_trade_figure.value): a sum or difference of two is rounded again
     plain = """
         with sides as (
             select
@@ -290,13 +291,14 @@ def test_identities_derived_wherever_a_plain_group_by_finds_two_flows(con):
             where not is_derived and measure in (select measure from core.dim_measure where is_additive)
             group by all
         )
-        select source_id, vintage, reporter, partner, period, category, measure, 'import' as flow, t - e from sides
+        select source_id, vintage, reporter, partner, period, category, measure, 'import' as flow, round(t - e, 2)
+        from sides
         where t is not null and e is not null and i is null
         union all
-        select source_id, vintage, reporter, partner, period, category, measure, 'export', t - i from sides
+        select source_id, vintage, reporter, partner, period, category, measure, 'export', round(t - i, 2) from sides
         where t is not null and i is not null and e is null
         union all
-        select source_id, vintage, reporter, partner, period, category, measure, 'total', e + i from sides
+        select source_id, vintage, reporter, partner, period, category, measure, 'total', round(e + i, 2) from sides
         where e is not null and i is not null and t is null
     """
     stored = """
@@ -306,3 +308,45 @@ def test_identities_derived_wherever_a_plain_group_by_finds_two_flows(con):
     assert con.execute(f"select count(*) from ({stored})").fetchone()[0] > 0
     assert con.execute(f"({stored}) except all ({plain})").fetchall() == []
     assert con.execute(f"({plain}) except all ({stored})").fetchall() == []
+
+
+def test_amounts_in_usd_are_stored_to_the_cent(con):
+    """32.2 bn x 1e9 is 32200000000.000004 as a double: every amount in USD is rounded to 0.01, so it prints as
+    published; shares, ratios and growth rates are not (their comments say which are)."""
+    claimed = one(con, "select claimed_value from marts.claim_checks where value_printed = '32.2'")[0]
+    assert repr(claimed) == "32200000000.0"
+    amounts = {
+        "core.fct_trade_figure": "value",
+        "marts.trade_balance_vintages": "exports, imports, balance, total_trade",
+        "marts.trade_growth": "value, previous_year_value, yoy_change, first_value",
+        "marts.goods_composition": "value_usd, section_value_usd, total_value_usd, published_total_usd",
+        "marts.trade_composition": "value_usd, base_value_usd",
+        "marts.mirror_flows": "exports_reported_by_exporter, imports_reported_by_importer, gap",
+        "marts.trade_concentration": "total_value_usd",
+        "marts.trade_figure_history": "value, previous_vintage_value, revision",
+        "marts.claim_checks": "claimed_value, recomputed_value, difference",
+    }
+    for view, columns in amounts.items():
+        unitless = ("marts.goods_composition", "marts.trade_concentration", "marts.trade_composition")  # all US$
+        unit = "true" if view in unitless else "unit = 'USD'"
+        for column in columns.split(", "):
+            noisy = one(con, f"select count(*) from {view} where {unit} and round({column}, 2) <> {column}")[0]
+            total = one(con, f"select count({column}) from {view} where {unit}")[0]
+            assert total > 0 or view == "marts.goods_composition", f"{view}.{column}: no amounts to check"
+            assert noisy == 0, f"{view}.{column}: {noisy} of {total} amounts are not to the cent"
+
+
+def test_trade_balance_has_calendar_dates_beside_the_period(con):
+    rows = con.execute(
+        "select distinct period, period_start, period_end from marts.trade_balance where period = '2011' "
+        "union all "
+        "select distinct period, period_start, period_end from marts.claim_checks where period = '2012-01..10' "
+        "order by period"
+    ).fetchall()
+    assert [(p, str(s), str(e)) for p, s, e in rows] == [
+        ("2011", "2011-01-01", "2011-12-31"),
+        ("2012-01..10", "2012-01-01", "2012-10-31"),
+    ]
+    growth = one(con, "select count(*) from marts.trade_growth where period_start <> make_date(year, 1, 1)")[0]
+    assert growth == 0
+    assert one(con, "select count(*) from marts.trade_balance where period_start is null")[0] == 0

@@ -87,3 +87,64 @@ def test_every_public_view_and_column_is_documented(loaded):
     assert {v for v, _ in views} == files
     assert [v for v, c in views if not c] == []
     assert columns == []
+
+
+def test_no_column_of_the_published_file_is_typed_null(loaded):
+    """A column of type NULL (DuckDB's type for nothing but empty lists or nulls) maps to nothing in a BI tool."""
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        untyped = con.execute(
+            "select schema_name || '.' || table_name || '.' || column_name, data_type from duckdb_columns() "
+            "where database_name = current_database() and data_type like '%\"NULL\"%'"
+        ).fetchall()
+        sources = dict(
+            con.execute(
+                "select column_name, data_type from duckdb_columns() where table_name = 'ref_sources'"
+            ).fetchall()
+        )
+    assert untyped == []
+    assert sources["headers_from_env"] == sources["secret_blocks"] == "VARCHAR[][]"
+
+
+def test_every_mart_with_a_period_or_year_has_its_dates(loaded):
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        rows = con.execute(
+            "select table_name, list(column_name order by column_index), list(data_type order by column_index) "
+            "from duckdb_columns() where schema_name = 'marts' group by table_name"
+        ).fetchall()
+    for view, names, types in rows:
+        if {"period", "year"} & set(names):
+            kinds = dict(zip(names, types, strict=True))
+            assert (kinds.get("period_start"), kinds.get("period_end")) == ("DATE", "DATE"), view
+            beside = "period" if "period" in names else "year"
+            at = names.index(beside)
+            assert names[at + 1 : at + 3] == ["period_start", "period_end"], f"{view}: the dates go beside {beside}"
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "end", "grain"),
+    [
+        ("2011", "2011-01-01", "2011-12-31", "year"),
+        ("2011-05", "2011-05-01", "2011-05-31", "month"),
+        ("201102", "2011-02-01", "2011-02-28", "month"),
+        ("2012-02", "2012-02-01", "2012-02-29", "month"),
+        ("2011-Q2", "2011-04-01", "2011-06-30", "quarter"),
+        ("2011-Q4", "2011-10-01", "2011-12-31", "quarter"),
+        ("2012-01..10", "2012-01-01", "2012-10-31", "months"),
+        ("2011-13", None, None, None),
+        ("2011-Q5", None, None, None),
+        ("2011-12..02", None, None, None),
+        ("recent years", None, None, None),
+    ],
+)
+def test_period_forms_read_as_dates(period, start, end, grain):
+    """core.dim_period, the one place a period's text is read as dates, over a fact holding only that period."""
+    with duckdb.connect() as con:
+        con.execute("create schema core")
+        con.execute("create table core.fct_trade_figure as select ? as period, cast(null as integer) as year", [period])
+        con.execute((SQL_DIR / "core" / "dim_period.sql").read_text())
+        row = con.execute(
+            "select cast(period_start as varchar), cast(period_end as varchar), period_grain "
+            "from core.dim_period where period = ?",
+            [period],
+        ).fetchall()
+    assert row == [(start, end, grain)]

@@ -269,10 +269,25 @@ def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str
     return counts
 
 
-def _load_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+def _load_frame(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str] | None = None
+) -> None:
+    """A frame as a table, with ``types`` (column -> DuckDB type) cast explicitly. A column DuckDB would type
+    ``NULL`` (nothing but empty lists or nulls to infer from) becomes text of the same shape (``"NULL"[]`` ->
+    ``VARCHAR[]``): BI tools cannot map a NULL-typed column."""
     con.register("frame_to_load", frame)
-    con.execute(f"create table {table} as select * from frame_to_load")
-    con.unregister("frame_to_load")
+    try:
+        inferred = con.execute("select column_name, column_type from (describe select * from frame_to_load)").fetchall()
+        casts = {name: kind.replace('"NULL"', "VARCHAR") for name, kind in inferred if '"NULL"' in kind}
+        casts.update(types or {})
+        replace = ", ".join(f'cast("{name}" as {kind}) as "{name}"' for name, kind in casts.items())
+        con.execute(f"create table {table} as select * {f'replace ({replace})' if replace else ''} from frame_to_load")
+    finally:
+        con.unregister("frame_to_load")
+
+
+# catalogue fields whose type DuckDB cannot infer when every source leaves them empty: (header, name) pairs
+SOURCE_TYPES = {"headers_from_env": "varchar[][]", "secret_blocks": "varchar[][]"}
 
 
 def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:
@@ -288,7 +303,7 @@ def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: 
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         _load_frame(con, f"raw.ref_{path.stem}", frame)
     sources = pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "measures"} for s in catalogue])
-    _load_frame(con, "raw.ref_sources", sources)
+    _load_frame(con, "raw.ref_sources", sources, SOURCE_TYPES)
 
 
 def _load_audit(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:

@@ -39,7 +39,7 @@ measures as (
     select * from core.dim_measure
 ),
 
-reported as not materialized (
+staged as not materialized (
     select
         source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
         measure, unit, value, num_measure, base_reporter, base_classification, base_category, base_measure,
@@ -69,6 +69,13 @@ reported as not materialized (
         measure, unit, value,
         file_name, file_sha256, file_row,
     from oecd_msti
+),
+
+reported as not materialized (
+    -- amounts in USD to the cent before any arithmetic: a derived figure is the sum or difference of the
+    -- printed figures as shown (32.2 bn x 1e9 is 32200000000.000004 as a double; rounded, 32200000000.0)
+    select * replace (case when unit = 'USD' then round(value, 2) else value end as value)
+    from staged
 ),
 
 additive as not materialized (
@@ -245,7 +252,7 @@ final as (
         latest_flagged.measure,
         -- numerics
         latest_flagged.unit,
-        latest_flagged.value,
+        case when latest_flagged.unit = 'USD' then round(latest_flagged.value, 2) else latest_flagged.value end as value,
         -- reported or derived
         latest_flagged.is_derived,
         latest_flagged.derivation_rule,
@@ -281,7 +288,7 @@ comment on column core.fct_trade_figure.classification is 'Classification of cat
 comment on column core.fct_trade_figure.category is 'What is traded: a category (core.dim_category) or a commodity code';
 comment on column core.fct_trade_figure.measure is 'The concept measured (core.dim_measure)';
 comment on column core.fct_trade_figure.unit is 'Unit of value: USD at scale 1, or percent';
-comment on column core.fct_trade_figure.value is 'The figure, normalised to unit (no billions left)';
+comment on column core.fct_trade_figure.value is 'The figure, normalised to unit (no billions left); in USD rounded to the cent (0.01, stored as DOUBLE, exact below 10 trillion), so 32.2 bn is 32200000000.0, not 32200000000.000004';
 comment on column core.fct_trade_figure.is_derived is 'False for what the publisher printed; true for what tradewh computed';
 comment on column core.fct_trade_figure.derivation_rule is 'identity (import = total - export, total = export + import) or growth_base (previous year from a printed growth rate)';
 comment on column core.fct_trade_figure.derivation is 'The formula with its figures, e.g. import = total - export = 22.61 bn - 0.58 bn';

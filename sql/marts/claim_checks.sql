@@ -225,6 +225,8 @@ final as (
         reporter,
         partner,
         period,
+        periods.period_start,
+        periods.period_end,
         flow,
         classification,
         category,
@@ -234,11 +236,11 @@ final as (
         quote,
         value_printed,
         comparator,
-        value as claimed_value,
+        case when unit = 'USD' then round(value, 2) else value end as claimed_value,
         -- the check
-        recomputed_value,
+        case when unit = 'USD' then round(recomputed_value, 2) else recomputed_value end as recomputed_value,
         recomputed_value / print_scale as recomputed_in_print_scale,
-        recomputed_value - value as difference,
+        case when unit = 'USD' then round(recomputed_value - value, 2) else recomputed_value - value end as difference,
         tolerance,
         recomputed_from,
         checked_against_source_id,
@@ -261,6 +263,7 @@ final as (
         end as verdict_basis,
         note,
     from compared
+    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -273,6 +276,8 @@ comment on column marts.claim_checks.role is 'figure (stated once) or restatemen
 comment on column marts.claim_checks.reporter is 'Economy or group the claim is about';
 comment on column marts.claim_checks.partner is 'Partner (WLD = the world)';
 comment on column marts.claim_checks.period is 'Reference period of the claim';
+comment on column marts.claim_checks.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.claim_checks.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.claim_checks.flow is 'export, import, total or balance';
 comment on column marts.claim_checks.classification is 'Classification of category';
 comment on column marts.claim_checks.category is 'What the claim is about';
@@ -281,10 +286,10 @@ comment on column marts.claim_checks.unit is 'Unit of claimed_value, recomputed_
 comment on column marts.claim_checks.quote is 'The sentence as printed';
 comment on column marts.claim_checks.value_printed is 'The number as printed (580 in $580 million)';
 comment on column marts.claim_checks.comparator is 'What the claim asserts: = (equal at its precision), ~ (approximately), > (more than), ...';
-comment on column marts.claim_checks.claimed_value is 'The claim in unit (signed: a deficit is negative)';
-comment on column marts.claim_checks.recomputed_value is 'The value the warehouse recomputes, in unit; null when it cannot';
+comment on column marts.claim_checks.claimed_value is 'The claim in unit (signed: a deficit is negative); in USD rounded to the cent (32.2 bn is 32200000000.0)';
+comment on column marts.claim_checks.recomputed_value is 'The value the warehouse recomputes, in unit (in USD rounded to the cent; the verdict compares before rounding); null when it cannot';
 comment on column marts.claim_checks.recomputed_in_print_scale is 'recomputed_value in the scale the claim was printed in (bn for $ billions)';
-comment on column marts.claim_checks.difference is 'recomputed_value - claimed_value, in unit';
+comment on column marts.claim_checks.difference is 'recomputed_value - claimed_value, in unit (in USD rounded to the cent)';
 comment on column marts.claim_checks.tolerance is 'Half the rounding unit of the printed number (0.005 bn for 53.56 bn; 5 bn for $10 billion), in unit';
 comment on column marts.claim_checks.recomputed_from is 'How the value was recomputed, with the figures used';
 comment on column marts.claim_checks.checked_against_source_id is 'Source of the figures the claim was checked against';

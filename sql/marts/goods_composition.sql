@@ -128,6 +128,8 @@ final as (
         named.reporter,
         named.partner,
         named.period,
+        periods.period_start,
+        periods.period_end,
         named.flow,
         named.classification,
         named.section,
@@ -135,14 +137,15 @@ final as (
         named.category as code,
         named.code_name,
         -- numerics (US$)
-        named.value as value_usd,
-        named.section_value_usd,
-        named.total_value_usd,
-        named.published_total_usd,
+        round(named.value, 2) as value_usd,
+        round(named.section_value_usd, 2) as section_value_usd,
+        round(named.total_value_usd, 2) as total_value_usd,
+        round(named.published_total_usd, 2) as published_total_usd,
         100 * named.value / nullif(named.section_value_usd, 0) as share_of_section_pct,
         100 * named.section_value_usd / nullif(named.total_value_usd, 0) as section_share_of_total_pct,
         100 * named.value / nullif(named.total_value_usd, 0) as share_of_total_pct,
     from named
+    left join core.dim_period as periods on periods.period = named.period
 )
 
 select * from final;
@@ -153,16 +156,18 @@ comment on column marts.goods_composition.vintage is 'Release date of the figure
 comment on column marts.goods_composition.reporter is 'Reporting economy';
 comment on column marts.goods_composition.partner is 'Partner economy (WLD = the world)';
 comment on column marts.goods_composition.period is 'Reference period';
+comment on column marts.goods_composition.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.goods_composition.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.goods_composition.flow is 'export, import, re_export or re_import';
 comment on column marts.goods_composition.classification is 'Commodity classification and version (SITC4, HS2007, ...)';
 comment on column marts.goods_composition.section is 'HS section (roman numeral) or SITC section (one digit); null if the code is not in core.dim_commodity';
 comment on column marts.goods_composition.section_name is 'Name of the section';
 comment on column marts.goods_composition.code is 'The 2-digit code: HS chapter or SITC division';
 comment on column marts.goods_composition.code_name is 'Name of the chapter or division';
-comment on column marts.goods_composition.value_usd is 'Value of the code, US$';
-comment on column marts.goods_composition.section_value_usd is 'Sum of the 2-digit codes of the section, US$ (derived)';
-comment on column marts.goods_composition.total_value_usd is 'Sum of all 2-digit codes, US$ (derived)';
-comment on column marts.goods_composition.published_total_usd is 'The TOTAL the publisher printed for the same flow, if any, US$ (to check the sum against)';
+comment on column marts.goods_composition.value_usd is 'Value of the code, US$, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
+comment on column marts.goods_composition.section_value_usd is 'Sum of the 2-digit codes of the section, US$ (derived), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
+comment on column marts.goods_composition.total_value_usd is 'Sum of all 2-digit codes, US$ (derived), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
+comment on column marts.goods_composition.published_total_usd is 'The TOTAL the publisher printed for the same flow, if any, US$, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion) (to check the sum against)';
 comment on column marts.goods_composition.share_of_section_pct is 'Share of the code in its section, percent';
 comment on column marts.goods_composition.section_share_of_total_pct is 'Share of the section in the total, percent';
 comment on column marts.goods_composition.share_of_total_pct is 'Share of the code in the total, percent';

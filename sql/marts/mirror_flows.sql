@@ -54,18 +54,21 @@ final as (
         exporter,
         importer,
         period,
+        periods.period_start,
+        periods.period_end,
         classification,
         category,
         -- numerics
         unit,
         exports_reported_by_exporter,
         imports_reported_by_importer,
-        imports_reported_by_importer - exports_reported_by_exporter as gap,
+        round(imports_reported_by_importer - exports_reported_by_exporter, 2) as gap,
         imports_reported_by_importer / nullif(exports_reported_by_exporter, 0) as mirror_ratio,
         -- provenance
         exporter_source_id,
         importer_source_id,
     from paired
+    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -74,12 +77,14 @@ comment on view marts.mirror_flows is 'Mirror flows, latest vintages: what the e
 comment on column marts.mirror_flows.exporter is 'Exporting economy (the reporter of the export figure)';
 comment on column marts.mirror_flows.importer is 'Importing economy (the reporter of the import figure)';
 comment on column marts.mirror_flows.period is 'Reference period';
+comment on column marts.mirror_flows.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.mirror_flows.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.mirror_flows.classification is 'Commodity classification (SITC4, HS2007, ...): both sides in the same one';
 comment on column marts.mirror_flows.category is 'Commodity code (one aggregation level per code)';
 comment on column marts.mirror_flows.unit is 'Unit of the values and of gap (USD)';
 comment on column marts.mirror_flows.exports_reported_by_exporter is 'Exports to the importer as the exporter reports them (usually FOB); null if not reported';
 comment on column marts.mirror_flows.imports_reported_by_importer is 'Imports from the exporter as the importer reports them (usually CIF); null if not reported';
-comment on column marts.mirror_flows.gap is 'imports_reported_by_importer - exports_reported_by_exporter';
+comment on column marts.mirror_flows.gap is 'imports_reported_by_importer - exports_reported_by_exporter, rounded to the cent (both are, from core.fct_trade_figure)';
 comment on column marts.mirror_flows.mirror_ratio is 'imports_reported_by_importer / exports_reported_by_exporter';
 comment on column marts.mirror_flows.exporter_source_id is 'Source of the export figure';
 comment on column marts.mirror_flows.importer_source_id is 'Source of the import figure';

@@ -35,14 +35,16 @@ final as (
         -- ids
         countries.reporter,
         countries.period,
+        periods.period_start,
+        periods.period_end,
         countries.classification,
         countries.category as code,
         countries.code_length,
         -- numerics (US$ and ratios)
         countries.value as exports_usd,
-        countries.reporter_total as reporter_exports_usd,
+        round(countries.reporter_total, 2) as reporter_exports_usd,
         world.value as world_exports_usd,
-        world.reporter_total as world_total_exports_usd,
+        round(world.reporter_total, 2) as world_total_exports_usd,
         countries.value / countries.reporter_total as share_in_reporter_exports,
         world.value / world.reporter_total as share_in_world_exports,
         (countries.value / countries.reporter_total) / (world.value / world.reporter_total) as rca,
@@ -54,6 +56,7 @@ final as (
         on world.period = countries.period
         and world.classification = countries.classification
         and world.category = countries.category
+    left join core.dim_period as periods on periods.period = countries.period
 )
 
 select * from final;
@@ -61,13 +64,15 @@ select * from final;
 comment on view marts.revealed_comparative_advantage is 'Balassa''s revealed comparative advantage (latest vintage, customs values): (product exports / total exports of the reporter) / (world product exports / world total exports), over codes of one length. Computed only where the world''s own totals exist (reporter WLD) in the same classification and period; rca > 1 means the reporter is relatively specialised in the product.';
 comment on column marts.revealed_comparative_advantage.reporter is 'Exporting economy';
 comment on column marts.revealed_comparative_advantage.period is 'Reference period';
+comment on column marts.revealed_comparative_advantage.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.revealed_comparative_advantage.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.revealed_comparative_advantage.classification is 'Commodity classification and version';
 comment on column marts.revealed_comparative_advantage.code is 'Commodity code';
 comment on column marts.revealed_comparative_advantage.code_length is 'Length of the codes compared (their aggregation level)';
 comment on column marts.revealed_comparative_advantage.exports_usd is 'Reporter''s exports of the code to the world, US$';
-comment on column marts.revealed_comparative_advantage.reporter_exports_usd is 'Reporter''s exports of all codes of that length, US$';
+comment on column marts.revealed_comparative_advantage.reporter_exports_usd is 'Reporter''s exports of all codes of that length, US$, rounded to the cent';
 comment on column marts.revealed_comparative_advantage.world_exports_usd is 'World exports of the code, US$';
-comment on column marts.revealed_comparative_advantage.world_total_exports_usd is 'World exports of all codes of that length, US$';
+comment on column marts.revealed_comparative_advantage.world_total_exports_usd is 'World exports of all codes of that length, US$, rounded to the cent';
 comment on column marts.revealed_comparative_advantage.share_in_reporter_exports is 'exports_usd / reporter_exports_usd';
 comment on column marts.revealed_comparative_advantage.share_in_world_exports is 'world_exports_usd / world_total_exports_usd';
 comment on column marts.revealed_comparative_advantage.rca is 'share_in_reporter_exports / share_in_world_exports (Balassa index)';

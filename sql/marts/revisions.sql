@@ -29,6 +29,8 @@ final as (
         history.reporter,
         history.partner,
         history.period,
+        history.period_start,
+        history.period_end,
         history.flow,
         history.classification,
         history.category,
@@ -54,6 +56,8 @@ comment on column marts.revisions.loaded_by_run_id is 'The load run (audit.load_
 comment on column marts.revisions.reporter is 'Reporting economy or group';
 comment on column marts.revisions.partner is 'Partner economy or aggregate';
 comment on column marts.revisions.period is 'Reference period';
+comment on column marts.revisions.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.revisions.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.revisions.flow is 'export, import, total or balance';
 comment on column marts.revisions.classification is 'Classification of category';
 comment on column marts.revisions.category is 'What is traded';
@@ -61,5 +65,5 @@ comment on column marts.revisions.measure is 'The concept measured';
 comment on column marts.revisions.unit is 'Unit of the values and of revision';
 comment on column marts.revisions.previous_vintage_value is 'Value in the previous vintage';
 comment on column marts.revisions.value is 'Value in this vintage';
-comment on column marts.revisions.revision is 'value - previous_vintage_value';
+comment on column marts.revisions.revision is 'value - previous_vintage_value; in USD rounded to the cent';
 comment on column marts.revisions.revision_pct is 'revision as a percentage of the previous value';

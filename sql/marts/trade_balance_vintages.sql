@@ -67,15 +67,17 @@ final as (
         reporter,
         partner,
         period,
+        periods.period_start,
+        periods.period_end,
         period_type,
         year,
         classification,
         category,
         measure,
         unit,
-        -- numerics (in unit; null where a side is missing: missing is not zero)
-        exports,
-        imports,
+        -- numerics (in unit, to the cent; null where a side is missing: missing is not zero)
+        round(exports, 2) as exports,
+        round(imports, 2) as imports,
         round(exports - imports, 2) as balance,
         round(exports + imports, 2) as total_trade,
         round(100 * exports / nullif(imports, 0), 2) as coverage_ratio_pct,
@@ -85,6 +87,7 @@ final as (
         derivation,
         is_latest_vintage,
     from paired
+    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -96,16 +99,18 @@ comment on column marts.trade_balance_vintages.vintage is 'Release date of the f
 comment on column marts.trade_balance_vintages.reporter is 'Reporting economy or group (core.dim_country.iso3)';
 comment on column marts.trade_balance_vintages.partner is 'Partner economy or aggregate (WLD = the world)';
 comment on column marts.trade_balance_vintages.period is 'Reference period as published (2011; 2012-01..10 for year to date)';
+comment on column marts.trade_balance_vintages.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.trade_balance_vintages.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.trade_balance_vintages.period_type is 'year, ytd (year to date) or recent_years';
 comment on column marts.trade_balance_vintages.year is 'Calendar year of the period, for joins';
 comment on column marts.trade_balance_vintages.classification is 'Classification of the category (technology_contracts, bop, customs, hightech_products)';
 comment on column marts.trade_balance_vintages.category is 'What is traded (core.dim_category)';
 comment on column marts.trade_balance_vintages.measure is 'The concept measured (core.dim_measure): technology_contract_value, bop_value, customs_value, technology_bop_value';
 comment on column marts.trade_balance_vintages.unit is 'Unit of exports, imports, balance and total_trade (USD, scale 1)';
-comment on column marts.trade_balance_vintages.exports is 'Exports (receipts, for services and IP charges), in unit; null if not published nor derivable';
-comment on column marts.trade_balance_vintages.imports is 'Imports (payments, for services and IP charges), in unit; null if not published nor derivable';
+comment on column marts.trade_balance_vintages.exports is 'Exports (receipts, for services and IP charges), in unit, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); null if not published nor derivable';
+comment on column marts.trade_balance_vintages.imports is 'Imports (payments, for services and IP charges), in unit, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); null if not published nor derivable';
 comment on column marts.trade_balance_vintages.balance is 'exports - imports, in unit, rounded to 0.01; negative is a deficit; null if either side is missing';
-comment on column marts.trade_balance_vintages.total_trade is 'exports + imports, in unit';
+comment on column marts.trade_balance_vintages.total_trade is 'exports + imports, in unit, rounded to 0.01';
 comment on column marts.trade_balance_vintages.coverage_ratio_pct is 'exports / imports x 100 (percent), rounded to 0.01';
 comment on column marts.trade_balance_vintages.is_exports_derived is 'True when exports were not printed but derived (see derivation)';
 comment on column marts.trade_balance_vintages.is_imports_derived is 'True when imports were not printed but derived (see derivation)';

@@ -153,6 +153,8 @@ final as (
         base_reporter,
         partner,
         period,
+        periods.period_start,
+        periods.period_end,
         period_type,
         year,
         flow,
@@ -161,8 +163,8 @@ final as (
         base_category,
         measure,
         -- numerics
-        value as value_usd,
-        base_value as base_value_usd,
+        round(value, 2) as value_usd,
+        round(base_value, 2) as base_value_usd,
         share_pct,
         -- reported or derived
         is_value_derived,
@@ -170,6 +172,7 @@ final as (
         derivation,
         quote,
     from both_ways
+    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -181,6 +184,8 @@ comment on column marts.trade_composition.reporter is 'Economy or group whose fi
 comment on column marts.trade_composition.base_reporter is 'Economy whose figure is the base (the reporter itself, or its parent country for a sub-national group)';
 comment on column marts.trade_composition.partner is 'Partner economy or aggregate (WLD = the world)';
 comment on column marts.trade_composition.period is 'Reference period as published';
+comment on column marts.trade_composition.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.trade_composition.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.trade_composition.period_type is 'year, ytd or recent_years';
 comment on column marts.trade_composition.year is 'Calendar year of the period';
 comment on column marts.trade_composition.flow is 'export, import or total (exports plus imports)';
@@ -188,8 +193,8 @@ comment on column marts.trade_composition.classification is 'Classification of c
 comment on column marts.trade_composition.category is 'The part (e.g. software)';
 comment on column marts.trade_composition.base_category is 'The whole the part belongs to (e.g. technology)';
 comment on column marts.trade_composition.measure is 'Measure of value_usd and base_value_usd (core.dim_measure)';
-comment on column marts.trade_composition.value_usd is 'Value of the part, US$ (scale 1); derived when only the share was printed';
-comment on column marts.trade_composition.base_value_usd is 'Value of the whole, US$ (scale 1); null when not available';
+comment on column marts.trade_composition.value_usd is 'Value of the part, US$ (scale 1), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); derived when only the share was printed';
+comment on column marts.trade_composition.base_value_usd is 'Value of the whole, US$ (scale 1), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); null when not available';
 comment on column marts.trade_composition.share_pct is 'value_usd / base_value_usd x 100 (percent); as printed when is_share_derived is false';
 comment on column marts.trade_composition.is_value_derived is 'True when value_usd was not printed but derived (share x base, or by identity)';
 comment on column marts.trade_composition.is_share_derived is 'True when share_pct was computed from values rather than printed';

@@ -66,6 +66,8 @@ final as (
         reporter,
         flow,
         period,
+        periods.period_start,
+        periods.period_end,
         classification,
         across,
         partner,
@@ -74,10 +76,11 @@ final as (
         -- numerics
         sum(share * share) as hhi,
         any_value(items_count) as items_count,
-        any_value(total_value) as total_value_usd,
+        round(any_value(total_value), 2) as total_value_usd,
         arg_max(item, value) as largest_item,
         max(share) as largest_share,
     from shares
+    left join core.dim_period as periods using (period)
     group by all
 )
 
@@ -88,6 +91,8 @@ comment on column marts.trade_concentration.source_id is 'Source of the figures'
 comment on column marts.trade_concentration.reporter is 'Reporting economy';
 comment on column marts.trade_concentration.flow is 'export or import';
 comment on column marts.trade_concentration.period is 'Reference period';
+comment on column marts.trade_concentration.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.trade_concentration.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.trade_concentration.classification is 'Commodity classification';
 comment on column marts.trade_concentration.across is 'product (concentration across commodity codes) or partner (across partner economies)';
 comment on column marts.trade_concentration.partner is 'The partner, for concentration across products; null across partners';
@@ -95,6 +100,6 @@ comment on column marts.trade_concentration.category is 'The commodity code, for
 comment on column marts.trade_concentration.code_length is 'Length of the commodity codes compared (their aggregation level)';
 comment on column marts.trade_concentration.hhi is 'Sum of squared shares: 1/items_count when even, 1 when one item holds everything';
 comment on column marts.trade_concentration.items_count is 'Number of products or partners compared';
-comment on column marts.trade_concentration.total_value_usd is 'Total of the values compared, US$';
+comment on column marts.trade_concentration.total_value_usd is 'Total of the values compared, US$, rounded to the cent';
 comment on column marts.trade_concentration.largest_item is 'The product code or partner with the largest share';
 comment on column marts.trade_concentration.largest_share is 'Share of the largest item (0 to 1)';

@@ -54,6 +54,8 @@ final as (
         reporter,
         partner,
         period,
+        periods.period_start,
+        periods.period_end,
         year,
         flow,
         classification,
@@ -63,7 +65,7 @@ final as (
         unit,
         value,
         previous_vintage_value,
-        value - previous_vintage_value as revision,
+        case when unit = 'USD' then round(value - previous_vintage_value, 2) else value - previous_vintage_value end as revision,
         -- validity
         valid_from,
         valid_to,
@@ -72,6 +74,7 @@ final as (
         is_derived,
         derivation,
     from dated
+    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -83,15 +86,17 @@ comment on column marts.trade_figure_history.vintage is 'Release date of this va
 comment on column marts.trade_figure_history.reporter is 'Reporting economy or group';
 comment on column marts.trade_figure_history.partner is 'Partner economy or aggregate (WLD = the world)';
 comment on column marts.trade_figure_history.period is 'Reference period';
+comment on column marts.trade_figure_history.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01, 2012-01..10 -> 2012-01-01; for time axes';
+comment on column marts.trade_figure_history.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31, 2012-01..10 -> 2012-10-31';
 comment on column marts.trade_figure_history.year is 'Calendar year of the period';
 comment on column marts.trade_figure_history.flow is 'export, import, total or balance';
 comment on column marts.trade_figure_history.classification is 'Classification of category';
 comment on column marts.trade_figure_history.category is 'What is traded';
 comment on column marts.trade_figure_history.measure is 'The concept measured (core.dim_measure)';
 comment on column marts.trade_figure_history.unit is 'Unit of value, previous_vintage_value and revision';
-comment on column marts.trade_figure_history.value is 'The value in this vintage';
+comment on column marts.trade_figure_history.value is 'The value in this vintage (core.fct_trade_figure.value: in USD rounded to the cent)';
 comment on column marts.trade_figure_history.previous_vintage_value is 'The value in the previous vintage of the same figure; null for the first';
-comment on column marts.trade_figure_history.revision is 'value - previous_vintage_value: what this release revised';
+comment on column marts.trade_figure_history.revision is 'value - previous_vintage_value: what this release revised; in USD rounded to the cent';
 comment on column marts.trade_figure_history.valid_from is 'First date this vintage was the latest known (its release date)';
 comment on column marts.trade_figure_history.valid_to is 'Date the next vintage replaced it; null while it is the latest';
 comment on column marts.trade_figure_history.is_latest_vintage is 'True for the latest vintage';

@@ -61,14 +61,16 @@ final as (
         computed.measure,
         computed.unit,
         computed.year,
-        -- numerics
-        computed.value,
-        computed.previous_year_value,
-        computed.value - computed.previous_year_value as yoy_change,
+        periods.period_start,
+        periods.period_end,
+        -- numerics (amounts in unit, to the cent)
+        round(computed.value, 2) as value,
+        round(computed.previous_year_value, 2) as previous_year_value,
+        round(computed.value - computed.previous_year_value, 2) as yoy_change,
         100 * (computed.value / nullif(computed.previous_year_value, 0) - 1) as yoy_growth_pct,
         printed_growth.value as printed_yoy_growth_pct,
         computed.first_year,
-        computed.first_value,
+        round(computed.first_value, 2) as first_value,
         case
             when computed.year > computed.first_year and computed.first_value > 0 and computed.value > 0
                 then 100 * (pow(computed.value / computed.first_value, 1.0 / (computed.year - computed.first_year)) - 1)
@@ -82,6 +84,7 @@ final as (
         computed.is_derived as is_value_derived,
         coalesce(computed.is_previous_year_derived, false) as is_previous_value_derived,
     from computed
+    left join core.dim_period as periods on periods.period = cast(computed.year as varchar)
     left join printed_growth
         on printed_growth.source_id = computed.source_id
         and printed_growth.vintage = computed.vintage
@@ -108,13 +111,15 @@ comment on column marts.trade_growth.category is 'What is traded';
 comment on column marts.trade_growth.measure is 'The concept measured (core.dim_measure)';
 comment on column marts.trade_growth.unit is 'Unit of value, previous_year_value, yoy_change and first_value (USD, scale 1)';
 comment on column marts.trade_growth.year is 'Calendar year';
-comment on column marts.trade_growth.value is 'Value in the year, in unit';
-comment on column marts.trade_growth.previous_year_value is 'Value in the previous calendar year of the same series; null when that year is missing';
-comment on column marts.trade_growth.yoy_change is 'value - previous_year_value, in unit';
+comment on column marts.trade_growth.period_start is 'First day of year (core.dim_period): 2011 -> 2011-01-01; for time axes';
+comment on column marts.trade_growth.period_end is 'Last day of year (core.dim_period): 2011 -> 2011-12-31';
+comment on column marts.trade_growth.value is 'Value in the year, in unit, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
+comment on column marts.trade_growth.previous_year_value is 'Value in the previous calendar year of the same series, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); null when that year is missing';
+comment on column marts.trade_growth.yoy_change is 'value - previous_year_value, in unit, rounded to the cent';
 comment on column marts.trade_growth.yoy_growth_pct is 'Year-on-year growth, percent: (value / previous_year_value - 1) x 100';
 comment on column marts.trade_growth.printed_yoy_growth_pct is 'Year-on-year growth as the publisher printed it, percent; null if none';
 comment on column marts.trade_growth.first_year is 'First year of the series';
-comment on column marts.trade_growth.first_value is 'Value in the first year, in unit';
+comment on column marts.trade_growth.first_value is 'Value in the first year, in unit, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
 comment on column marts.trade_growth.cagr_since_first_pct is 'Compound annual growth from first_year to year, percent';
 comment on column marts.trade_growth.last_year is 'Last year of the series';
 comment on column marts.trade_growth.series_cagr_pct is 'Compound annual growth from first_year to last_year, percent (same on every row of a series)';
