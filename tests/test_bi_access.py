@@ -3,6 +3,7 @@ through a plain DuckDB connection, from another working directory."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from tests.test_readonly import ENGINE_CONFIG, URI_QUERY
 
 PUBLIC_SCHEMAS = ("core", "marts")
 
@@ -70,12 +73,14 @@ def view_comments(engine: Engine, schema: str, views: list[str]) -> dict[str, st
 
 @pytest.fixture(params=["connect_args", "url"])
 def engine(request: pytest.FixtureRequest, warehouse: Path, elsewhere: Path) -> Iterator[Engine]:
-    """Read-only engines, both ways duckdb-engine takes it: ``connect_args={"read_only": True}`` (passed to
-    ``duckdb.connect``) and the URI query ``?access_mode=read_only`` (DuckDB config; what a Superset user types)."""
+    """Read-only, locked engines, both ways duckdb-engine takes them (the README's "BI tools" settings):
+    ``connect_args={"read_only": True, "config": {...}}`` (passed to ``duckdb.connect``) and the URI query
+    (DuckDB config; what a Superset user types)."""
     if request.param == "connect_args":
-        eng = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True})
+        config = ast.literal_eval(ENGINE_CONFIG)
+        eng = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True, "config": config})
     else:
-        eng = sa.create_engine(f"duckdb:///{warehouse}?access_mode=read_only")
+        eng = sa.create_engine(f"duckdb:///{warehouse}{URI_QUERY}")
     yield eng
     eng.dispose()
 
@@ -119,15 +124,56 @@ def test_every_public_view_selects_through_sqlalchemy(engine, warehouse):
     assert seen["marts.trade_balance"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sa.exc.ProgrammingError,
-    reason="duckdb-engine 0.17.0 with SQLAlchemy >= 2.0.45 reflects columns through pg_catalog.pg_collation, "
-    "which DuckDB 2.0.1 lacks (Mause/duckdb_engine#1391, duckdb/duckdb#22069); remove this mark when it passes",
-)
-def test_inspector_reflects_view_columns(engine):
-    columns = sa.inspect(engine).get_columns("trade_balance", schema="marts")
-    assert "balance" in {c["name"] for c in columns}
+def expected_columns(warehouse: Path) -> dict[str, list[tuple[str, str, str | None]]]:
+    """``schema.object`` -> its columns (name, DuckDB type, comment) in order, for every public view and audit table."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select schema_name, table_name, column_name, data_type, comment from duckdb_columns() "
+            "where schema_name in ('core', 'marts', 'audit') order by schema_name, table_name, column_index"
+        ).fetchall()
+    columns: dict[str, list[tuple[str, str, str | None]]] = {}
+    for schema, table, name, kind, comment in rows:
+        columns.setdefault(f"{schema}.{table}", []).append((name, kind, comment))
+    return columns
+
+
+def test_inspector_reflects_the_columns_of_every_public_view(engine, warehouse):
+    """Column reflection (what Superset does to show a dataset's columns) with the SQLAlchemy the project installs:
+    from 2.0.45 on it queries pg_catalog.pg_collation, which DuckDB lacks (Mause/duckdb_engine#1391); the dev
+    extra pins sqlalchemy < 2.0.45."""
+    expected = expected_columns(warehouse)
+    inspector = sa.inspect(engine)
+    seen = set()
+    for schema in (*PUBLIC_SCHEMAS, "audit"):
+        for name in inspector.get_view_names(schema=schema) + inspector.get_table_names(schema=schema):
+            columns = inspector.get_columns(name, schema=schema)
+            key = f"{schema}.{name}"
+            seen.add(key)
+            assert [c["name"] for c in columns] == [n for n, _, _ in expected[key]], key
+            assert [c["comment"] for c in columns] == [c for _, _, c in expected[key]], key
+            untyped = [c["name"] for c in columns if isinstance(c["type"], sa.types.NullType)]
+            assert untyped == [], f"{key}: columns SQLAlchemy cannot type: {untyped}"
+    assert seen == set(expected)
+    balance = {c["name"]: c["type"] for c in inspector.get_columns("trade_balance", schema="marts")}
+    assert isinstance(balance["period_start"], sa.types.Date)
+    assert isinstance(balance["balance"], sa.types.Float)
+
+
+def test_pandas_reads_a_mart_through_sqlalchemy(engine, warehouse):
+    """What a notebook does: ``pandas.read_sql`` over the engine, dates as dates and figures as floats."""
+    pd = pytest.importorskip("pandas")
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # first: the engine's pool keeps its connection
+        expected = con.execute("select * from marts.trade_balance order by all").df()
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.text("select * from marts.trade_balance order by all"), conn)
+    assert len(frame) == len(expected) > 0
+    assert list(frame.columns) == list(expected.columns)
+    assert frame["exports"].dtype.kind == "f" and frame["balance"].dtype.kind == "f"
+    china = frame[(frame["reporter"] == "CHN") & (frame["period"] == "2011")]
+    assert not china.empty
+    assert (pd.to_datetime(china["period_start"]) == pd.Timestamp("2011-01-01")).all()
+    assert (pd.to_datetime(china["period_end"]) == pd.Timestamp("2011-12-31")).all()
+    pd.testing.assert_series_equal(frame["balance"], expected["balance"])
 
 
 def test_plain_read_only_connection_from_another_folder(warehouse, elsewhere):
