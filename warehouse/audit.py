@@ -103,6 +103,46 @@ SOURCE_FILES = {
     **{c: "varchar" for c in ("run_id", "source_id", "file_name", "origin", "file_sha256")},
     "bytes": "bigint",
 }
+# one row per quarantined row and broken rule, identified by the payload's SHA-256, its file name and line
+REJECTED_ROWS = {
+    **{c: "varchar" for c in ("run_id", "source_id", "file_name", "file_sha256")},
+    "file_row": "bigint",
+    **{c: "varchar" for c in ("column_name", "rule", "value")},
+}
+# one row per `tradewh rollback`, done or refused (``record_rollback``)
+ROLLBACKS = {
+    "rollback_id": "varchar",
+    "requested_at": "timestamptz",
+    "status": "varchar",  # rolled_back, refused
+    "from_run_id": "varchar",  # the build the published file carried before (null: unreadable)
+    "to_run_id": "varchar",  # the build asked for or put back (null: none found)
+    "candidate": "varchar",  # the file checked
+    "message": "varchar",
+}
+# every table of the published file's audit schema with its columns: each exists, empty if need be, from the first
+# publish (warehouse.build._load_audit), filled from lake/_audit/<table>/*.parquet
+TABLES: dict[str, dict[str, str]] = {
+    "load_runs": LOAD_RUNS,
+    "source_runs": SOURCE_RUNS,
+    "source_files": SOURCE_FILES,
+    "rejected_rows": REJECTED_ROWS,
+    "rollbacks": ROLLBACKS,
+}
+COMMENTS = {
+    "load_runs": "One row per load run: when, its status (succeeded, partial, failed) and counts",
+    "source_runs": "One row per source and load run: status, vintages, rows read, valid, rejected, loaded, message",
+    "source_files": "One row per payload a load run fetched: file name, origin, SHA-256, bytes",
+    "rejected_rows": "One row per quarantined row and broken rule: the payload (file_sha256, file_name), its line "
+    "(file_row), the column, the rule and the value",
+    "rollbacks": "One row per `tradewh rollback`: done (rolled_back) or refused, from which build to which, and why",
+}
+
+
+def table_ddl(table: str) -> str:
+    """The ``create table audit.<table>`` statement (with its comment) of an audit table, empty."""
+    columns = ", ".join(f"{c} {t}" for c, t in TABLES[table].items())
+    comment = COMMENTS[table].replace("'", "''")
+    return f"create table if not exists audit.{table} ({columns}); comment on table audit.{table} is '{comment}'"
 
 
 def _copy_to(con: duckdb.DuckDBPyConnection, relation: str, target: Path) -> None:
@@ -183,8 +223,58 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: Run, audit: Path) -> None:
 
         frame = pd.concat(rejected, ignore_index=True)
         frame["file_row"] = frame["file_row"].astype("int64")
-        con.register("rejected_rows", frame[["run_id", *[c for c in frame.columns if c != "run_id"]]])
+        con.register("rejected_frame", frame)
+        columns = ", ".join(f"cast({c} as {t}) as {c}" for c, t in REJECTED_ROWS.items())
+        con.execute(f"create or replace temp table rejected_rows as select {columns} from rejected_frame")
+        con.unregister("rejected_frame")
         _copy_to(con, "rejected_rows", audit / "rejected_rows" / f"{run.run_id}.parquet")
+
+
+def record_rollback(
+    lake_dir: Path,
+    *,
+    status: str,
+    from_run_id: str | None,
+    to_run_id: str | None,
+    candidate: Path | None,
+    message: str,
+) -> str:
+    """Write one rollback (done or refused) to ``lake/_audit/rollbacks/<rollback_id>.parquet``: every later build
+    and republish copies it into ``audit.rollbacks``; ``rollback_events`` reads it before then.
+
+    Returns:
+        The rollback's id (sortable by time).
+    """
+    now = dt.datetime.now(dt.UTC)
+    rollback_id = f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
+    row = {
+        "rollback_id": rollback_id,
+        "requested_at": now,
+        "status": status,
+        "from_run_id": from_run_id,
+        "to_run_id": to_run_id,
+        "candidate": None if candidate is None else str(candidate),
+        "message": message,
+    }
+    with duckdb.connect() as con:
+        _copy_to(con, _records(con, [row], ROLLBACKS), lake_dir / "_audit" / "rollbacks" / f"{rollback_id}.parquet")
+    return rollback_id
+
+
+def rollback_events(lake_dir: Path, last: int = 10) -> list[dict[str, object]]:
+    """The last rollbacks recorded in the lake, newest first (``ROLLBACKS`` columns): what ``tradewh status`` shows.
+
+    Read from the lake, not from the published file: the file a rollback puts back was built before it.
+    """
+    files = sorted(str(p) for p in (lake_dir / "_audit" / "rollbacks").glob("*.parquet"))
+    if not files:
+        return []
+    with duckdb.connect() as con:
+        cursor = con.execute(
+            "select * from read_parquet(?, union_by_name = true) order by rollback_id desc limit ?", [files, last]
+        )
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def summary_lines(run: Run) -> list[str]:

@@ -9,8 +9,10 @@ that order: runs of equal values compress into runs, and queries grouping by the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +24,7 @@ import duckdb
 
 from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
-from warehouse.lake import lake_files
+from warehouse.lake import verified_lake_files
 from warehouse.reference import load_countries, load_country_aliases
 from warehouse.settings import load_settings
 
@@ -259,7 +261,7 @@ def _empty_table(dataset: str) -> pa_arrow.Table:
 def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str]) -> dict[str, int]:
     counts = {}
     for dataset in datasets:
-        files = [str(f) for f in lake_files(lake_dir, dataset)]
+        files = [str(f) for f in verified_lake_files(lake_dir, dataset)]  # each checked against its SHA-256
         if files:
             con.execute(f"create table raw.{dataset} as select * from read_parquet(?, union_by_name = true)", [files])
         else:
@@ -307,11 +309,16 @@ def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: 
 
 
 def _load_audit(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
-    for table in ("load_runs", "source_runs", "source_files", "rejected_rows"):
+    """Every audit table (``warehouse.audit.TABLES``) created with its columns, then filled with every record in
+    ``lake/_audit/<table>/``: a table nothing was recorded in yet exists, empty."""
+    from warehouse.audit import TABLES, table_ddl
+
+    for table in TABLES:
+        con.execute(table_ddl(table))
         files = sorted(str(f) for f in (lake_dir / "_audit" / table).glob("*.parquet"))
         if files:
             con.execute(
-                f"create table audit.{table} as select * from read_parquet(?, union_by_name = true) order by all",
+                f"insert into audit.{table} by name select * from read_parquet(?, union_by_name = true) order by all",
                 [files],
             )
 
@@ -420,14 +427,73 @@ def discard(path: Path) -> threading.Thread:
     return thread
 
 
-def publish(built: Path, final: Path) -> Path | None:
-    """Swap a built file into place atomically, keeping the one it replaces as ``<name>.previous``.
+HISTORY = "history"  # <warehouse>/history/<run_id>.duckdb: the last publishes, for `tradewh rollback --to RUN`
+_BUILT_NAME = re.compile(r"^\.(?P<final>.+)\.(?P<run>\d{8}T\d{6}-[0-9a-f]+)\.building$")
 
-    Readers that hold the old file open keep reading it; new readers see the new one.
+
+def history_dir(final: Path) -> Path:
+    """Where the last publishes of ``final`` are kept: ``<folder>/history``."""
+    return final.parent / HISTORY
+
+
+def history(final: Path) -> dict[str, Path]:
+    """The publishes kept in the history, run id -> file, oldest first (run ids sort by time)."""
+    folder = history_dir(final)
+    entries = sorted(folder.glob("*.duckdb")) if folder.is_dir() else []
+    return {p.stem: p for p in entries if not p.name.startswith(".")}
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (no space used while both exist), a copy where links are refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _keep_in_history(final: Path, run_id: str, keep: int) -> None:
+    """Add the published file to the history as ``<run_id>.duckdb`` and drop all but the ``keep`` newest."""
+    folder = history_dir(final)
+    folder.mkdir(exist_ok=True)
+    entry = folder / f"{run_id}.duckdb"
+    part = folder / f".{run_id}.duckdb.{os.getpid()}.building"  # warehouse.debris clears it after a crash
+    part.unlink(missing_ok=True)
+    _link_or_copy(final, part)
+    os.replace(part, entry)
+    kept = history(final)
+    for name in list(kept)[: max(len(kept) - max(keep, 1), 0)]:
+        with contextlib.suppress(FileNotFoundError):
+            discard(kept[name])
+    _fsync_dir(folder)
+
+
+def publish(built: Path, final: Path, *, run_id: str | None = None, keep: int | None = None) -> Path | None:
+    """Swap a built file into place atomically, keeping the one it replaces as ``<name>.previous``, and keep the new
+    one in the history (``history/<run_id>.duckdb``, a hard link) with the ``keep`` publishes before it.
+
+    Readers that hold the old file open keep reading it; new readers see the new one. A published file is never
+    written to again (a later run publishes a new file), so its history entry stays as it was published.
+
+    Args:
+        built: the new file.
+        final: the published path.
+        run_id: the run that built or published it; None: taken from ``built``'s name (``.<name>.<run_id>.building``)
+            or, failing that, from its build stamp (``audit.builds``).
+        keep: how many publishes the history keeps (``TRADEWH_PUBLISH_HISTORY`` when None).
 
     Returns:
         The path of the previous file, or None on the first publish.
     """
+    run_id = run_id or _run_of(built)
+    keep = load_settings().publish_history if keep is None else keep
     with open(built, "rb") as fh:
         os.fsync(fh.fileno())
     previous = final.with_name(final.name + ".previous")
@@ -438,12 +504,30 @@ def publish(built: Path, final: Path) -> Path | None:
         os.link(final, previous)
     failpoint("publish")  # previous kept, new file not yet swapped in
     os.replace(built, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(final.parent)
+    if run_id is not None and keep > 0:
+        _keep_in_history(final, run_id, keep)
     return previous if had_previous else None
+
+
+def _run_of(built: Path) -> str | None:
+    """The run a file was built or published by: from its temporary name, else its newest build stamp."""
+    named = _BUILT_NAME.match(built.name)
+    if named:
+        return named.group("run")
+    return build_stamp(built)
+
+
+def build_stamp(path: Path) -> str | None:
+    """The run of a warehouse file's newest build stamp (``audit.builds``), or None when it has none or cannot be
+    opened."""
+    try:
+        with open_checked(path) as con:
+            row = con.execute("select run_id from audit.builds order by published_at desc, run_id desc limit 1")
+            found = row.fetchone()
+    except (duckdb.Error, OSError):
+        return None
+    return found[0] if found else None
 
 
 def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
@@ -463,13 +547,148 @@ def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def rollback(final: Path) -> None:
-    """Put the previously published file back in place (atomically); the rolled-back one is discarded.
+class RollbackError(RuntimeError):
+    """A rollback was refused; the published file is as it was."""
+
+
+class NothingToRollBackTo(RollbackError, FileNotFoundError):
+    """No earlier publish is kept (or none of the run asked for)."""
+
+
+def open_checked(path: Path) -> duckdb.DuckDBPyConnection:
+    """A candidate opened read-only, reaching nothing outside itself: its views cannot read or write other files."""
+    config = {
+        "enable_external_access": False,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "lock_configuration": True,
+    }
+    return duckdb.connect(str(path), read_only=True, config=config)
+
+
+def truncation(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    """Whether a DuckDB file opened on ``con`` is shorter than the blocks its header counts (a truncated copy opens,
+    and answers until a query reaches a missing block: "Corrupt database file"). None when it is long enough."""
+    blocks, block_size = con.execute("select total_blocks, block_size from pragma_database_size()").fetchone()
+    size = path.stat().st_size
+    if size < blocks * block_size:
+        return f"{path} is truncated: {size:,} bytes where its header counts {blocks} blocks of {block_size:,}"
+    return None
+
+
+def candidate_problem(path: Path, *, run_id: str | None, lake_dir: Path | None) -> str | None:
+    """Why a file may not be published by a rollback, or None when it may: it must open read-only as a DuckDB
+    database, carry a build stamp of this project (``audit.builds``, of ``run_id`` when given; a run recorded in its
+    own ``audit.load_runs`` and, when ``lake_dir`` holds run records, in the lake's) and pass the build's checks of
+    the conformed trade figure (``check_trade_figures``)."""
+    from warehouse.freshness import BUILDS_COLUMNS
+
+    try:
+        con = open_checked(path)
+    except duckdb.Error as exc:
+        return f"{path} does not open as a DuckDB database ({str(exc).splitlines()[0]})"
+    try:
+        short = truncation(con, path)
+        if short is not None:
+            return short
+        columns = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'audit' and table_name = 'builds'"
+            ).fetchall()
+        }
+        if not set(BUILDS_COLUMNS) <= columns:
+            return f"{path} carries no tradewh build stamp (audit.builds)"
+        stamp = con.execute(
+            "select run_id, inputs_sha256 from audit.builds order by published_at desc, run_id desc limit 1"
+        ).fetchone()
+        if stamp is None or not stamp[1]:
+            return f"{path} carries no tradewh build stamp (audit.builds is empty)"
+        if run_id is not None and stamp[0] != run_id:
+            return f"{path} was published by run {stamp[0]}, not {run_id}"
+        runs = {r[0] for r in con.execute("select run_id from audit.load_runs").fetchall()}
+        if stamp[0] not in runs:
+            return f"{path}: its build stamp names run {stamp[0]}, which its audit.load_runs does not hold"
+        recorded = lake_dir / "_audit" / "load_runs" if lake_dir is not None else None
+        if recorded is not None and recorded.is_dir() and not (recorded / f"{stamp[0]}.parquet").exists():
+            return f"{path}: run {stamp[0]} is not a run of this home ({recorded} does not record it)"
+        try:
+            check_trade_figures(con)
+        except BuildError as exc:
+            return f"{path} fails the build's checks: {exc}"
+    except duckdb.Error as exc:
+        return f"{path} is not a tradewh warehouse ({str(exc).splitlines()[0]})"
+    finally:
+        con.close()
+    return None
+
+
+def _pick(final: Path, to_run: str | None) -> tuple[Path, str | None]:
+    """The file a rollback would put back, and the run it must carry (None: the legacy ``.previous`` slot)."""
+    kept = history(final)
+    if to_run is not None:
+        if to_run not in kept:
+            known = ", ".join(kept) or "none"
+            raise NothingToRollBackTo(f"no publish of run {to_run} is kept in {history_dir(final)} (kept: {known})")
+        return kept[to_run], to_run
+    current = build_stamp(final) if final.exists() else None
+    for run, path in reversed(kept.items()):
+        if (current is None or run < current) and not (final.exists() and os.path.samefile(path, final)):
+            return path, run
+    previous = final.with_name(final.name + ".previous")  # a home published before the history was kept
+    if previous.exists() and not (final.exists() and os.path.samefile(previous, final)):
+        stamp = build_stamp(previous)
+        if stamp is None or (stamp not in kept and stamp != current):  # else: one of the publishes seen above
+            return previous, None
+    raise NothingToRollBackTo(f"no previous publish to roll back to (nothing older than {final} is kept)")
+
+
+def rollback(final: Path, *, to_run: str | None = None, lake_dir: Path | None = None) -> str | None:
+    """Put an earlier publish back in place, atomically, once it is checked (``candidate_problem``); every attempt,
+    done or refused, is recorded in ``lake/_audit/rollbacks`` (``warehouse.audit.record_rollback``).
+
+    Args:
+        final: the published file.
+        to_run: the run whose publish to put back (``history/<run>.duckdb``); None: the newest publish before the
+            one in place (the ``.previous`` slot where no history is kept yet).
+        lake_dir: the lake, where rollbacks are recorded (``<home>/lake`` when None, ``final`` being
+            ``<home>/warehouse/<name>``).
+
+    Returns:
+        The run whose publish is now in place (None for the legacy ``.previous`` file).
 
     Raises:
-        FileNotFoundError: when there is no previous publish to return to.
+        NothingToRollBackTo: nothing kept to go back to (``FileNotFoundError`` too).
+        RollbackError: the candidate is not a warehouse this project built, or fails its checks; ``final`` is
+            unchanged.
     """
-    previous = final.with_name(final.name + ".previous")
-    if not previous.exists():
-        raise FileNotFoundError(f"no previous publish to roll back to ({previous} does not exist)")
-    os.replace(previous, final)
+    from warehouse.audit import record_rollback
+
+    lake_dir = lake_dir if lake_dir is not None else final.parent.parent / "lake"
+    current = build_stamp(final) if final.exists() else None
+    try:
+        source, run = _pick(final, to_run)
+    except NothingToRollBackTo as exc:
+        record_rollback(lake_dir, status="refused", from_run_id=current, to_run_id=to_run, candidate=None,
+                        message=str(exc))  # fmt: skip
+        raise
+    # the very file checked is the one swapped in: a link to it, made first, checked, then renamed into place
+    staging = final.with_name(f".{final.name}.rollback-{os.getpid()}.building")
+    staging.unlink(missing_ok=True)
+    try:
+        _link_or_copy(source, staging)
+        problem = candidate_problem(staging, run_id=run, lake_dir=lake_dir)
+        if problem is not None:
+            problem = problem.replace(str(staging), str(source))
+            record_rollback(lake_dir, status="refused", from_run_id=current, to_run_id=run, candidate=source,
+                            message=problem)  # fmt: skip
+            raise RollbackError(f"rollback refused: {problem}; {final} is unchanged")
+        with open(staging, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(staging, final)
+        _fsync_dir(final.parent)
+    finally:
+        staging.unlink(missing_ok=True)
+    record_rollback(lake_dir, status="rolled_back", from_run_id=current, to_run_id=run, candidate=source,
+                    message=f"{final} is the publish of run {run or '(previous slot)'} again")  # fmt: skip
+    return run

@@ -16,6 +16,8 @@ PATTERNS = (
     ("warehouse", ".*.building"),  # a warehouse file being built
     ("warehouse", ".*.building.wal"),
     ("warehouse", ".*.discarded"),  # a replaced file whose deletion had not finished (warehouse.build.discard)
+    ("warehouse", "history/.*.building"),  # a history entry being linked (warehouse.build.publish)
+    ("warehouse", "history/.*.discarded"),  # a history entry past TRADEWH_PUBLISH_HISTORY, not yet deleted
     ("tmp", "duckdb_temp_*"),  # DuckDB's spill files of a build (it deletes them itself when it closes)
 )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class SourceError(Exception):
     """A source could not be read as a whole (wrong layout, empty file, HTML instead of CSV, ...).
@@ -26,3 +29,42 @@ class SourceError(Exception):
         self.detail = message
         where = f"row {row}" if row is not None else "whole file"
         super().__init__(f"[{source_id}] {file}, {where}, rule '{rule}': {message}")
+
+
+class StorageError(OSError):
+    """TRADEWH_HOME cannot be written (read-only, no permission, full disk): one line naming the path and the fix."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+# errno -> what to do about it
+_STORAGE_FIXES = {
+    errno.EROFS: "it is on a read-only file system: set TRADEWH_HOME to a writable folder",
+    errno.EACCES: "permission denied: make it writable for this user, or set TRADEWH_HOME to a folder that is",
+    errno.EPERM: "operation not permitted: make it writable for this user, or set TRADEWH_HOME to a folder that is",
+    errno.ENOSPC: "the disk is full: free space on it (or set TRADEWH_HOME to a larger disk) and run again",
+    errno.EDQUOT: "the disk quota is exhausted: free space on it (or set TRADEWH_HOME elsewhere) and run again",
+}
+_DUCKDB_STORAGE = (("no space left on device", errno.ENOSPC), ("read-only file system", errno.EROFS),
+                   ("permission denied", errno.EACCES))  # fmt: skip
+
+
+def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError | None:
+    """The one-line ``StorageError`` for an error of writing under TRADEWH_HOME, or None when it is not one.
+
+    Recognises ``OSError`` (read-only file system, permission, full disk, quota) and DuckDB's I/O errors that say
+    the same in their text (DuckDB raises its own exceptions, not ``OSError``).
+
+    Args:
+        exc: what was raised.
+        path: the path being written, when the error does not name one itself.
+    """
+    number = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    if number is None:
+        text = str(exc).lower()
+        number = next((n for phrase, n in _DUCKDB_STORAGE if phrase in text), None)
+    if number not in _STORAGE_FIXES:
+        return None
+    where = getattr(exc, "filename", None) or path or "TRADEWH_HOME"
+    return StorageError(number, f"tradewh: cannot write {where}: {_STORAGE_FIXES[number]}")

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.build import discard, publish
+from warehouse import audit
+from warehouse.build import discard, publish, truncation
 from warehouse.catalogue import Source
 from warehouse.lake import MANIFEST
 from warehouse.readonly import connect_read_only
@@ -220,6 +221,9 @@ def reason_to_rebuild(
         return "this run's audit records are not all in the lake"
     try:
         with connect_read_only(published) as con:
+            short = truncation(con, published)
+            if short is not None:
+                return short  # a copy of it would not open for writing ("Corrupt database file")
             recorded = con.execute(
                 "select inputs_sha256, inputs from audit.builds order by published_at desc, run_id desc limit 1"
             ).fetchone()
@@ -416,23 +420,24 @@ def republish(published: Path, inputs: BuildInputs, run_id: str, *, lake_dir: Pa
             copy.unlink(missing_ok=True)
             _clone(published, copy)
         with duckdb.connect(str(copy)) as con:
-            tables = {
-                r[0]
-                for r in con.execute("select table_name from duckdb_tables() where schema_name = 'audit'").fetchall()
-            }
+            for table in audit.TABLES:  # a file built before a table existed gets it, with its columns
+                con.execute(audit.table_ddl(table))
             for table in AUDIT_TABLES:
                 records = lake_dir / "_audit" / table / f"{run_id}.parquet"
-                if not records.exists():
-                    continue
-                if table in tables:
+                if records.exists():
                     con.execute(f"insert into audit.{table} by name select * from read_parquet(?)", [str(records)])
-                else:
-                    con.execute(f"create table audit.{table} as select * from read_parquet(?)", [str(records)])
+            rollbacks = sorted(str(p) for p in (lake_dir / "_audit" / "rollbacks").glob("*.parquet"))
+            if rollbacks:  # recorded since the file was built (a refused rollback leaves it in place)
+                con.execute(
+                    "insert into audit.rollbacks by name select * from read_parquet(?, union_by_name = true) r "
+                    "where r.rollback_id not in (select rollback_id from audit.rollbacks) order by all",
+                    [rollbacks],
+                )
             last = "select largest_revisions from audit.builds order by published_at desc, run_id desc limit 1"
             revisions = con.execute(last).fetchone()[0]
             _stamp(con, run_id, inputs, rebuilt=False, revisions=revisions)
             con.execute("checkpoint")
-        publish(copy, published)
+        publish(copy, published, run_id=run_id)
     finally:
         copy.unlink(missing_ok=True)
         copy.with_name(copy.name + ".wal").unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 import importlib
 import json
+import logging
 import os
 import queue
 import tempfile
@@ -25,15 +26,20 @@ import pyarrow.parquet as pq
 
 from schemas.rules import QUARANTINE_COLUMNS, FrameRule, RunContext, split_frame, validate_frame
 from warehouse.catalogue import Source
+from warehouse.errors import SourceError
 from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
-from warehouse.lake import MANIFEST, manifest, source_dir
+from warehouse.lake import MANIFEST, file_problems, manifest, sha256_file, source_dir
 from warehouse.parsers.base import ParsedFile, ReadAgain
 
 if TYPE_CHECKING:
     import duckdb
 
+log = logging.getLogger(__name__)
+
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
+# one quarantine row per payload (its SHA-256: several payloads may share a file name), line and rule
+QUARANTINE_KEY = ["file_sha256", "file_name", "file_row", "rule"]
 BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
 # a column whose first rows are more than this share distinct values is written without a Parquet dictionary
 DICTIONARY_MAX_SHARE = 0.5
@@ -215,7 +221,8 @@ class Staged:
             when a run dies before committing).
         rows_read: rows the parser produced.
         rows_valid: rows that passed every rule.
-        quarantine: one row per broken rule (``QUARANTINE_COLUMNS``), sorted by file, row and rule.
+        quarantine: one row per broken rule (``QUARANTINE_COLUMNS``): per payload (``file_sha256``), row and rule,
+            sorted by file, payload, row and rule.
         vintages: every vintage the payloads belong to (also those whose rows were all rejected).
         batches: how many batches were validated.
     """
@@ -280,13 +287,85 @@ def stage_source(
     Returns:
         The staged files and counts; the caller commits them (``commit_lake``) or discards them.
 
+    The payloads are read from the raw zone, each checked against its SHA-256 (in a thread, while it is staged):
+    a payload whose bytes are not those its name says fails the source, nothing staged. When a lake file of the
+    source does not match its manifest (``warehouse.lake``), the raw payloads it was written from and that are not
+    served again are staged too, into their recorded vintage, so ``commit_lake`` replaces the file whole.
+
     Raises:
-        SourceError: a payload cannot be read (nothing stays staged).
+        SourceError: a payload cannot be read, or its raw bytes are not those of its SHA-256 (nothing stays staged).
     """
-    try:
-        return _stage_once(source, payloads, context, lake_dir, run_id, batch_rows, duckdb_config)
-    except ReadAgain:
-        return _stage_once(source, payloads, context, lake_dir, run_id, batch_rows, duckdb_config)
+    repairs = repair_payloads(source, payloads, lake_dir)
+    every = [*payloads, *repairs]
+    fixed = {p.sha256: vintage for p, vintage in repairs.items()}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-verify-raw") as pool:
+        checked = pool.submit(_raw_problems, every)
+        try:
+            try:
+                staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
+            except ReadAgain:
+                staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
+        finally:
+            problems = checked.result()
+    if problems:
+        staged.discard()
+        payload, detail = problems[0]
+        raise SourceError(
+            f"{detail}: the raw payload was modified after it was fetched, so nothing of this source is loaded. "
+            f"Delete {payload.raw_path.parent} and run `tradewh load` again to fetch it anew",
+            source_id=source.id,
+            file=str(payload.raw_path),
+            rule="raw_payload_sha256",
+        )
+    return staged
+
+
+def _raw_problems(payloads: Iterable[Payload]) -> list[tuple[Payload, str]]:
+    """The payloads whose raw file is missing or whose bytes do not hash to their SHA-256."""
+    problems = []
+    for payload in payloads:
+        try:
+            actual = sha256_file(payload.raw_path)
+        except FileNotFoundError:
+            problems.append((payload, f"{payload.raw_path} is missing"))
+            continue
+        if actual != payload.sha256:
+            problems.append((payload, f"{payload.raw_path} hashes to {actual[:12]}..., not {payload.sha256[:12]}..."))
+    return problems
+
+
+def repair_payloads(source: Source, payloads: list[Payload], lake_dir: Path) -> dict[Payload, str]:
+    """The raw payloads to stage again, with their vintage, because a lake file written from them is not as it was
+    written: those its manifest records for that vintage (``vintage_sha256``) and that are not served again.
+
+    Each is ``raw/<source>/<sha256>/<name>`` (the one file in its folder); one that is gone is returned with a path
+    that does not exist, and fails the source when it is checked.
+    """
+    base = source_dir(lake_dir, source)
+    state = manifest(base)
+    if not state or not payloads:
+        return {}
+    raw_dir = payloads[0].raw_path.parent.parent
+    served = {p.sha256 for p in payloads}
+    served_names = {p.name for p in payloads}
+    repairs: dict[Payload, str] = {}
+    for vintage, name in sorted(state.get("files", {}).items()):
+        if not file_problems(base, {**state, "files": {vintage: name}}, trust_stat=True):
+            continue
+        if not (state.get("file_sha256") or {}).get(vintage):
+            continue  # written before digests were kept: merged as it is (commit_lake records its digest)
+        for sha256 in state.get("vintage_sha256", {}).get(vintage, []):
+            if sha256 in served:
+                continue
+            kept = sorted((raw_dir / sha256).glob("*")) if (raw_dir / sha256).is_dir() else []
+            path = kept[0] if kept else raw_dir / sha256 / "(missing)"
+            if path.name in served_names:
+                continue  # a payload of that name is served again: its rows replace these
+            size = path.stat().st_size if path.exists() else 0
+            repairs[Payload(source.id, path.name, str(path), path, sha256, size)] = vintage
+    if repairs:
+        log.warning("%s: staging %d raw payload(s) again for lake files that do not match", source.id, len(repairs))
+    return repairs
 
 
 def _stage_once(
@@ -297,8 +376,10 @@ def _stage_once(
     run_id: str,
     batch_rows: int,
     duckdb_config: dict[str, str] | None,
+    fixed_vintages: dict[str, str] | None = None,
 ) -> Staged:
-    """``stage_source``'s one pass over the payloads (a ``ReadAgain`` leaves nothing staged)."""
+    """``stage_source``'s one pass over the payloads (a ``ReadAgain`` leaves nothing staged); ``fixed_vintages``:
+    payload SHA-256 -> the vintage its rows were committed under (payloads staged again, see ``repair_payloads``)."""
     model = model_for(source.dataset)
     schema, rules = schema_for(source.dataset, context)
     # the rules that compare rows run once over all rows, after the batches (cross_batch_quarantine)
@@ -322,7 +403,9 @@ def _stage_once(
     try:
         for payload in payloads:
             for parsed in prefetched(parsed_batches(source, payload, batch_rows, read_ahead=True)):
-                vintage = vintage_of(source, parsed.vintage, payload.sha256, loaded, today)
+                vintage = (fixed_vintages or {}).get(payload.sha256) or vintage_of(
+                    source, parsed.vintage, payload.sha256, loaded, today
+                )
                 vintages.add(vintage)
                 frame = with_provenance(parsed.frame, source, payload, vintage)
                 valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
@@ -360,8 +443,10 @@ def _stage_once(
             if len(found):
                 quarantines.append(found)
         if quarantines:
-            cases = pd.concat(quarantines, ignore_index=True).drop_duplicates(["file_name", "file_row", "rule"])
-            staged.quarantine = cases.sort_values(["file_name", "file_row", "rule"]).reset_index(drop=True)
+            cases = pd.concat(quarantines, ignore_index=True).drop_duplicates(QUARANTINE_KEY)
+            staged.quarantine = cases.sort_values(["file_name", "file_sha256", "file_row", "rule"]).reset_index(
+                drop=True
+            )
         staged.vintages = sorted(vintages)
     except BaseException:
         write_pool.shutdown(wait=True)  # a write still running finishes before its file is closed and deleted
@@ -572,13 +657,28 @@ def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_di
     base = source_dir(lake_dir, source)
     before = manifest(base)
     files = dict(before.get("files", {}))
+    digests = dict(before.get("file_sha256") or {})
+    # a file not as it was written is not merged: its rows were staged again (stage_source) or are dropped
+    damaged = {
+        v
+        for v, name in files.items()
+        if digests.get(v) and file_problems(base, {**before, "files": {v: name}}, trust_stat=True)
+    }
+    dropped = []
+    for vintage in sorted(damaged - set(staged.files)):
+        log.warning("%s: %s does not match its manifest and nothing replaces it: dropped", source.id, files[vintage])
+        dropped.append(base / vintage / files.pop(vintage))
+        del digests[vintage]
     written: dict[str, list[str]] = {}
     con = duckdb.connect()
     try:
         for vintage, part in sorted(staged.files.items()):
             target = base / vintage / f"data-{run_id}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
-            if vintage in files:
+            if vintage in damaged:
+                log.warning("%s: %s does not match its manifest: replaced by the rows staged again", source.id,
+                            base / vintage / files[vintage])  # fmt: skip
+            elif vintage in files:
                 old = base / vintage / files[vintage]
                 merged = part.with_name(part.name + ".merged")
                 old_file, new_file = f"read_parquet('{_sql_text(old)}')", f"read_parquet('{_sql_text(part)}')"
@@ -591,17 +691,24 @@ def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_di
             failpoint("parquet")  # a Parquet file written, not yet renamed into place
             with open(part, "rb") as fh:
                 os.fsync(fh.fileno())
+            digests[vintage] = sha256_file(part)  # what every later reader checks it against
             os.replace(part, target)
             files[vintage] = target.name
             rows = con.execute("select distinct file_sha256 from read_parquet(?) order by 1", [str(target)])
             written[vintage] = [r[0] for r in rows.fetchall()]
     finally:
         con.close()
+    for vintage, name in files.items():  # written before digests were kept: recorded as they are now
+        if not digests.get(vintage):
+            digests[vintage] = sha256_file(base / vintage / name)
     state = {
         "run_id": run_id,
         "sha256": sorted(p.sha256 for p in payloads),
         "files": files,  # revisions never erase a vintage
-        "vintage_sha256": {**before.get("vintage_sha256", {}), **written},
+        "file_sha256": {v: digests[v] for v in sorted(files)},
+        "vintage_sha256": {
+            v: shas for v, shas in {**before.get("vintage_sha256", {}), **written}.items() if v in files or v in written
+        },
         "rows": int(staged.rows_valid),
     }
     base.mkdir(parents=True, exist_ok=True)
@@ -613,6 +720,8 @@ def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_di
         for stale in (base / vintage).glob("data-*.parquet"):
             if stale.name != name:
                 stale.unlink()
+    for path in dropped:
+        path.unlink(missing_ok=True)
     staged.files.clear()
     return sorted(written)
 
