@@ -196,12 +196,41 @@ def load_source(
 
 @task(cache_policy=NO_CACHE)
 def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
-    """A table of sources and a markdown summary with the largest revisions, as Prefect artifacts."""
+    """A table of sources, each source's freshness and a markdown summary with the largest revisions, as Prefect
+    artifacts; a source past its freshness threshold is a warning or an error line in the run's log."""
+    logger = get_run_logger()
     create_table_artifact(
         key="tradewh-sources", table=audit.sources_table(run), description=f"Sources of run {run.run_id}"
     )
+    stale = freshness_table(warehouse)
+    for row in stale:
+        if row["freshness_status"] in ("warn", "error"):
+            log = logger.error if row["freshness_status"] == "error" else logger.warning
+            log(
+                "%s: freshness %s: %s h old, warn after %s h, error after %s h",
+                row["source_id"],
+                row["freshness_status"],
+                row["age_hours"],
+                row["warn_after_hours"],
+                row["error_after_hours"],
+            )
+    create_table_artifact(key="tradewh-freshness", table=stale, description=f"Source freshness after {run.run_id}")
     revisions = freshness.largest_revisions(warehouse)  # recorded at build: a no-op run does not query the marts
     create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
+
+
+def freshness_table(warehouse: Path) -> list[dict[str, object]]:
+    """``audit.source_freshness`` of a published file, as rows for the log and an artifact."""
+    from warehouse.readonly import connect_read_only
+
+    with connect_read_only(warehouse) as con:
+        cursor = con.execute(
+            "select source_id, freshness_status, freshness_of, age_hours, warn_after_hours, error_after_hours, "
+            "last_fetched_at::varchar as last_fetched_at, newest_vintage::varchar as newest_vintage "
+            "from audit.source_freshness order by source_id"
+        )
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _finished(run: audit.Run) -> Callable[[object], None]:

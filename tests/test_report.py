@@ -141,7 +141,10 @@ def doc(page) -> Node:
 
 @pytest.fixture(scope="module")
 def con(loaded):
-    connection = duckdb.connect(str(loaded["warehouse"]), read_only=True)
+    # the report's own configuration: one process opens a file with one configuration only
+    from warehouse.readonly import connect_read_only
+
+    connection = connect_read_only(loaded["warehouse"])
     yield connection
     connection.close()
 

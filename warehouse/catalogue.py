@@ -57,6 +57,11 @@ class Source:
     http_timeout_s: float = HTTP_TIMEOUT_S
     http_read_timeout_s: float = HTTP_READ_TIMEOUT_S
     http_max_bytes: int = HTTP_MAX_BYTES
+    # [source.freshness]: how old the last successful fetch ("fetch") or the newest vintage ("vintage") may be
+    # before `tradewh freshness` warns or errs, as DuckDB interval text ('36 hours'); '' = no threshold
+    freshness_of: str = "fetch"
+    freshness_warn_after: str = ""
+    freshness_error_after: str = ""
 
     def allows(self, measure: str, unit: str, scale: float) -> bool:
         """Whether the catalogue declares this measure with this unit and scale."""
@@ -110,6 +115,48 @@ def _parse_http(entry: dict, kind: str, where: str) -> dict[str, object]:
     }
 
 
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w)\s*$")
+_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+_FRESHNESS_KEYS = ("warn_after", "error_after", "of")
+
+
+def hours(text: str) -> float:
+    """An age such as '36h', '2d' or '1w' in hours.
+
+    Raises:
+        ValueError: not a number followed by h, d or w.
+    """
+    match = _AGE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not an age such as 36h, 2d or 1w")
+    return float(match.group(1)) * _HOURS[match.group(2)]
+
+
+def _parse_freshness(entry: dict, where: str) -> dict[str, str]:
+    """The ``Source`` fields of a ``[source.freshness]`` table (as dbt's ``warn_after`` / ``error_after``)."""
+    table = entry.get("freshness", {})
+    if not isinstance(table, dict) or set(table) - set(_FRESHNESS_KEYS):
+        raise CatalogueError(f"{where}: [source.freshness] holds only {', '.join(_FRESHNESS_KEYS)}")
+    of = table.get("of", "fetch")
+    if of not in ("fetch", "vintage"):
+        raise CatalogueError(f"{where}: freshness.of must be 'fetch' (the last successful fetch) or 'vintage'")
+    limits: dict[str, float | None] = {}
+    for key in ("warn_after", "error_after"):
+        value = table.get(key)
+        try:
+            limits[key] = None if value is None else hours(str(value))
+        except ValueError as exc:
+            raise CatalogueError(f"{where}: freshness.{key}: {exc}") from None
+    warn, error = limits["warn_after"], limits["error_after"]
+    if warn is not None and error is not None and warn > error:
+        raise CatalogueError(f"{where}: freshness.warn_after is longer than error_after")
+    return {
+        "freshness_of": of,
+        "freshness_warn_after": "" if warn is None else f"{warn:g} hours",
+        "freshness_error_after": "" if error is None else f"{error:g} hours",
+    }
+
+
 def _parse_entry(entry: dict, where: str) -> Source:
     source_id = _require(entry, "id", where)
     where = f"{where} (id '{source_id}')"
@@ -150,6 +197,7 @@ def _parse_entry(entry: dict, where: str) -> Source:
         homepage=entry.get("homepage", ""),
         measures=measures,
         **_parse_http(entry, kind, where),
+        **_parse_freshness(entry, where),
     )
 
 

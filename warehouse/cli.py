@@ -295,6 +295,30 @@ def _run_detail(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings,
     return 0
 
 
+FRESHNESS = (
+    "select source_id, freshness_status as status, freshness_of as of, round(age_hours)::bigint as age_h, "
+    "round(warn_after_hours)::bigint as warn_h, round(error_after_hours)::bigint as error_h, "
+    "last_fetched_at::date as fetched, newest_vintage as vintage from audit.source_freshness order by source_id"
+)
+
+
+def cmd_freshness(args: argparse.Namespace, settings: Settings) -> int:
+    con = _open_read_only(settings)
+    try:
+        cursor = con.execute(FRESHNESS)
+    except duckdb.CatalogException:
+        print("tradewh freshness: this warehouse was built before freshness was recorded: run `tradewh load`")
+        return 1
+    rows = cursor.fetchall()
+    print(format_table([d[0] for d in cursor.description], rows, width=args.width or STATUS_WIDTH))
+    errors = [r[0] for r in rows if r[1] == "error"]
+    if errors:
+        print(
+            f"tradewh freshness: {len(errors)} source(s) older than error_after: {', '.join(errors)}", file=sys.stderr
+        )
+    return 1 if errors else 0
+
+
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse.build import rollback
     from warehouse.lock import writer_lock
@@ -422,6 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--run", default=None, metavar="RUN_ID", help="one run in detail: each source, the log")
     status.add_argument("--width", type=int, default=None, help="fit tables to this many columns (default 100)")
     status.set_defaults(func=cmd_status)
+    freshness = _command(
+        sub,
+        "freshness",
+        "how old each source's last successful fetch (or newest vintage) is against the catalogue's thresholds; "
+        "exit 1 when one is past error_after",
+        "tradewh freshness",
+    )
+    freshness.add_argument("--width", type=int, default=None, help="fit the table to this many columns (100)")
+    freshness.set_defaults(func=cmd_freshness)
     rollback = _command(sub, "rollback", "put the previously published warehouse back", "tradewh rollback")
     rollback.set_defaults(func=cmd_rollback)
     export = _command(

@@ -874,9 +874,11 @@ def section_freshness(con: duckdb.DuckDBPyConnection) -> str:
         "group by 1) "
         "select d.source_id, d.publisher, r.started_at as last_run, r.status as last_status, r.message, "
         "l.finished_at as last_loaded, l.vintages as loaded_vintages, l.rows_read, l.rows_valid, l.rows_rejected, "
-        "l.rows_loaded, h.vintage "
+        "l.rows_loaded, h.vintage, f.freshness_status, f.freshness_of, f.age_hours, f.warn_after_hours, "
+        "f.error_after_hours "
         "from core.dim_source as d left join last_run as r using (source_id) "
-        "left join last_load as l using (source_id) left join held as h using (source_id) order by d.source_id",
+        "left join last_load as l using (source_id) left join held as h using (source_id) "
+        "left join audit.source_freshness as f using (source_id) order by d.source_id",
     )
     latest = _rows(
         con,
@@ -886,6 +888,19 @@ def section_freshness(con: duckdb.DuckDBPyConnection) -> str:
 
     def count(value: object) -> str:
         return "n/a" if value is None else f"{int(value):,}"
+
+    def fresh(r: dict[str, object]) -> str:
+        """The catalogue's threshold verdict: 'warn: 60 h since the last fetch (warn 48 h, error 192 h)'."""
+        if r["freshness_status"] in (None, "no threshold"):
+            return "no threshold"
+        limits = ", ".join(
+            f"{name} {r[key]:,.0f} h"
+            for name, key in (("warn", "warn_after_hours"), ("error", "error_after_hours"))
+            if r[key] is not None
+        )
+        since = "the newest vintage" if r["freshness_of"] == "vintage" else "the last fetch"
+        age = "never" if r["age_hours"] is None else f"{r['age_hours']:,.0f} h since {since}"
+        return f"{r['freshness_status']}: {age} ({limits})"
 
     cells = [
         [
@@ -897,6 +912,7 @@ def section_freshness(con: duckdb.DuckDBPyConnection) -> str:
             count(r["rows_read"]),
             count(r["rows_rejected"]),
             count(r["rows_loaded"]),
+            fresh(r),
         ]
         for r in rows
     ]
@@ -913,11 +929,13 @@ def section_freshness(con: duckdb.DuckDBPyConnection) -> str:
         chart
         + _caption(
             "Last run: the latest load that looked at the source (skipped = its payload had not changed). Last "
-            "loaded: the latest run that parsed and loaded it, with its rows read, rejected (quarantined) and loaded."
+            "loaded: the latest run that parsed and loaded it, with its rows read, rejected (quarantined) and loaded. "
+            "Freshness: the catalogue's [source.freshness] thresholds against the age when this page was written "
+            "(audit.source_freshness; `tradewh freshness`)."
         )
         + table(
             "table-freshness",
-            ["source", "last run", "status", "last loaded", "vintage", "rows read", "rejected", "loaded"],
+            ["source", "last run", "status", "last loaded", "vintage", "rows read", "rejected", "loaded", "freshness"],
             cells,
             numeric=(5, 6, 7),
             nowrap=(1, 3, 4),
