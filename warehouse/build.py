@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 STORE = "store"  # the tables behind materialized views
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
-LAYERS = ("staging", "core", "marts")
+LAYERS = ("staging", "core", "marts", "audit")
 MATERIALIZATIONS = ("view", "table")
 _REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(\S*)\s*$")
