@@ -9,6 +9,7 @@ quarantined row; a clean home has an empty `audit.rejected_rows`.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -196,3 +197,18 @@ def test_a_read_only_home_is_one_line_naming_the_path_and_the_fix(tmp_path):
     full = storage_error(OSError(28, "No space left on device"), tmp_path)
     assert full is not None and "free space" in str(full)
     assert storage_error(OSError(2, "No such file"), tmp_path) is None
+
+
+def test_repair_deletes_only_the_raw_payloads_whose_bytes_are_wrong(tmp_path):
+    raw = tmp_path / "raw" / "source"
+    good, bad = b"figures,1\n", b"figures,2\n"
+    for body in (good, bad):
+        folder = raw / hashlib.sha256(body).hexdigest()
+        folder.mkdir(parents=True)
+        (folder / "data.csv").write_bytes(body)
+    wrong = raw / hashlib.sha256(bad).hexdigest()
+    (wrong / "data.csv").write_bytes(b"figures,4\n")  # rewritten after it was kept
+    assert [p.split(":")[0] for p in verify.verify_raw(tmp_path / "raw")] == [str(wrong / "data.csv")]
+    assert verify.repair_raw(tmp_path / "raw") == [wrong]
+    assert sorted(p.name for p in raw.iterdir()) == [hashlib.sha256(good).hexdigest()]
+    assert verify.verify_raw(tmp_path / "raw") == []

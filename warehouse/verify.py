@@ -15,6 +15,7 @@ fetches it anew).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from warehouse.build import history, open_checked, truncation
@@ -36,6 +37,18 @@ def verify_raw(raw_dir: Path) -> list[str]:
                     f"(delete {folder} and run `tradewh load`: it fetches the payload anew)"
                 )
     return problems
+
+
+def repair_raw(raw_dir: Path) -> list[Path]:
+    """Delete the raw payload folders whose bytes do not hash to their name (``tradewh load --repair``), so the load
+    that follows fetches them anew; a payload is content-addressed, so nothing right is lost. Returns the folders."""
+    removed = []
+    for folder in sorted(p for p in raw_dir.glob("*/*") if p.is_dir() and len(p.name) == 64):
+        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        if any(sha256_file(p) != folder.name for p in files):
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
 
 
 def verify_lake(lake_dir: Path) -> list[str]:
