@@ -10,6 +10,7 @@ that order: runs of equal values compress into runs, and queries grouping by the
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -26,7 +27,10 @@ from warehouse.catalogue import Source
 from warehouse.failpoints import failpoint
 from warehouse.lake import verified_lake_files
 from warehouse.reference import load_countries, load_country_aliases
+from warehouse.runlog import bar
 from warehouse.settings import load_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,6 +272,7 @@ def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str
             empty = _empty_table(dataset)  # noqa: F841 (read by DuckDB's replacement scan)
             con.execute(f"create table raw.{dataset} as select * from empty")
         counts[dataset] = con.execute(f"select count(*) from raw.{dataset}").fetchall()[0][0]
+        log.info("build: raw.%s loaded, %s rows from %d lake file(s)", dataset, f"{counts[dataset]:,}", len(files))
     return counts
 
 
@@ -384,11 +389,23 @@ def build_warehouse(
         failpoint("load")  # raw tables loaded into the new file, views not yet built
         _load_reference(con, seeds_dir, catalogue)
         _load_audit(con, lake_dir)
-        for path in sql_files(sql_dir):
+        files = sql_files(sql_dir)
+        for number, path in enumerate(files, start=1):
+            began = time.monotonic()
             try:
                 create_object(con, path)
             except duckdb.Error as exc:
                 raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
+            log.info(
+                "build %s %d/%d %s.%s (%s, %.1f s)",
+                bar(number, len(files)),
+                number,
+                len(files),
+                path.parent.name,
+                path.stem,
+                materialization(path),
+                time.monotonic() - began,
+            )
         if check is not None:
             check(con)
         if finish is not None:

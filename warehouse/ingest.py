@@ -31,6 +31,7 @@ from warehouse.failpoints import failpoint
 from warehouse.fetch import Payload
 from warehouse.lake import MANIFEST, file_problems, manifest, sha256_file, source_dir
 from warehouse.parsers.base import ParsedFile, ReadAgain
+from warehouse.runlog import Progress
 
 if TYPE_CHECKING:
     import duckdb
@@ -400,6 +401,7 @@ def _stage_once(
     # Parquet encoding and zstd run in a thread (Arrow releases the GIL) while the next batch is validated
     write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
     writing: Future[None] | None = None
+    progress = Progress(log, f"{source.id}: staging", unit="rows")
     try:
         for payload in payloads:
             for parsed in prefetched(parsed_batches(source, payload, batch_rows, read_ahead=True)):
@@ -415,6 +417,7 @@ def _stage_once(
                 staged.batches += 1
                 staged.rows_read += len(frame)
                 staged.rows_valid += len(valid)
+                progress.advance(len(frame), note=f", {staged.rows_read - staged.rows_valid:,} rejected")
                 if len(quarantine):
                     quarantines.append(quarantine)
                     rejected.append(_spill_rejected(bad, lake_dir, source, run_id, len(rejected)))
@@ -435,6 +438,7 @@ def _stage_once(
         # the batches are gone: hand their memory back before DuckDB takes its own (peak RSS at 10M rows)
         gc.collect()
         pa_arrow.default_memory_pool().release_unused()
+        progress.done(note=f", {staged.rows_read - staged.rows_valid:,} rejected, {staged.batches} batch(es) parsed")
         candidates = _repeated_keys(key_hashes, key_rows)
         if (staged.files or rejected) and (len(row_rules) < len(rules) or len(candidates)):
             found = cross_batch_quarantine(

@@ -140,6 +140,9 @@ def configure_prefect(settings: Settings) -> str | None:
     os.environ.setdefault("PREFECT_SERVER_REGISTER_BLOCKS_ON_START", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    # the warehouse's own loggers (progress inside staging and the build) go where the flow's lines go: the
+    # console, the server's run log, the run's log file
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "warehouse")
     if not os.environ.get("PREFECT_API_URL"):
         from warehouse import server
 
