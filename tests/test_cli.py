@@ -164,3 +164,123 @@ def test_rollback_puts_the_previous_publish_back(loaded, tmp_path):
     assert hashlib.sha256(current.read_bytes()).hexdigest() == digest
     again = tradewh("rollback", home=home)
     assert again.returncode == 1 and "no previous publish" in again.stderr
+
+
+# --- tradewh sql for analysts: limits, input, pipes, width, timeout ------------------------------------------------
+
+
+def tradewh_sql(*args: str, home, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``tradewh sql`` in a subprocess, standard input from ``stdin`` (closed when None), no COLUMNS unless given."""
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    environ.update(PYTHONPATH=str(PROJECT_ROOT), TRADEWH_HOME=str(home), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", "sql", *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def _balance_rows(loaded) -> int:
+    import duckdb
+
+    with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
+        return con.execute("select count(*) from marts.trade_balance").fetchone()[0]
+
+
+def test_sql_table_shows_100_rows_by_default_and_counts_the_rest(loaded):
+    total = _balance_rows(loaded)
+    assert total > 200  # else the test proves nothing
+    result = tradewh_sql("select source_id, period from marts.trade_balance", home=loaded["home"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 + 100 + 1
+    assert lines[-1].startswith(f"({total:,} rows, first 100 shown: {total - 100:,} left out;")
+    limited = tradewh_sql("select source_id from marts.trade_balance", "--limit", "7", home=loaded["home"])
+    assert len(limited.stdout.splitlines()) == 2 + 7 + 1
+    assert f"first 7 shown: {total - 7:,} left out" in limited.stdout
+    every = tradewh_sql("select source_id from marts.trade_balance", "--all", home=loaded["home"])
+    assert every.stdout.splitlines()[-1] == f"({total} rows)"  # format_table's own count line
+    assert len(every.stdout.splitlines()) == 2 + total + 1
+    exact = tradewh_sql("select * from range(100)", home=loaded["home"])  # exactly the limit: nothing left out
+    assert exact.stdout.splitlines()[-1] == "(100 rows)"
+    both = tradewh_sql("select 1", "--all", "--limit", "3", home=loaded["home"])
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def test_sql_csv_and_json_stream_every_row_unless_limited(loaded):
+    total = _balance_rows(loaded)
+    query = "select source_id, period, exports from marts.trade_balance"
+    csv_out = tradewh_sql(query, "--format", "csv", home=loaded["home"])
+    assert csv_out.returncode == 0, csv_out.stderr
+    assert len(csv_out.stdout.splitlines()) == 1 + total
+    json_out = tradewh_sql(query, "--format", "json", home=loaded["home"])
+    assert len(json.loads(json_out.stdout)) == total
+    assert json.loads(tradewh_sql("select 1 as a where false", "--format", "json", home=loaded["home"]).stdout) == []
+    capped = tradewh_sql(query, "--format", "json", "--limit", "3", home=loaded["home"])
+    assert len(json.loads(capped.stdout)) == 3  # the note goes to stderr, away from the data
+    assert f"3 rows written, {total - 3:,} more left out by --limit 3" in capped.stderr
+
+
+def test_sql_reads_the_query_from_stdin_or_a_file(loaded, tmp_path):
+    query = "select verdict from marts.claim_checks where figure_id = 'total_2011'"
+    for args in (("-",), ()):
+        result = tradewh_sql(*args, "--format", "csv", home=loaded["home"], stdin=query + ";\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["verdict", "consistent"]
+    path = tmp_path / "q.sql"
+    path.write_text("-- a saved query\n" + query + ";\n")
+    from_file = tradewh_sql("--file", str(path), "--format", "csv", home=loaded["home"])
+    assert from_file.stdout.splitlines() == ["verdict", "consistent"]
+    both = tradewh_sql("select 1", "--file", str(path), home=loaded["home"])
+    assert both.returncode == 2 and "not both" in both.stderr
+    empty = tradewh_sql("-", home=loaded["home"], stdin="  \n")
+    assert empty.returncode == 2 and "empty" in empty.stderr
+    missing = tradewh_sql("--file", str(tmp_path / "nope.sql"), home=loaded["home"])
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_sql_into_a_closed_pipe_is_no_traceback(loaded, fmt):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TRADEWH_HOME": str(loaded["home"])}
+    query = shlex.quote("select range, repeat('x', 40) as text from range(300000)")
+    command = f"{shlex.quote(sys.executable)} -m warehouse.cli sql --format {fmt} --all {query} | head -1; "
+    command += "exit ${PIPESTATUS[0]}"
+    piped = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120
+    )  # 300,000 rows of 50 bytes: far more than a pipe holds, so the writer meets the closed pipe
+    assert piped.stdout.splitlines() == [{"table": "range   text", "csv": "range,text", "json": "["}[fmt]], piped.stderr
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
+    assert piped.returncode == 141
+
+
+def test_sql_table_fits_the_width(loaded):
+    query = "select * from marts.claim_checks"
+    narrow = tradewh_sql(query, "--width", "80", home=loaded["home"])
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[2].startswith("mofcom_2012_technology_trade")  # the first column is never cut
+    assert "\u2026" in narrow.stdout and "more columns, --width 0 shows them" in lines[-1]
+    terminal = tradewh_sql(query, home=loaded["home"], COLUMNS="100")
+    assert max(len(line) for line in terminal.stdout.splitlines()) <= 100
+    piped = tradewh_sql(query, home=loaded["home"])  # no terminal, no COLUMNS: nothing cut
+    assert max(len(line) for line in piped.stdout.splitlines()) > 200
+    assert "\u2026" not in piped.stdout and "more column" not in piped.stdout
+    assert tradewh_sql(query, "--width", "0", home=loaded["home"], COLUMNS="100").stdout == piped.stdout
+
+
+def test_sql_timeout_stops_a_long_query(loaded):
+    import time
+
+    started = time.monotonic()
+    result = tradewh_sql(
+        "select count(*) from range(100000000000) t where t.range % 7 = 3", "--timeout", "1", home=loaded["home"]
+    )
+    assert result.returncode == 1
+    assert "ran longer than --timeout 1 s and was stopped" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 60  # the query alone takes many minutes
+    quick = tradewh_sql("select 42 as answer", "--timeout", "30", home=loaded["home"])
+    assert quick.returncode == 0 and "42" in quick.stdout

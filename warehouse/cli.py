@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -106,6 +105,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         with writer_lock(settings.home, wait=args.wait):
             # while Prefect's server starts: the copy a run that changes nothing publishes (a build drops it), and
             # the local files kept in the raw zone (the flow's fetch then finds them kept)
+            if args.repair:
+                _repair(settings)
             freshness.carry_over(settings.warehouse_path)
             _prefetch(settings)
             try:
@@ -131,9 +132,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         return 75
     result = state.result(raise_on_failure=False)
     if not isinstance(result, dict):  # the flow raised: build or publish failed, or the run crashed
-        print(f"tradewh load: {state.name}: {state.message}", file=sys.stderr)
+        from warehouse.errors import storage_error
+
+        problem = storage_error(result, settings.home) if isinstance(result, BaseException) else None
+        print(problem or f"tradewh load: {state.name}: {state.message}", file=sys.stderr)
         print(f"warehouse: {settings.warehouse_path} (unchanged)")
-        return 1
+        return 74 if problem else 1
     print("\n".join(result["summary"]))
     print(f"warehouse: {settings.warehouse_path}")
     print(f"log: {result['log_file']}")
@@ -203,28 +207,39 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.sql_shell import DEFAULT_LIMIT, SqlInputError, read_query, run_sql, table_width
+
+    try:
+        query = read_query(args.query, args.file, sys.stdin)
+    except SqlInputError as exc:
+        print(f"tradewh sql: {exc}", file=sys.stderr)
+        return 2
+    negative = [f"--{name}" for name in ("limit", "width", "timeout") if (getattr(args, name) or 0) < 0]
+    if negative:
+        print(f"tradewh sql: {', '.join(negative)} must be 0 or more", file=sys.stderr)
+        return 2
+    if args.all:
+        limit = None
+    elif args.limit is not None:
+        limit = args.limit
+    else:
+        limit = DEFAULT_LIMIT if args.format == "table" else None  # csv and json stream every row
     con = _open_read_only(settings)
     try:
-        cursor = con.execute(args.query)
-    except duckdb.Error as exc:
-        print(f"tradewh sql: {exc}", file=sys.stderr)
-        return 1
-    if cursor is None or not cursor.description:
-        print("(no result)")
-        return 0
-    columns = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-    if args.format == "csv":
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif args.format == "json":
-        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
-    else:
-        print(format_table(columns, rows))
-    return 0
+        return run_sql(
+            con,
+            query,
+            fmt=args.format,
+            limit=limit,
+            width=table_width(args.width, sys.stdout) if args.format == "table" else None,
+            timeout=args.timeout,
+            format_table=format_table,
+        )
+    except KeyboardInterrupt:
+        print("tradewh sql: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        con.close()
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,6 +265,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         [args.last],
     )
     print(format_table([d[0] for d in runs.description], runs.fetchall(), width=width))
+    _print_rollbacks(settings, args.last, width)
     latest = con.execute("select max(run_id) from audit.load_runs").fetchall()[0][0]
     if latest is not None:
         print(f"\nlast run {latest} (`tradewh status --run {latest}` for its sources and log):")
@@ -258,6 +274,19 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 STATUS_WIDTH = 100
+
+
+def _print_rollbacks(settings: Settings, last: int, width: int) -> None:
+    """The last rollbacks, done or refused, from the lake's audit (the file a rollback restores predates it)."""
+    from warehouse.audit import rollback_events
+
+    events = rollback_events(settings.lake_dir, last=last)
+    if not events:
+        return
+    columns = ["requested_at", "status", "from_run_id", "to_run_id", "message"]
+    rows = [[str(e.get(c))[:19] if c == "requested_at" else e.get(c) for c in columns] for e in events]
+    print("\nrollbacks:")
+    print(format_table(columns, rows, width=width))
 
 
 def _print_sources(con: duckdb.DuckDBPyConnection, run_id: str, width: int) -> None:
@@ -320,17 +349,40 @@ def cmd_freshness(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    from warehouse.build import rollback
+    from warehouse.build import RollbackError, rollback
     from warehouse.lock import writer_lock
 
     with writer_lock(settings.home):
         try:
-            rollback(settings.warehouse_path)
-        except FileNotFoundError as exc:
+            run_id = rollback(settings.warehouse_path, to_run=args.to_run, lake_dir=settings.lake_dir)
+        except RollbackError as exc:
             print(f"tradewh rollback: {exc}", file=sys.stderr)
             return 1
-    print(f"tradewh: {settings.warehouse_path} is the previous publish again; the next load rebuilds from the lake")
+    what = f"the publish of run {run_id}" if run_id else "the previous publish"
+    print(f"tradewh: {settings.warehouse_path} is {what} again; the next load rebuilds from the lake")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.verify import verify
+
+    problems = verify(settings)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("tradewh verify: raw payloads, lake files and the published file are as they were written")
+    return 1 if problems else 0
+
+
+def _repair(settings: Settings) -> None:
+    """``load --repair``: name the lake files that differ from their manifest (the load stages their sources again)
+    and delete raw payloads whose bytes are not their SHA-256 (the load fetches them again)."""
+    from warehouse.verify import repair_raw, verify_lake
+
+    for problem in verify_lake(settings.lake_dir):
+        print(f"tradewh load --repair: {problem}", flush=True)
+    for path in repair_raw(settings.raw_dir):
+        print(f"tradewh load --repair: removed {path}: its bytes are not its SHA-256; fetched anew", flush=True)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -409,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     load = _command(sub, "load", "run the nightly load now and publish the warehouse", "tradewh load --wait")
     load.add_argument("--wait", action="store_true", help="queue behind a running load instead of exiting")
+    load.add_argument(
+        "--repair", action="store_true", help="first drop raw payloads whose bytes are wrong, so they are fetched anew"
+    )
     load.set_defaults(func=cmd_load)
     serve = _command(
         sub, "serve", "run the nightly load on its schedule (Prefect serve)", "tradewh serve --cron '0 2 * * *'"
@@ -433,11 +488,40 @@ def build_parser() -> argparse.ArgumentParser:
     sql = _command(
         sub,
         "sql",
-        "run a query against the published warehouse (read-only)",
+        "run a query against the published warehouse (read-only). The table format shows the first 100 rows and "
+        "how many were left out, fitted to the terminal's width; csv and json stream every row. The query comes "
+        "from the argument, --file, or standard input ('-', or no argument on a pipe)",
         'tradewh sql "select * from marts.claim_checks" --format csv',
     )
-    sql.add_argument("query", help='SQL, e.g. "select * from marts.trade_balance limit 5"')
+    sql.add_argument(
+        "query", nargs="?", default=None, help='SQL, e.g. "select * from marts.trade_balance"; - reads standard input'
+    )
+    sql.add_argument("--file", type=Path, default=None, metavar="PATH", help="read the query from this file")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rows = sql.add_mutually_exclusive_group()
+    rows.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="print at most N rows, in every format (default: 100 in the table format, all in csv and json)",
+    )
+    rows.add_argument("--all", action="store_true", help="print every row in the table format too")
+    sql.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        metavar="COLUMNS",
+        help="fit the table to this many characters, cutting text columns (default: the terminal's; 0 never cuts; "
+        "piped output is not cut)",
+    )
+    sql.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop the query after this long (default: no limit; 0 is none either)",
+    )
     sql.set_defaults(func=cmd_sql)
     sources = _command(sub, "sources", "list the source catalogue", "tradewh sources")
     sources.set_defaults(func=cmd_sources)
@@ -455,8 +539,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     freshness.add_argument("--width", type=int, default=None, help="fit the table to this many columns (100)")
     freshness.set_defaults(func=cmd_freshness)
-    rollback = _command(sub, "rollback", "put the previously published warehouse back", "tradewh rollback")
+    rollback = _command(
+        sub,
+        "rollback",
+        "put an earlier publish back, once it is checked (opens, carries a build stamp, passes the build's checks)",
+        "tradewh rollback --to 20261204T021500-a1b2c3",
+    )
+    rollback.add_argument(
+        "--to", dest="to_run", default=None, metavar="RUN_ID", help="the run whose publish to restore"
+    )
     rollback.set_defaults(func=cmd_rollback)
+    verify = _command(
+        sub,
+        "verify",
+        "check raw payloads, lake files and the published file against their SHA-256 and build stamps",
+        "tradewh verify",
+    )
+    verify.set_defaults(func=cmd_verify)
     export = _command(
         sub,
         "export",
@@ -519,6 +618,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # would fail again, so stdout is pointed at /dev/null first
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except (OSError, duckdb.Error) as exc:
+        # a full disk, a read-only or unwritable data folder: one line naming the path and the fix
+        from warehouse.errors import storage_error
+
+        problem = storage_error(exc, settings.home)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
+        return 74
 
 
 if __name__ == "__main__":
