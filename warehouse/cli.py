@@ -98,8 +98,10 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     started = dt.datetime.now(dt.UTC)
     print(f"tradewh load: started at {started:%Y-%m-%d %H:%M:%S} UTC, data folder {settings.home}", flush=True)
     from warehouse import fetch, freshness, prefect_server
+    from warehouse.errors import require_free_space
     from warehouse.lock import writer_lock
 
+    require_free_space(settings.home)  # a full disk is said at once, in one line, not by Prefect's tracebacks
     try:
         # taken before Prefect starts, so a second load is refused (or queued) at once
         with writer_lock(settings.home, wait=args.wait):
@@ -420,7 +422,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     out = args.out if args.out is not None else settings.home / "report" / "tradewh-report.html"
     try:
-        written = write_report(settings.warehouse_path, out)
+        written = write_report(settings.warehouse_path, out, reporter=args.reporter, partner=args.partner)
     except ReportError as exc:
         print(f"tradewh report: {exc}", file=sys.stderr)
         return 1
@@ -587,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "report",
         "write one self-contained HTML page with charts and tables from the marts (read-only, viewable offline)",
-        "tradewh report --out tradewh-report.html",
+        "tradewh report --reporter CHN --partner USA --out tradewh-report.html",
     )
     report.add_argument(
         "--out",
@@ -595,6 +597,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="the page to write (default: <TRADEWH_HOME>/report/tradewh-report.html)",
+    )
+    report.add_argument(
+        "--reporter",
+        default=None,
+        metavar="ISO3",
+        help="the economy the page is about (default: the one the printed claims are about, else the reporter "
+        "with the most figures)",
+    )
+    report.add_argument(
+        "--partner",
+        default=None,
+        metavar="ISO3",
+        help="the partner of its goods trade (default: the partner with the most customs figures)",
     )
     report.set_defaults(func=cmd_report)
     return parser
@@ -620,9 +635,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except (OSError, duckdb.Error) as exc:
         # a full disk, a read-only or unwritable data folder: one line naming the path and the fix
-        from warehouse.errors import storage_error
+        from warehouse.errors import StorageError, storage_error
 
-        problem = storage_error(exc, settings.home)
+        problem = exc if isinstance(exc, StorageError) else storage_error(exc, settings.home)
         if problem is None:
             raise
         print(problem, file=sys.stderr)
