@@ -98,10 +98,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     started = dt.datetime.now(dt.UTC)
     print(f"tradewh load: started at {started:%Y-%m-%d %H:%M:%S} UTC, data folder {settings.home}", flush=True)
     from warehouse import fetch, freshness, prefect_server
-    from warehouse.errors import require_free_space
     from warehouse.lock import writer_lock
 
-    require_free_space(settings.home)  # a full disk is said at once, in one line, not by Prefect's tracebacks
     try:
         # taken before Prefect starts, so a second load is refused (or queued) at once
         with writer_lock(settings.home, wait=args.wait):
