@@ -18,7 +18,7 @@ from schemas.context import RunContext
 from warehouse import audit, build, fetch, freshness, lake, notify, runlog
 from warehouse.catalogue import Source, load_catalogue
 from warehouse.debris import clear_debris
-from warehouse.errors import SourceError
+from warehouse.errors import SourceError, storage_error
 from warehouse.lock import writer_lock
 from warehouse.reference import known_country_codes
 from warehouse.settings import Settings, load_settings
@@ -145,7 +145,7 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Ru
             check=build.check_trade_figures,
             finish=lambda con: (_finished(run)(con), freshness.stamp_build(con, inputs, run_id)),
         )
-        build.publish(built, target)
+        build.publish(built, target, run_id=run_id)
     finally:
         built.unlink(missing_ok=True)
         built.with_name(built.name + ".wal").unlink(missing_ok=True)
@@ -167,6 +167,9 @@ def load_source(
             result.message = "unchanged since the last load"
             logger.info("%s: unchanged, skipped", source.id)
             return result
+        damaged = lake.damaged(source, payloads, settings.lake_dir)
+        if damaged:
+            logger.warning("%s: staged again: %s", source.id, "; ".join(damaged))
         reference_dir = settings.seeds_dir / "reference"
         context = RunContext(source=source, country_codes=country_codes(), reference_dir=reference_dir)
         staged = parse_and_validate(source, payloads, context, settings, run.run_id)
@@ -182,14 +185,17 @@ def load_source(
             return result
         write_parquet(source, staged, payloads, settings, run.run_id)
         result.status, result.rows_loaded = "loaded", staged.rows_valid
+        notes = [f"staged again: {'; '.join(damaged)}"] if damaged else []
         if result.rows_rejected:
-            result.message = f"{result.rows_rejected} row(s) quarantined, see audit.rejected_rows"
-            logger.warning("%s: %s", source.id, result.message)
+            notes.append(f"{result.rows_rejected} row(s) quarantined, see audit.rejected_rows")
+            logger.warning("%s: %s", source.id, notes[-1])
+        result.message = "; ".join(notes)
     except SourceError as exc:
         result.message = str(exc)
         logger.error("%s", exc)
     except Exception as exc:  # noqa: BLE001 (one source's failure must not stop the others)
-        result.message = f"{type(exc).__name__}: {exc}"
+        problem = storage_error(exc, settings.home)  # a full disk, a read-only folder: the path and the fix
+        result.message = str(problem) if problem else f"{type(exc).__name__}: {exc}"
         logger.error("%s: %s", source.id, result.message)
     return result
 
@@ -261,7 +267,9 @@ def notify_failure(flow, flow_run, state) -> None:  # noqa: ANN001 (Prefect's ho
     notify.notify_quietly(settings.notify_url, event)
 
 
-@flow(name="tradewh-nightly", on_failure=[notify_failure], on_crashed=[notify_failure])
+# persist_result=False: the result (a small dict) stays in memory for `tradewh load` and the hooks; nothing is written
+# to Prefect's result storage
+@flow(name="tradewh-nightly", on_failure=[notify_failure], on_crashed=[notify_failure], persist_result=False)
 def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: str | None = None) -> object:
     """Load every catalogue source and publish the warehouse.
 
@@ -306,7 +314,10 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
         except Exception as exc:
             run.status, run.message = "failed", f"build or publish failed, previous warehouse kept: {exc}"
             run.finished_at = dt.datetime.now(dt.UTC)
-            audit.record_run(run, settings.lake_dir)
+            try:
+                audit.record_run(run, settings.lake_dir)
+            except Exception as record_failed:  # noqa: BLE001 (a full disk: the run's failure is what to raise)
+                logger.error("run %s: its audit row could not be written either: %s", run.run_id, record_failed)
             raise
         finally:
             for line in audit.summary_lines(run):

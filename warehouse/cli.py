@@ -98,8 +98,10 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     started = dt.datetime.now(dt.UTC)
     print(f"tradewh load: started at {started:%Y-%m-%d %H:%M:%S} UTC, data folder {settings.home}", flush=True)
     from warehouse import fetch, freshness, prefect_server
+    from warehouse.errors import require_free_space
     from warehouse.lock import writer_lock
 
+    require_free_space(settings.home)  # a full disk is said at once, in one line, not by Prefect's tracebacks
     try:
         # taken before Prefect starts, so a second load is refused (or queued) at once
         with writer_lock(settings.home, wait=args.wait):
@@ -428,6 +430,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.docs_site import DocsError, write_docs
+
+    out = args.out if args.out is not None else settings.home / "docs" / "index.html"
+    try:
+        written = write_docs(settings.warehouse_path, out, settings.sql_dir, project_root=settings.project_root)
+    except DocsError as exc:
+        print(f"tradewh docs: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
 def _command(sub: argparse._SubParsersAction, name: str, summary: str, example: str) -> argparse.ArgumentParser:
     """A subcommand whose help says what it does and shows one example."""
     return sub.add_parser(
@@ -610,6 +625,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the partner of its goods trade (default: the partner with the most customs figures)",
     )
     report.set_defaults(func=cmd_report)
+    docs = _command(
+        sub,
+        "docs",
+        "write one self-contained HTML page of every public view and column, with search and the lineage between "
+        "views (read-only, viewable offline)",
+        "tradewh docs --out docs/index.html",
+    )
+    docs.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the page to write (default: <TRADEWH_HOME>/docs/index.html)",
+    )
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

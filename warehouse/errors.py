@@ -68,3 +68,29 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
         return None
     where = getattr(exc, "filename", None) or path or "TRADEWH_HOME"
     return StorageError(number, f"tradewh: cannot write {where}: {_STORAGE_FIXES[number]}")
+
+
+MIN_FREE_BYTES = 64 * 1024**2  # a load needs room for Prefect's database, the run log, the audit and a new file
+
+
+def require_free_space(home: Path, minimum: int = MIN_FREE_BYTES) -> None:
+    """Refuse to start a load on a disk with less than ``minimum`` bytes free (``StorageError``, ENOSPC).
+
+    The data folder (or the nearest existing parent) is measured; a folder that cannot be measured is left for the
+    load to report.
+    """
+    import shutil
+
+    probe = Path(home)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return
+    if free < minimum:
+        raise StorageError(
+            errno.ENOSPC,
+            f"tradewh: cannot write {home}: {_STORAGE_FIXES[errno.ENOSPC]} ({free / 1024**2:.0f} MiB free, a load "
+            f"needs at least {minimum / 1024**2:.0f} MiB)",
+        )

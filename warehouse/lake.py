@@ -159,6 +159,16 @@ def unchanged(source: Source, payloads: list[Payload], lake_dir: Path) -> bool:
     return not file_problems(base, state, trust_stat=True)
 
 
+def damaged(source: Source, payloads: list[Payload], lake_dir: Path) -> list[str]:
+    """Why a source whose payloads did not change is staged again: its lake files that are missing or differ from
+    their manifest (empty when the payloads changed, or nothing is wrong)."""
+    base = source_dir(lake_dir, source)
+    state = manifest(base)
+    if not state or sorted(state["sha256"]) != sorted(p.sha256 for p in payloads):
+        return []
+    return file_problems(base, state, trust_stat=True)
+
+
 def lake_files(lake_dir: Path, dataset: str) -> list[Path]:
     """Every Parquet file of a dataset that a completed load committed in its source's manifest."""
     files = []

@@ -38,13 +38,30 @@ def prune(logs_dir: Path, keep_days: int, *, now: float | None = None) -> list[P
     return removed
 
 
+class RunLogHandler(logging.FileHandler):
+    """A FileHandler that, when its file cannot be written (a full disk), says so once on stderr and goes quiet,
+    instead of a traceback per log line."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if not self.failed:
+            self.failed = True
+            import sys
+
+            print(
+                f"tradewh: the run's log file {self.baseFilename} cannot be written; its lines are lost",
+                file=sys.stderr,
+            )
+
+
 @contextmanager
 def run_log(logs_dir: Path, run_id: str, keep_days: int) -> Iterator[Path]:
     """Copy every line of the run's loggers into ``logs/run-<run id>.log`` while the block runs."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     prune(logs_dir, keep_days)
     path = log_path(logs_dir, run_id)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = RunLogHandler(path, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(logging.INFO)
     loggers = [logging.getLogger(name) for name in LOGGERS]
