@@ -174,11 +174,12 @@ def bar_chart(
     *,
     share: bool = False,
     colours: dict[str, str] | None = None,
+    counts: bool = False,
 ) -> str:
     """Horizontal bars from zero, each label written in full above its bar (wrapped, never cut), the value beside it.
 
     ``share``: values are percentages of a whole, drawn on a 0-100 axis over a grey bar for the rest.
-    ``colours``: a colour per bar key instead of one colour.
+    ``colours``: a colour per bar key instead of one colour. ``counts``: whole numbers, ticks at whole numbers.
     """
     rows = [
         {
@@ -198,7 +199,8 @@ def bar_chart(
     step = LINE_HEIGHT * lines + BAR_SIZE + 14  # a bar in the middle of its band, its label's lines above it
     y = alt.Y("order:O", title=None, axis=None, scale=alt.Scale(paddingInner=0, paddingOuter=0.4))
     scale = alt.Scale(domain=[0, 100], nice=False) if share else alt.Scale(zero=True, nice=True)
-    x = alt.X("value:Q", title=unit, scale=scale, axis=alt.Axis(grid=True))
+    axis = alt.Axis(grid=True, format="d", tickMinStep=1) if counts else alt.Axis(grid=True)
+    x = alt.X("value:Q", title=unit, scale=scale, axis=axis)
     fill = (
         alt.Color("key:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())), legend=None)
         if colours
@@ -232,7 +234,9 @@ def bar_chart(
 def count_chart(title: str, parts: Sequence[tuple[str, int, str]]) -> str:
     """One bar per counted part (label, count, colour), the count written beside it."""
     bars = [Bar(label, float(count), f"{count}", key=label) for label, count, _ in parts]
-    return bar_chart(title, bars, "count", "#666666", colours={label: colour for label, _, colour in parts})
+    return bar_chart(
+        title, bars, "count", "#666666", colours={label: colour for label, _, colour in parts}, counts=True
+    )
 
 
 def timeline_chart(title: str, items: Sequence[tuple[str, str]], marker: tuple[str, str] | None) -> str:
