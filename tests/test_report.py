@@ -258,6 +258,7 @@ def assert_fetches_nothing(page: str, doc: Node) -> None:
     assert "http://" not in markup and "https://" not in markup
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_the_page_fetches_nothing(page, doc, generated):
     assert_fetches_nothing(page, doc)
     assert_fetches_nothing(generated["page"], generated["doc"])
@@ -279,6 +280,7 @@ def test_the_title_names_what_was_loaded(doc, con):
     assert f"Sources loaded: {', '.join(sources)}." in " ".join(header.one("p", **{"class": "meta"}).text().split())
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_every_table_downloads_as_the_csv_of_its_rows(doc, generated):
     for d in (doc, generated["doc"]):
         tables = d.find_all("table")
@@ -511,6 +513,7 @@ def test_formatting():
 # --- another catalogue ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_a_generated_comtrade_catalogue_gets_its_own_page(generated):
     doc = generated["doc"]
     from warehouse.readonly import connect_read_only
@@ -543,6 +546,7 @@ def test_a_generated_comtrade_catalogue_gets_its_own_page(generated):
     assert [a.attrs["href"] for a in links] == ["https://comtradeplus.un.org/"]
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_the_report_command_takes_a_reporter_and_a_partner(generated, monkeypatch, tmp_path, capsys):
     from warehouse.readonly import connect_read_only
 
@@ -727,6 +731,7 @@ def report_file(request, tmp_path_factory) -> tuple[str, Path, str]:
     return request.param, path, reporter
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_chromium_loads_the_report_with_no_console_messages(chromium, no_network_prefix, report_file, tmp_path):
     name, path, reporter = report_file
     run = run_chromium(chromium, no_network_prefix, path.as_uri(), tmp_path, "--dump-dom")
@@ -749,6 +754,7 @@ def test_chromium_loads_the_report_with_no_console_messages(chromium, no_network
         assert verdict.text() == "consistent"
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_chromium_screenshot_is_not_blank(chromium, no_network_prefix, report_file, tmp_path):
     name, path, _ = report_file
     shot = tmp_path / "report.png"
@@ -777,6 +783,7 @@ def test_chromium_screenshot_is_not_blank(chromium, no_network_prefix, report_fi
     assert ink > 0.02, f"only {ink:.1%} of the screenshot is not background"
 
 
+@pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_the_console_check_catches_a_broken_page(chromium, no_network_prefix, tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text("<!DOCTYPE html><p>x</p><script>console.error('boom'); no_such_function();</script>")
