@@ -1,11 +1,12 @@
 """Run ``tradewh load`` once in this process with every stage timed, for the profile in ``BENCHMARKS.md``.
 
 The stage functions of the load (``CANDIDATES``: fetch, the streaming path's ``stage_source`` and its parser's
-batches, the older parse/validate/Parquet functions, the build, the conformed fact's check, publish) are wrapped,
-not changed, wherever the code looks them up: the attribute of the module that defines them and every
-``from ... import`` of them in tradewh's own modules. Code moves: a candidate whose module or name does not
-exist in the version measured is skipped and reported (``not_found``), never an error, so old and new names can
-sit in one list. ``--wrap module:attr=label`` adds candidates (e.g. a function that is new since this list).
+batches, the older parse/validate/Parquet functions, the lake's SHA-256 checks, the build, the conformed fact's
+check, publish) are wrapped, not changed, wherever the code looks them up: the attribute of the module that
+defines them and every ``from ... import`` of them in tradewh's own modules. Code moves: a candidate whose module
+or name does not exist in the version measured is skipped and reported (``not_found``), never an error, so old
+and new names can sit in one list. ``--wrap module:attr=label`` adds candidates (e.g. a function that is new
+since this list).
 
 Each wrapper records its wall time and the process's peak RSS while it ran (``VmHWM``, reset at each stage start
 through ``/proc/self/clear_refs`` where the kernel allows it). A stage's time includes the stages nested in it.
@@ -79,6 +80,12 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.parsers.comtrade:_columnar_frame", "columns mapped (strip, codes, numbers, to pandas)"),
     Candidate("warehouse.ingest:cross_batch_quarantine", "cross-batch rules (DuckDB)"),
     Candidate("warehouse.ingest:commit_lake", "commit lake"),
+    # the lake's verification (issue 16): raw payloads hashed beside staging, lake files hashed before the build
+    # reads them (or, with an unchanged stat, trusted from ``_verified.json``), each digest recorded at commit
+    Candidate("warehouse.ingest:_raw_problems", "raw payloads hashed (SHA-256, beside staging)"),
+    Candidate("warehouse.lake:verified_lake_files", "lake files verified before the build reads them"),
+    Candidate("warehouse.lake:file_problems", "lake file check (file_problems)"),
+    Candidate("warehouse.lake:sha256_file", "SHA-256 of a file (sha256_file)"),
     # the frame-at-once path
     Candidate("warehouse.ingest:parse_payloads", "parse"),
     Candidate("warehouse.parsers.comtrade:parse_comtrade", "parse_comtrade"),

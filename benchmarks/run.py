@@ -18,6 +18,9 @@ interleaved, runs every measurement in a FRESH PROCESS:
            source whose ``location = { path = <file> }`` (TRADEWH_ALLOWED_ROOTS = its folder);
   (c)      the same command again on the same home: nothing changed, a no-op rerun;
   empty/w  the empty flow again on that home's (warm) Prefect home: Prefect's fixed cost in a rerun;
+  (b),(c) with the server: the same load and rerun on another fresh home whose own Prefect server
+           (``tradewh server start --port <free port>``, untimed) runs before the timed command and is stopped
+           (``tradewh server stop``) after the rerun: no server start inside the load (issue 15);
   import   ``import warehouse.cli, flows.nightly`` and exit: the interpreter and library imports alone;
   (d)      ``marts.trade_balance`` summed by reporter and partner over the HS6 rows on (b)'s warehouse, and the
            equivalent hand-written SQL on (a)'s table (``benchmarks/query.py``), each in its own read-only process;
@@ -57,12 +60,14 @@ import platform
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +89,8 @@ LABELS: dict[str, str] = {
     "b": "(b) tradewh load (fresh home)",
     "c": "(c) tradewh load again, nothing changed (no-op)",
     "empty_warm": "empty Prefect flow, the home of (b)/(c)",
+    "b_srv": "(b) tradewh load, the project's Prefect server running (fresh home)",
+    "c_srv": "(c) tradewh load again, the project's Prefect server running (no-op)",
     "import": "python + import warehouse.cli, flows.nightly",
     "d_mart": "(d) marts.trade_balance by reporter x partner (HS6 rows)",
     "d_hand": "(d) hand-written SQL on the bare table",
@@ -93,7 +100,8 @@ LABELS: dict[str, str] = {
     "b_bad": "(b') tradewh load, file with bad rows",
 }
 ALL_MEASURES = tuple(LABELS)
-TRADEWH_MEASURES = ("b", "c", "empty_warm", "d_mart", "d2_mart", "b_bad")  # need tradewh's load at this size
+# need tradewh's load at this size
+TRADEWH_MEASURES = ("b", "c", "empty_warm", "b_srv", "c_srv", "d_mart", "d2_mart", "b_bad")
 QUERIES = {"d": "balance", "d2": "composition"}  # benchmarks/query.py --query, by measurement
 # the sizes the issue states its memory targets on: peak RSS at TARGET_ROWS, and its growth from BASE_ROWS
 TARGET_ROWS, BASE_ROWS = 10_000_000, 1_000_000
@@ -271,6 +279,29 @@ def tradewh_env(home: Path, catalogue: Path, data_dir: Path) -> dict[str, str]:
 def write_catalogue(csv_path: Path, rows: int, target: Path) -> Path:
     target.write_text(CATALOGUE.format(source_id=SOURCE_ID, rows=rows, path=str(csv_path).replace('"', '\\"')))
     return target
+
+
+@contextlib.contextmanager
+def project_server(env: dict[str, str], log: Path) -> Iterator[float | None]:
+    """The project's Prefect server for the home in ``env``: ``tradewh server start`` on a free port (untimed; it
+    returns once the server answers its health check), ``tradewh server stop`` on leaving. Yields the seconds the
+    start took, or None when it did not start (its output is in ``log``)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = [PYTHON, "-m", "warehouse.cli", "server"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        started = time.perf_counter()
+        done = subprocess.run([*server, "start", "--port", str(port)], env=env, cwd=PROJECT_ROOT, stdout=out,
+                              stderr=subprocess.STDOUT, timeout=600, check=False)  # fmt: skip
+        took = time.perf_counter() - started
+    try:
+        yield took if done.returncode == 0 else None
+    finally:
+        with log.open("a") as out:
+            subprocess.run([*server, "stop"], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                           timeout=120, check=False)  # fmt: skip
 
 
 # --- facts -----------------------------------------------------------------------------------------------------
@@ -579,6 +610,31 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                         env={**base_env(), "TRADEWH_HOME": str(home)}, log=logs / f"empty_warm-{tag}.log", **budget,
                     ),
                 )  # fmt: skip
+        if "b_srv" in measures and "b_srv" not in size["skipped"]:  # the same on a home whose server runs
+            srv_home = work / f"home-srv-{tag}"
+            shutil.rmtree(srv_home, ignore_errors=True)
+            env = tradewh_env(srv_home, catalogue, data_dir)
+            with project_server(env, logs / f"server-{tag}.log") as took:
+                if took is None:
+                    skip("b_srv", f"`tradewh server start` failed (see {logs / f'server-{tag}.log'})")
+                else:
+                    size["checks"].setdefault("server_start_s", []).append(round(took, 2))
+                    for key in ("b_srv", "c_srv"):
+                        if key not in measures:
+                            continue
+                        run = record(
+                            key,
+                            measure(
+                                [PYTHON, "-m", "warehouse.cli", "load"], env=env, log=logs / f"{key}-{tag}.log",
+                                **budget,
+                            ),
+                        )  # fmt: skip
+                        outcome = load_outcome(srv_home)
+                        outcome["on_server"] = "runs on the Prefect server at" in Path(run.log).read_text()
+                        size["checks"].setdefault(key, []).append(outcome)
+                        if run.returncode != 0 or outcome.get("rows_loaded") != files["clean"]["rows"]:
+                            break
+            shutil.rmtree(srv_home, ignore_errors=True)
         if "import" in measures:
             record(
                 "import",
@@ -645,6 +701,8 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                 size["skipped"][key] = size["skipped"]["b"]
             elif key in {"c", "empty_warm", "d_mart", "d2_mart"}:
                 size["skipped"][key] = "not run: (b) did not load the file (see its log)"
+            elif key == "c_srv":
+                size["skipped"][key] = "not run: (b) with the server did not load the file (see its log)"
     return size
 
 
@@ -731,6 +789,15 @@ def size_figures(size: dict[str, Any]) -> dict[str, Any]:
     )
     f["c_minus_empty"] = None if f["c"] is None or f["empty_warm"] is None else f["c"] - f["empty_warm"]
     f["c_minus_empty_paired"] = _paired_median(m.get("c", []), m.get("empty_warm", []))
+    # with the project's server running (issue 15): against the same load and rerun starting their own server
+    f["b_srv_over_b"], f["b_srv_over_a"] = _ratio(f["b_srv"], f["b"]), _ratio(f["b_srv"], f["a"])
+    f["c_srv_over_c"] = _ratio(f["c_srv"], f["c"])
+    f["b_minus_b_srv"] = None if f["b"] is None or f["b_srv"] is None else f["b"] - f["b_srv"]
+    f["c_minus_c_srv"] = None if f["c"] is None or f["c_srv"] is None else f["c"] - f["c_srv"]
+    f["b_minus_b_srv_paired"] = _paired_median(m.get("b", []), m.get("b_srv", []))
+    f["c_minus_c_srv_paired"] = _paired_median(m.get("c", []), m.get("c_srv", []))
+    starts = size.get("checks", {}).get("server_start_s", [])
+    f["server_start"] = statistics.median(starts) if starts else None
     for d in QUERIES:
         f[f"{d}_query_mart"] = _payload_median(m.get(f"{d}_mart", []), "query_seconds")
         f[f"{d}_query_hand"] = _payload_median(m.get(f"{d}_hand", []), "query_seconds")
@@ -859,6 +926,12 @@ def render(results: dict[str, Any]) -> str:
       "raw zone, parse, pandera validation and quarantine, Parquet lake, DuckDB build with every view, the "
       "conformed fact's check, atomic publish; Prefect's local server starts inside it.")  # fmt: skip
     w("- **(c)** the same command again on the same home: same file, nothing changed.")
+    w("- **(b), (c) with the project's Prefect server running** (issue 15): the same two commands on another fresh "
+      "home, whose own server `tradewh server start --port <free port>` started before the timed load (untimed: "
+      "it returns once the server answers its health check) and `tradewh server stop` stopped after the rerun. "
+      "`tradewh load` finds it (`<home>/prefect/server.json`) and starts no server of its own; the server is not "
+      "in the timed process tree, so *tree* is tradewh's process alone. The same environment as (b) "
+      "(`PREFECT_LOGGING_TO_API_ENABLED=false`), run right after (b)/(c) in each repeat.")  # fmt: skip
     w("- **empty flow**: `benchmarks/empty_flow.py`, an empty `@flow` started the way `tradewh load` starts its "
       "flow (`configure_prefect`, a local ephemeral server): *fresh* on a new Prefect home (what (b) pays), *warm* "
       "on the Prefect home of (b)/(c) (what (c) pays).")  # fmt: skip
@@ -904,7 +977,7 @@ def render(results: dict[str, Any]) -> str:
                 continue
             walls = [r["wall_s"] for r in ok]
             med = statistics.median(walls)
-            rate = f"{rows / med:,.0f}" if key in {"a", "b", "a_bad", "b_bad"} else "—"
+            rate = f"{rows / med:,.0f}" if key in {"a", "b", "b_srv", "a_bad", "b_bad"} else "—"
             rss = statistics.median(r["maxrss_mib"] for r in ok)
             tree = statistics.median(r["tree_peak_mib"] for r in ok)
             failed = len(runs) - len(ok)
@@ -948,6 +1021,25 @@ def render(results: dict[str, Any]) -> str:
             f"{_fmt_ratio(f['b_bad_over_b'])} | {_fmt_ratio(f['a_bad_over_a'])} | {qtext} |"
         )
     w("")
+    if any(figs[s["rows"]]["b_srv"] is not None for s in sizes):
+        w("With the project's Prefect server running (issue 15), against the same commands starting their own "
+          "temporary server; *paired*: the median of the differences within a repeat:\n")  # fmt: skip
+        w("| rows | server start (untimed) s | (b) with server s | (b) with server / (b) | (b) − (b) with server "
+          "(paired) | (b) with server / (a) | (c) with server s | (c) with server / (c) | (c) − (c) with server "
+          "(paired) |")  # fmt: skip
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in sizes:
+            f = figs[s["rows"]]
+            diff = {}
+            for k in ("b", "c"):
+                d, paired = f[f"{k}_minus_{k}_srv"], f[f"{k}_minus_{k}_srv_paired"]
+                diff[k] = "—" if d is None else f"{d:+.2f} s" + ("" if paired is None else f" ({paired:+.2f} s)")
+            w(
+                f"| {s['rows']:,} | {_fmt_s(f['server_start'])} | {_fmt_s(f['b_srv'])} | "
+                f"{_fmt_ratio(f['b_srv_over_b'])} | {diff['b']} | {_fmt_ratio(f['b_srv_over_a'])} | "
+                f"{_fmt_s(f['c_srv'])} | {_fmt_ratio(f['c_srv_over_c'])} | {diff['c']} |"
+            )
+        w("")
     bare_stages = []
     for s in sizes:
         a_ok = _ok_runs(s["measurements"].get("a", []))
@@ -972,6 +1064,14 @@ def render(results: dict[str, Any]) -> str:
             )
         for c in s["checks"].get("c", [])[:1]:
             checks.append(f"{s['rows']:,} rows: (c) source `{c.get('source_status')}` ({c.get('message')})")
+        for key in ("b_srv", "c_srv"):
+            on = [c.get("on_server") for c in s["checks"].get(key, [])]
+            for c in s["checks"].get(key, [])[:1]:
+                checks.append(
+                    f"{s['rows']:,} rows: {LABELS[key].split(',')[0]} with the server: run status "
+                    f"`{c.get('run_status')}`, source `{c.get('source_status')}`, {c.get('rows_loaded')} rows loaded; "
+                    f"ran on the project's server (its log says so) in {sum(map(bool, on))} of {len(on)} runs"
+                )
         for c in s["checks"].get("b_bad", [])[:1]:
             checks.append(
                 f"{s['rows']:,} rows: (b') run status `{c.get('run_status')}`, {c.get('rows_rejected')} rows "
@@ -1057,6 +1157,10 @@ def render(results: dict[str, Any]) -> str:
                     "thread's sum): the main thread's *own code* of the stage that consumes it includes the time it "
                     "waited for it, and the writes handed to the Parquet writer thread.\n"
                 )
+        checked = {key: verification(prof.get(key, {}).get("payload", {})) for key in ("load", "rerun")}
+        if any(checked.values()):
+            w("**Verifying the lake** (issue 16): the SHA-256 stages of the profile above, each with what it "
+              "includes: " + "; ".join(f"{key}: {text}" for key, text in checked.items() if text) + ".\n")  # fmt: skip
     w("## Raw figures\n")
     w(f"Every run (wall, RSS, exit code, log) is in `{meta.get('json', 'the JSON file')}` as written by this run.\n")
     return "\n".join(out)
@@ -1072,6 +1176,28 @@ OWN_WORK = {  # by the labels of benchmarks/profile_load.py's CANDIDATES; any ot
     "quarantine cases",
     "build warehouse": "its own code: connect and attach, the views and tables of sql/, commit, checkpoint",
 }
+
+
+# the profile's stages that hash (benchmarks/profile_load.py's labels): the lake's verification (issue 16)
+VERIFY_STAGES = ("raw payloads hashed", "lake files verified", "lake file check", "SHA-256 of a file")
+
+
+def verification(payload: dict[str, Any]) -> str:
+    """The outermost hashing stages of one profiled run, in words, with the main thread's sum ('' when none)."""
+    total, parts, main = payload.get("total_seconds"), [], 0.0
+    for st in payload.get("stages", []):
+        names = st["path"].split(" > ")
+        first = next((i for i, n in enumerate(names) if n.startswith(VERIFY_STAGES)), None)
+        if first != len(names) - 1 or not total:
+            continue  # not a hashing stage, or one nested in another (counted there)
+        thread = st.get("thread", "MainThread")
+        calls = f" (x{st['calls']})" if st["calls"] > 1 else ""
+        where = "" if thread == "MainThread" else f", in thread `{thread}` beside the main thread's stages"
+        parts.append(f"`{st['path']}`{calls} {st['seconds']:.2f} s ({100 * st['seconds'] / total:.0f} %){where}")
+        main += st["seconds"] if thread == "MainThread" else 0.0
+    if not parts:
+        return ""
+    return ", ".join(parts) + f" (on the main thread {main:.2f} s, {100 * main / total:.0f} % of the run)"
 
 
 def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, float | None, float | None]]:
@@ -1290,6 +1416,12 @@ def targets(results: dict[str, Any], figs: dict[int, dict[str, Any]]) -> list[st
                 if f["b_minus_prefect_over_a"] is not None
                 else ""
             )
+            + (
+                f"; with the project's Prefect server running (no server start in the load) {f['b_srv']:.1f} s, "
+                f"{f['b_srv_over_a']:.2f}x of (a) and {f['b_srv_over_b']:.2f}x of the load that starts its own"
+                if f["b_srv_over_a"] is not None and f["b_srv_over_b"] is not None
+                else ""
+            )
             + "."
             + top_stages("load")
         )
@@ -1352,6 +1484,13 @@ def targets(results: dict[str, Any], figs: dict[int, dict[str, Any]]) -> list[st
             )
             + (f" (importing tradewh's libraries alone: {f['import']:.1f} s)." if f["import"] is not None else ".")
             + why
+            + (
+                f" With the project's Prefect server running, the no-op takes {f['c_srv']:.2f} s "
+                f"({f['c_srv_over_c']:.2f}x of (c); (c) minus it: {f['c_minus_c_srv']:+.2f} s; issue 22's target "
+                f"of at most 2 s with the server running: {met[f['c_srv'] <= 2.0]})."
+                if f["c_srv"] is not None and f["c_srv_over_c"] is not None
+                else ""
+            )
         )
     else:
         lines.append("**no-op rerun at most 1 s over an empty flow**: not measured in this run.")
