@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock serve clean browser bench bench-quick
+.PHONY: run test check lint format lock serve clean browser bench bench-quick
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ browser:
 
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest; status=$$?; \
+	$(BIN)/python -m pytest --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
+
+# The quick tier for a developer's loop: lint, then the tests that start no Prefect server, no browser and no
+# subprocess load (markers `slow` and `prefect`), on both cores.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow and not prefect" -n 2 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,6 +23,19 @@ def _prefect_offline(home: Path) -> None:
     (home / "prefect").mkdir(parents=True, exist_ok=True)
 
 
+# Fixtures that run the real Prefect flow (a server start, a full load): tests using them are in the full tier only
+PREFECT_FIXTURES = frozenset({"loaded", "prefect_home"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier the suite: a test that runs the real flow (through ``PREFECT_FIXTURES``) is marked ``prefect``;
+    ``make check`` runs what is neither ``slow`` nor ``prefect`` (no Prefect server, no browser, no subprocess
+    load), ``make test`` and CI run everything."""
+    for item in items:
+        if PREFECT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.prefect)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (the real publishers' files), or skip the test with the reason."""

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
+
 BENCH = PROJECT_ROOT / "benchmarks"
 SEED_CSV = PROJECT_ROOT / "seeds" / "comtrade_chn_usa_hs8542" / "plus_api_CHN_M_USA_HS8542_2010_2024.csv"
 ROWS = 2000

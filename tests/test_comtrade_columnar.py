@@ -66,7 +66,7 @@ def assert_same(path: Path, batch_rows: int) -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-@pytest.mark.parametrize("batch_rows", [1, 4, 500_000])
+@pytest.mark.parametrize("batch_rows", [pytest.param(1, marks=pytest.mark.slow), 4, 500_000])
 def test_the_columnar_reader_gives_what_the_record_reader_gives(path: Path, batch_rows: int) -> None:
     assert_same(path, batch_rows)
 

@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from warehouse.failpoints import NAMES
 
+pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
+
 SEED = PROJECT_ROOT / "seeds" / "mofcom_2012_technology_trade" / "figures.csv"
 FIGURES = ["core.fct_trade_figure", "marts.trade_balance", "marts.claim_checks", "marts.trade_figure_history"]
 

@@ -24,6 +24,8 @@ from warehouse.build import build_warehouse
 from warehouse.catalogue import load_catalogue
 from warehouse.errors import StorageError, storage_error
 
+pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
+
 SOURCE_ID = "mofcom_2012_technology_trade"
 SEED = PROJECT_ROOT / "seeds" / SOURCE_ID / "figures.csv"
 EXPORTS_2011 = (

@@ -17,6 +17,8 @@ from tests.test_lake_integrity import EXPORTS_2011, SEED, one_source_catalogue, 
 from warehouse import audit, build, verify
 from warehouse.debris import clear_debris
 
+pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
+
 
 def join_discards() -> None:
     for thread in threading.enumerate():
