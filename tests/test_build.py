@@ -211,12 +211,12 @@ def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path)
     assert (tmp_path / "home" / "tmp").is_dir()
     with duckdb.connect(str(target), read_only=True) as con:
         view = con.execute("select sql, comment from duckdb_views() where view_name = 'dim_toy'").fetchall()
-        stored = con.execute("select schema_name from duckdb_tables() where table_name = 'dim_toy'").fetchall()
+        stored = con.execute("select schema_name from duckdb_tables() where table_name = 'core__dim_toy'").fetchall()
         columns = con.execute(
             "select column_name, comment from duckdb_columns() where table_name = 'dim_toy' and schema_name = 'core'"
         ).fetchall()
-        rows = con.execute("select kind, toy_id from store.dim_toy order by rowid").fetchall()
-    assert [(comment, "store.dim_toy" in sql) for sql, comment in view] == [("Toys", True)]
+        rows = con.execute("select kind, toy_id from store.core__dim_toy order by rowid").fetchall()
+    assert [(comment, "store.core__dim_toy" in sql) for sql, comment in view] == [("Toys", True)]
     assert stored == [("store",)]
     assert columns == [("toy_id", "Toy id"), ("kind", "Kind")]
     assert rows == [(0, 2), (0, 4), (1, 1), (1, 3)]  # stored in the order the header asks
@@ -281,7 +281,7 @@ def test_a_stored_cte_is_stored_and_the_rest_of_the_query_runs_when_the_view_is_
         storage_version="v1.2.0", memory_limit="300MB", temp_dir=tmp_path / "tmp",
     )  # fmt: skip
     with duckdb.connect(str(target), read_only=True) as con:
-        stored = [c for c, *_ in con.execute("describe store.dim_toy").fetchall()]
+        stored = [c for c, *_ in con.execute("describe store.core__dim_toy").fetchall()]
         rows = con.execute("select * from core.dim_toy order by toy_id").fetchall()
         sql = con.execute("select sql from duckdb_views() where view_name = 'dim_toy'").fetchall()[0][0]
         comment = con.execute(
@@ -290,7 +290,7 @@ def test_a_stored_cte_is_stored_and_the_rest_of_the_query_runs_when_the_view_is_
         ).fetchall()
     assert stored == ["toy_id", "kind", "toys_of_kind", "paren"]  # the CTE's columns only
     assert rows == [(0, "even", 2, 50.0), (1, "odd", 2, 50.0), (2, "even", 2, 50.0), (3, "odd", 2, 50.0)]
-    assert "store.dim_toy" in sql and "labels" in sql
+    assert "store.core__dim_toy" in sql and "labels" in sql
     assert "toys" not in sql.replace("toys_of_kind", "") and "unused_later" not in sql  # nothing reads them
     assert comment == [("Even or odd",)]
 

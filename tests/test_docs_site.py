@@ -51,11 +51,11 @@ def test_references_come_from_the_parse_tree_not_from_ctes_comments_or_strings(c
     sql = (
         "CREATE VIEW marts.x AS WITH fake AS (SELECT 'from raw.wdi' AS s FROM core.dim_country) "
         "-- marts.claim_checks\n"
-        "SELECT * FROM fake JOIN (SELECT * FROM store.fct_trade_figure) f ON true, fake AS again"
+        "SELECT * FROM fake JOIN (SELECT * FROM store.core__fct_trade_figure) f ON true, fake AS again"
     )
     refs, how = references(con, sql)
     assert how == "duckdb"
-    assert refs == {"core.dim_country", "store.fct_trade_figure"}
+    assert refs == {"core.dim_country", "store.core__fct_trade_figure"}
 
 
 def test_a_statement_the_parser_refuses_falls_back_to_the_builds_scan(con):
@@ -76,9 +76,9 @@ def test_lineage_runs_from_the_marts_through_stored_tables_to_raw(con):
     }
     assert views <= public and "audit.load_runs" in public  # the audit tables too
     assert relations["marts.trade_balance"].upstream == {"marts.trade_balance_vintages"}
-    assert "store.trade_balance_vintages" in relations["marts.trade_balance_vintages"].upstream
-    assert "core.fct_trade_figure" in relations["store.trade_balance_vintages"].upstream  # from its file's query
-    assert relations["store.fct_trade_figure"].upstream >= {"staging.stg_wdi", "staging.stg_press_release"}
+    assert "store.marts__trade_balance_vintages" in relations["marts.trade_balance_vintages"].upstream
+    assert "core.fct_trade_figure" in relations["store.marts__trade_balance_vintages"].upstream  # from its file's query
+    assert relations["store.core__fct_trade_figure"].upstream >= {"staging.stg_wdi", "staging.stg_press_release"}
     assert relations["staging.stg_wdi"].upstream >= {"raw.wdi"}
     assert "marts.trade_balance" in relations["marts.trade_balance_vintages"].downstream
     assert all(r.parsed_by == "duckdb" for r in relations.values())  # the fallback was not needed
@@ -337,7 +337,7 @@ def test_search_in_chromium_finds_a_view_and_shows_its_upstream_views(browser, d
     )
     nodes = set(json.loads(upstream))
     assert {"marts.trade_balance", "marts.trade_balance_vintages", "core.fct_trade_figure"} <= nodes
-    assert {"store.fct_trade_figure", "staging.stg_wdi", "raw.wdi"} <= nodes  # down to the raw tables
+    assert {"store.core__fct_trade_figure", "staging.stg_wdi", "raw.wdi"} <= nodes  # down to the raw tables
     direct = browser.evaluate(
         "document.getElementById('view-marts.trade_balance').querySelector('[data-testid=upstream]').innerText"
     )

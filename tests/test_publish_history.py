@@ -160,7 +160,7 @@ def test_a_warehouse_that_fails_the_build_s_checks_is_refused(home):
     copy = entry.with_name("edited.duckdb")
     shutil.copy(entry, copy)
     with duckdb.connect(str(copy)) as con:  # a period the conformed figure refuses
-        con.execute("update store.fct_trade_figure set period = '2011x' where period = '2011'")
+        con.execute("update store.core__fct_trade_figure set period = '2011x' where period = '2011'")
     os.replace(copy, entry)
     before = sha256(final)
     with pytest.raises(build.RollbackError, match="fails the build's checks"):

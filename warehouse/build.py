@@ -1,8 +1,8 @@
 """Load the lake into a new DuckDB file, create the views, check them, and publish the file atomically.
 
 A view file may ask to be stored (dbt's idea): a line ``-- materialized: table`` in its header comment makes the
-build run its query once into the table ``store.<name>`` and create the public view as ``select * from
-store.<name>``, keeping the file's comments on it. Analysts and BI tools see the same views as before; queries
+build run its query once into the table ``store.<schema>__<name>`` and create the public view as ``select * from
+store.<schema>__<name>``, keeping the file's comments on it. Analysts and BI tools see the same views as before; queries
 read stored rows instead of recomputing the layers below. A line ``-- order by: <columns>`` stores the rows in
 that order: runs of equal values compress into runs, and queries grouping by them read less.
 """
@@ -191,6 +191,13 @@ def prune_ctes(sql: str) -> str:
     return sql
 
 
+def stored_table(path: Path) -> str:
+    """The table behind a ``-- materialized: table`` view file: ``store.<schema>__<view>`` (``sql/marts/x.sql`` ->
+    ``store.marts__x``), a name no public view has: a BI tool that keys datasets by table name (Superset) sees no
+    second ``trade_balance``."""
+    return f"{STORE}.{path.parent.name}__{path.stem}"
+
+
 def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them.
 
@@ -207,7 +214,7 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute(text)
         return
     name = f"{path.parent.name}.{path.stem}"
-    stored = f"{STORE}.{path.stem}"
+    stored = stored_table(path)
     statements = duckdb.extract_statements(text)
     create = _CREATE_VIEW.search(statements[0].query) if statements else None
     if create is None or create.group(1) != name:

@@ -7,7 +7,7 @@ grain from the header of its file ``sql/<schema>/<view>.sql``, its columns with 
 
 Lineage comes from DuckDB's own parser: each view's definition (``duckdb_views().sql``, without its ``CREATE
 VIEW ... AS``) goes through ``json_serialize_sql()`` and every ``BASE_TABLE`` of the parse tree that is not a
-CTE of the query is a reference. A stored view (``-- materialized: table``) reads its table ``store.<view>``,
+CTE of the query is a reference. A stored view (``-- materialized: table``) reads its table ``store.<schema>__<view>``,
 whose rows come from the query of the view's file: that file is parsed the same way, so the lineage runs on from
 the stored table to what it was built from, down to the ``raw`` tables. Where the parser refuses a statement,
 the build's own dependency scan (qualified names in the code without comments and strings) is used instead.
@@ -146,7 +146,7 @@ def collect(con: duckdb.DuckDBPyConnection, sql_dir: Path, project_root: Path | 
             relation.grain = read_header(path)[0]
             relation.sql_file = str(path.relative_to(project_root)) if project_root else str(path)
         if relation.schema == "store":  # a stored view's rows: from the query of its file
-            stored_from = [f for k, f in files.items() if k.split(".", 1)[1] == relation.name]
+            stored_from = [f for k, f in files.items() if k.replace(".", "__", 1) == relation.name]
             query = _file_query(stored_from[0]) if stored_from else None
             if query is not None:
                 definitions[key] = query
