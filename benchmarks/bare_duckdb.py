@@ -54,7 +54,7 @@ TYPES: dict[str, str] = {
 }  # fmt: skip
 
 # schemas/comtrade.py's rules, as SQL conditions that are TRUE when the row breaks the rule
-NUMBER = r"[+-]?(\d{1,30}(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?"  # warehouse.parsers.csvtext.NUMBER
+NUMBER = r"[+-]?(\d{1,30}(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?"  # warehouse.parse.csvtext.NUMBER
 CLASSIFICATIONS = ("H0", "H1", "H2", "H3", "H4", "H5", "H6", "HS", "S1", "S2", "S3", "S4", "ST", "BEC", "B4", "B5")
 RULES: tuple[tuple[str, str, str], ...] = (
     # (rule, column blamed, condition)

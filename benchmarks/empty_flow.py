@@ -1,7 +1,8 @@
 """An empty Prefect flow, started the way ``tradewh load`` starts the nightly flow (measurement of ``run.py``).
 
-Same settings (``warehouse.settings.configure_prefect``: Prefect's home in the data folder, a local ephemeral
-API server, telemetry off), the server started the same way (``warehouse.prefect_server.start_early``), same
+Same settings (``warehouse.orchestrate.prefect_server.configure_prefect``: Prefect's home in the data folder, a local
+ephemeral
+API server, telemetry off), the server started the same way (``warehouse.orchestrate.prefect_server.start_early``), same
 kind of process, but a flow that does nothing: its wall time is Prefect's fixed cost (interpreter,
 ``import prefect``, the local server's start, one flow run), which the no-op rerun of tradewh is compared against.
 
@@ -16,8 +17,8 @@ import json
 import sys
 import time
 
-from warehouse.prefect_server import start_early
-from warehouse.settings import configure_prefect, load_settings
+from warehouse.common.settings import load_settings
+from warehouse.orchestrate.prefect_server import configure_prefect, start_early
 
 
 def main() -> int:

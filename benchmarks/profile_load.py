@@ -67,53 +67,55 @@ class Candidate:
 CANDIDATES: tuple[Candidate, ...] = (
     # Prefect calls ``start`` again for every client; those calls return at once
     Candidate("prefect.server.api.server:SubprocessASGIServer.start", "Prefect local server start", True),
-    Candidate("warehouse.fetch:fetch_source", "fetch"),
-    Candidate("warehouse.file_state:load_state", "file state: read (stat instead of hashing)"),
-    Candidate("warehouse.file_state:save_state", "file state: write"),
-    Candidate("warehouse.ingest:unchanged", "unchanged (sha256 check)"),
-    Candidate("warehouse.lake:unchanged", "unchanged (sha256 check)"),
+    Candidate("warehouse.extract.fetch:fetch_source", "fetch"),
+    Candidate("warehouse.extract.file_state:load_state", "file state: read (stat instead of hashing)"),
+    Candidate("warehouse.extract.file_state:save_state", "file state: write"),
+    Candidate("warehouse.lake.manifest:unchanged", "unchanged (sha256 check)"),
+    Candidate("warehouse.lake.manifest:unchanged", "unchanged (sha256 check)"),
     # the streaming path: parse + validate + stage Parquet per batch, then one commit
-    Candidate("warehouse.ingest:stage_source", "stage source (parse, validate, Parquet, by batch)"),
-    Candidate("warehouse.ingest:parsed_batches", "parsed batches"),
-    Candidate("warehouse.parsers.comtrade:batches_comtrade", "batches_comtrade (streaming parser)"),
-    Candidate("warehouse.parsers.csvtext:scan_lines", "line checks (scan_lines; beside the parser: ScanAhead)"),
-    Candidate("warehouse.parsers.comtrade:_columnar_frame", "columns mapped (strip, codes, numbers, to pandas)"),
-    Candidate("warehouse.ingest:cross_batch_quarantine", "cross-batch rules (DuckDB)"),
-    Candidate("warehouse.ingest:commit_lake", "commit lake"),
+    Candidate("warehouse.stage.staging:stage_source", "stage source (parse, validate, Parquet, by batch)"),
+    Candidate("warehouse.stage.batches:parsed_batches", "parsed batches"),
+    Candidate("warehouse.parse.comtrade_columnar:batches_comtrade", "batches_comtrade (streaming parser)"),
+    Candidate("warehouse.parse.csvtext:scan_lines", "line checks (scan_lines; beside the parser: ScanAhead)"),
+    Candidate("warehouse.parse.comtrade_columnar:_columnar_frame", "columns mapped (strip, codes, numbers, to pandas)"),
+    Candidate("warehouse.stage.quarantine:cross_batch_quarantine", "cross-batch rules (DuckDB)"),
+    Candidate("warehouse.stage.commit:commit_lake", "commit lake"),
     # the lake's verification (issue 16): raw payloads hashed beside staging, lake files hashed before the build
     # reads them (or, with an unchanged stat, trusted from ``_verified.json``), each digest recorded at commit
-    Candidate("warehouse.ingest:_raw_problems", "raw payloads hashed (SHA-256, beside staging)"),
-    Candidate("warehouse.lake:verified_lake_files", "lake files verified before the build reads them"),
-    Candidate("warehouse.lake:file_problems", "lake file check (file_problems)"),
-    Candidate("warehouse.lake:sha256_file", "SHA-256 of a file (sha256_file)"),
+    Candidate("warehouse.stage.staging:_raw_problems", "raw payloads hashed (SHA-256, beside staging)"),
+    Candidate("warehouse.lake.manifest:verified_lake_files", "lake files verified before the build reads them"),
+    Candidate("warehouse.lake.manifest:file_problems", "lake file check (file_problems)"),
+    Candidate("warehouse.lake.manifest:sha256_file", "SHA-256 of a file (sha256_file)"),
     # the frame-at-once path
-    Candidate("warehouse.ingest:parse_payloads", "parse"),
-    Candidate("warehouse.parsers.comtrade:parse_comtrade", "parse_comtrade"),
-    Candidate("warehouse.parsers.comtrade:decode_text", "read + decode bytes"),
-    Candidate("warehouse.parsers.comtrade:csv_layout_records", "csv.reader -> records"),
-    Candidate("warehouse.parsers.comtrade:Columns.to_frame", "lists -> DataFrame"),
-    Candidate("warehouse.ingest:validate_source", "validate"),
+    Candidate("warehouse.stage.batches:parse_payloads", "parse"),
+    Candidate("warehouse.parse.comtrade:parse_comtrade", "parse_comtrade"),
+    Candidate("warehouse.parse.comtrade:decode_text", "read + decode bytes"),
+    Candidate("warehouse.parse.comtrade:csv_layout_records", "csv.reader -> records"),
+    Candidate("warehouse.parse.comtrade:Columns.to_frame", "lists -> DataFrame"),
+    Candidate("warehouse.stage.batches:validate_source", "validate"),
     Candidate("schemas.rules:validate_frame", "validate_frame"),
     Candidate("schemas.rules:split_frame", "split_frame (pandera, rules, valid and quarantined rows)"),
     Candidate("pandera.api.pandas.container:DataFrameSchema.validate", "pandera validate"),
-    Candidate("warehouse.ingest:write_lake", "write Parquet"),
-    Candidate("warehouse.ingest:to_arrow", "DataFrame -> Arrow"),
-    Candidate("warehouse.ingest:_atomic_parquet", "pq.write_table + fsync"),
-    Candidate("warehouse.audit:record_run", "record audit"),
-    Candidate("warehouse.build:build_warehouse", "build warehouse"),
-    Candidate("warehouse.build:_load_raw", "raw tables from Parquet"),
-    Candidate("warehouse.build:_load_reference", "reference tables"),
-    Candidate("warehouse.build:_load_audit", "audit tables"),
-    Candidate("warehouse.build:check_trade_figures", "check core.fct_trade_figure"),
-    Candidate("warehouse.build:publish", "publish"),
+    Candidate("warehouse.stage.commit:write_lake", "write Parquet"),
+    Candidate("warehouse.stage.batches:to_arrow", "DataFrame -> Arrow"),
+    Candidate("warehouse.stage.staging:_atomic_parquet", "pq.write_table + fsync"),
+    Candidate("warehouse.lake.audit:record_run", "record audit"),
+    Candidate("warehouse.build.builder:build_warehouse", "build warehouse"),
+    Candidate("warehouse.build.builder:_load_raw", "raw tables from Parquet"),
+    Candidate("warehouse.build.builder:_load_reference", "reference tables"),
+    Candidate("warehouse.build.builder:_load_audit", "audit tables"),
+    Candidate("warehouse.build.builder:check_trade_figures", "check core.fct_trade_figure"),
+    Candidate("warehouse.publish.publish:publish", "publish"),
     # the no-op path: a run that changed nothing republishes the published file without rebuilding it
-    Candidate("warehouse.freshness:build_inputs", "build inputs digest"),
-    Candidate("warehouse.freshness:reason_to_rebuild", "reason to rebuild"),
-    Candidate("warehouse.freshness:republish", "republish (no rebuild)"),
-    Candidate("warehouse.freshness:_copy_for_carrying", "copy of the published file, made while Prefect starts"),
-    Candidate("warehouse.freshness:take_carried", "take the copy made while Prefect started (wait for it)"),
-    Candidate("warehouse.freshness:stamp_build", "record build inputs"),
-    Candidate("warehouse.freshness:largest_revisions", "largest revisions (artifacts)"),
+    Candidate("warehouse.build.inputs:build_inputs", "build inputs digest"),
+    Candidate("warehouse.build.inputs:reason_to_rebuild", "reason to rebuild"),
+    Candidate("warehouse.publish.republish:republish", "republish (no rebuild)"),
+    Candidate(
+        "warehouse.publish.republish:_copy_for_carrying", "copy of the published file, made while Prefect starts"
+    ),
+    Candidate("warehouse.publish.republish:take_carried", "take the copy made while Prefect started (wait for it)"),
+    Candidate("warehouse.build.inputs:stamp_build", "record build inputs"),
+    Candidate("warehouse.publish.republish:largest_revisions", "largest revisions (artifacts)"),
 )
 
 
@@ -333,9 +335,9 @@ def _timed(stages: Stages, candidate: Candidate, fn: Callable[..., Any]) -> Call
 
 def _patch_rules(stages: Stages) -> None:
     """Time building the schema, and each rule over several columns (``FrameRule.test``) when it runs."""
-    found = resolve("warehouse.ingest:schema_for")
+    found = resolve("warehouse.stage.batches:schema_for")
     if found is None:
-        stages.missing.append("warehouse.ingest:schema_for")
+        stages.missing.append("warehouse.stage.batches:schema_for")
         return
     ingest, _, original = found
 
@@ -350,7 +352,7 @@ def _patch_rules(stages: Stages) -> None:
     timed = stages.wrap("build schema", functools.wraps(original)(schema_for))
     ingest.schema_for = timed
     _rebind(original, timed)
-    stages.wrapped.append("warehouse.ingest:schema_for")
+    stages.wrapped.append("warehouse.stage.batches:schema_for")
 
 
 def instrument(stages: Stages, candidates: Iterable[Candidate] = CANDIDATES, *, rules: bool = True) -> None:
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     import_modules = stages.wrap("import flows.nightly (prefect, duckdb, pyarrow)", importlib.import_module)
     import_modules("flows.nightly")  # what cmd_load imports before the flow starts
-    from warehouse import cli
+    from warehouse.serve import cli
 
     imported = time.perf_counter()
     instrument(stages, [*CANDIDATES, *args.wrap])

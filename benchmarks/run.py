@@ -14,14 +14,14 @@ interleaved, runs every measurement in a FRESH PROCESS:
            as one SQL pass, a uniqueness GROUP BY, rejected rows removed (``benchmarks/bare_duckdb.py``);
   empty/c  an empty Prefect flow started the way ``tradewh load`` starts (``benchmarks/empty_flow.py``) on a
            fresh Prefect home: Prefect's fixed cost in a first load;
-  (b)      ``python -m warehouse.cli load`` on a fresh TRADEWH_HOME, with a catalogue holding only one comtrade
+  (b)      ``python -m warehouse.serve.cli load`` on a fresh TRADEWH_HOME, with a catalogue holding only one comtrade
            source whose ``location = { path = <file> }`` (TRADEWH_ALLOWED_ROOTS = its folder);
   (c)      the same command again on the same home: nothing changed, a no-op rerun;
   empty/w  the empty flow again on that home's (warm) Prefect home: Prefect's fixed cost in a rerun;
   (b),(c) with the server: the same load and rerun on another fresh home whose own Prefect server
            (``tradewh server start --port <free port>``, untimed) runs before the timed command and is stopped
            (``tradewh server stop``) after the rerun: no server start inside the load (issue 15);
-  import   ``import warehouse.cli, flows.nightly`` and exit: the interpreter and library imports alone;
+  import   ``import warehouse.serve.cli, flows.nightly`` and exit: the interpreter and library imports alone;
   (d)      ``marts.trade_balance`` summed by reporter and partner over the HS6 rows on (b)'s warehouse, and the
            equivalent hand-written SQL on (a)'s table (``benchmarks/query.py``), each in its own read-only process;
   (d2)     ``marts.goods_composition`` (every HS chapter, its section, the shares) against the same computed by
@@ -91,7 +91,7 @@ LABELS: dict[str, str] = {
     "empty_warm": "empty Prefect flow, the home of (b)/(c)",
     "b_srv": "(b) tradewh load, the project's Prefect server running (fresh home)",
     "c_srv": "(c) tradewh load again, the project's Prefect server running (no-op)",
-    "import": "python + import warehouse.cli, flows.nightly",
+    "import": "python + import warehouse.serve.cli, flows.nightly",
     "d_mart": "(d) marts.trade_balance by reporter x partner (HS6 rows)",
     "d_hand": "(d) hand-written SQL on the bare table",
     "d2_mart": "(d2) marts.goods_composition: every HS chapter, its section, shares",
@@ -289,7 +289,7 @@ def project_server(env: dict[str, str], log: Path) -> Iterator[float | None]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = [PYTHON, "-m", "warehouse.cli", "server"]
+    server = [PYTHON, "-m", "warehouse.serve.cli", "server"]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         started = time.perf_counter()
@@ -585,7 +585,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
             b = record(
                 "b",
                 measure(
-                    [PYTHON, "-m", "warehouse.cli", "load"], env=env, log=logs / f"b-{tag}.log", **budget
+                    [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"b-{tag}.log", **budget
                 ),
             )  # fmt: skip
             outcome = load_outcome(home)
@@ -598,7 +598,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                 record(
                     "c",
                     measure(
-                        [PYTHON, "-m", "warehouse.cli", "load"], env=env, log=logs / f"c-{tag}.log", **budget
+                        [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"c-{tag}.log", **budget
                     ),
                 )  # fmt: skip
                 size["checks"].setdefault("c", []).append(load_outcome(home))
@@ -625,7 +625,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                         run = record(
                             key,
                             measure(
-                                [PYTHON, "-m", "warehouse.cli", "load"], env=env, log=logs / f"{key}-{tag}.log",
+                                [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"{key}-{tag}.log",
                                 **budget,
                             ),
                         )  # fmt: skip
@@ -639,7 +639,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
             record(
                 "import",
                 measure(
-                    [PYTHON, "-c", "import warehouse.cli, flows.nightly"],
+                    [PYTHON, "-c", "import warehouse.serve.cli, flows.nightly"],
                     env=base_env(), log=logs / f"import-{tag}.log", **budget,
                 ),
             )  # fmt: skip
@@ -680,7 +680,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
             b_bad = record(
                 "b_bad",
                 measure(
-                    [PYTHON, "-m", "warehouse.cli", "load"], env=tradewh_env(home, catalogue_bad, data_dir),
+                    [PYTHON, "-m", "warehouse.serve.cli", "load"], env=tradewh_env(home, catalogue_bad, data_dir),
                     log=logs / f"b_bad-{tag}.log", **budget,
                 ),
             )  # fmt: skip
@@ -921,7 +921,7 @@ def render(results: dict[str, Any]) -> str:
       "Parquet zstd, the rules of `schemas/comtrade.py` as one SQL pass (code list join, flow, classification, "
       "number, non-negative, year, commodity code, period, not null) into a `rejected` table with the line "
       "number, a GROUP BY for duplicate keys, rejected rows deleted.")  # fmt: skip
-    w("- **(b)** `python -m warehouse.cli load` (= `tradewh load`) on a fresh `TRADEWH_HOME`, with a catalogue "
+    w("- **(b)** `python -m warehouse.serve.cli load` (= `tradewh load`) on a fresh `TRADEWH_HOME`, with a catalogue "
       f"holding only one comtrade source `{SOURCE_ID}` whose `location = {{ path = \"<file>\" }}`: fetch into the "
       "raw zone, parse, pandera validation and quarantine, Parquet lake, DuckDB build with every view, the "
       "conformed fact's check, atomic publish; Prefect's local server starts inside it.")  # fmt: skip
@@ -935,7 +935,7 @@ def render(results: dict[str, Any]) -> str:
     w("- **empty flow**: `benchmarks/empty_flow.py`, an empty `@flow` started the way `tradewh load` starts its "
       "flow (`configure_prefect`, a local ephemeral server): *fresh* on a new Prefect home (what (b) pays), *warm* "
       "on the Prefect home of (b)/(c) (what (c) pays).")  # fmt: skip
-    w('- **import**: `python -c "import warehouse.cli, flows.nightly"`: interpreter and library imports.')
+    w('- **import**: `python -c "import warehouse.serve.cli, flows.nightly"`: interpreter and library imports.')
     w("- **(d)** `select reporter, partner, sum(exports), sum(imports) from marts.trade_balance where source_id = "
       f"'{SOURCE_ID}' and length(category) = 6 group by all` (the HS6 rows: summing every level of a file that "
       "also holds chapters and TOTAL would count its trade three times) on (b)'s warehouse against the "

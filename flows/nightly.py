@@ -15,18 +15,22 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from schemas.context import RunContext
-from warehouse import audit, build, fetch, freshness, lake, notify, runlog
-from warehouse.catalogue import Source, load_catalogue
-from warehouse.debris import clear_debris
-from warehouse.errors import SourceError, storage_error
-from warehouse.lock import writer_lock
-from warehouse.reference import known_country_codes
-from warehouse.settings import Settings, load_settings
+from warehouse import build, lake, publish
+from warehouse.common import runlog
+from warehouse.common.errors import SourceError, storage_error
+from warehouse.common.reference import known_country_codes
+from warehouse.common.settings import Settings, load_settings
+from warehouse.extract import fetch, prefetch
+from warehouse.extract.catalogue import Source, load_catalogue
+from warehouse.lake import audit
+from warehouse.orchestrate import notify
+from warehouse.publish.debris import clear_debris
+from warehouse.publish.lock import writer_lock
 
 if TYPE_CHECKING:
-    from warehouse import ingest
+    from warehouse import stage as ingest
 
-# warehouse.ingest (pandas, pandera) is imported by the tasks that stage rows: a run that finds every source
+# warehouse.stage.staging (pandas, pandera) is imported by the tasks that stage rows: a run that finds every source
 # unchanged does not import it (0.4 s of a no-op run)
 
 
@@ -62,7 +66,7 @@ def parse_and_validate(
     source: Source, payloads: list[fetch.Payload], context: RunContext, settings: Settings, run_id: str
 ) -> ingest.Staged:
     """Parse the payloads batch by batch, validate each batch, stage the valid rows as Parquet."""
-    from warehouse import ingest
+    from warehouse import stage as ingest
 
     staged = ingest.stage_source(
         source,
@@ -89,13 +93,13 @@ def write_parquet(
     source: Source, staged: ingest.Staged, payloads: list[fetch.Payload], settings: Settings, run_id: str
 ) -> list[str]:
     """Commit the staged rows to the lake, one folder per vintage."""
-    from warehouse import ingest
+    from warehouse import stage as ingest
 
     return ingest.commit_lake(source, staged, payloads, settings.lake_dir, run_id)
 
 
-def _build_inputs(settings: Settings, catalogue: list[Source]) -> freshness.BuildInputs:
-    return freshness.build_inputs(
+def _build_inputs(settings: Settings, catalogue: list[Source]) -> build.BuildInputs:
+    return build.build_inputs(
         lake_dir=settings.lake_dir,
         sql_dir=settings.sql_dir,
         seeds_dir=settings.seeds_dir,
@@ -109,13 +113,13 @@ def publish_unchanged(settings: Settings, catalogue: list[Source], run: audit.Ru
     """When nothing the warehouse is built from changed, publish it again with this run's audit rows, unbuilt."""
     run_id = run.run_id
     inputs, target = _build_inputs(settings, catalogue), settings.warehouse_path
-    reason = freshness.reason_to_rebuild(target, inputs, run_id, lake_dir=settings.lake_dir, sql_dir=settings.sql_dir)
+    reason = build.reason_to_rebuild(target, inputs, run_id, lake_dir=settings.lake_dir, sql_dir=settings.sql_dir)
     if reason:
         get_run_logger().info("rebuilding the warehouse: %s", reason)
         return None
     run.finished_at = dt.datetime.now(dt.UTC)  # start to publish: the republish itself takes a moment
     audit.record_run(run, settings.lake_dir)
-    carried = freshness.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
+    carried = publish.republish(target, inputs, run_id, lake_dir=settings.lake_dir)
     get_run_logger().info(
         "nothing it is built from changed: published %s again with this run's audit (%s)",
         target,
@@ -129,7 +133,7 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Ru
     """Build a new warehouse file from the lake and swap it in atomically."""
     run_id = run.run_id
     target = settings.warehouse_path
-    freshness.drop_carried(target)  # the copy made in case nothing changed: a build does not need it
+    publish.drop_carried(target)  # the copy made in case nothing changed: a build does not need it
     target.parent.mkdir(parents=True, exist_ok=True)
     built = target.with_name(f".{target.name}.{run_id}.building")
     built.unlink(missing_ok=True)
@@ -143,9 +147,9 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Ru
             catalogue=catalogue,
             storage_version=settings.storage_version,
             check=build.check_trade_figures,
-            finish=lambda con: (_finished(run)(con), freshness.stamp_build(con, inputs, run_id)),
+            finish=lambda con: (_finished(run)(con), build.stamp_build(con, inputs, run_id)),
         )
-        build.publish(built, target, run_id=run_id)
+        publish.publish(built, target, run_id=run_id)
     finally:
         built.unlink(missing_ok=True)
         built.with_name(built.name + ".wal").unlink(missing_ok=True)
@@ -221,13 +225,13 @@ def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
                 row["error_after_hours"],
             )
     create_table_artifact(key="tradewh-freshness", table=stale, description=f"Source freshness after {run.run_id}")
-    revisions = freshness.largest_revisions(warehouse)  # recorded at build: a no-op run does not query the marts
+    revisions = publish.largest_revisions(warehouse)  # recorded at build: a no-op run does not query the marts
     create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
 
 
 def freshness_table(warehouse: Path) -> list[dict[str, object]]:
     """``audit.source_freshness`` of a published file, as rows for the log and an artifact."""
-    from warehouse.readonly import connect_read_only
+    from warehouse.common.readonly import connect_read_only
 
     with connect_read_only(warehouse) as con:
         cursor = con.execute(
@@ -292,8 +296,8 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
         nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock),
     ):
         logger.info("run %s: log file %s", run.run_id, log_file)
-        fetch.wait_prefetched()  # the local files `tradewh load` began keeping while Prefect started
-        for path in clear_debris(settings.home, keep=freshness.carried_copies()):
+        prefetch.wait_prefetched()  # the local files `tradewh load` began keeping while Prefect started
+        for path in clear_debris(settings.home, keep=publish.carried_copies()):
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)
         codes = cache(lambda: known_country_codes(settings.seeds_dir / "reference"))  # read once a source stages

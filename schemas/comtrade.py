@@ -9,7 +9,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas.rules import NUMBER, FrameRule, RunContext
-from warehouse.parsers.comtrade import CLASSIFICATION_VERSIONS
+from warehouse.parse.comtrade_layouts import CLASSIFICATION_VERSIONS
 
 CODES_FILE = "comtrade_codes.csv"
 FLOWS = (1, 2, 3, 4)  # import, export, re-export, re-import
@@ -41,7 +41,7 @@ class Comtrade(pa.DataFrameModel):
     value: Series[float] = pa.Field(nullable=True)
     flag: Series[str]
     file_row: Series[int] = pa.Field(ge=1)
-    # provenance, added by warehouse.ingest.parse_payloads
+    # provenance, added by warehouse.stage.staging.parse_payloads
     source_id: Series[str]
     vintage: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     file_name: Series[str]
@@ -147,7 +147,7 @@ def _one_code_per_economy(iso3_of: dict[int, str]) -> FrameRule:
 
 def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
     """The rules that compare rows with each other (``FrameRule.across_rows``), as SQL over all rows of a source
-    (``staged``), for a load in batches (``warehouse.ingest.cross_batch_quarantine``; the key's uniqueness is
+    (``staged``), for a load in batches (``warehouse.stage.staging.cross_batch_quarantine``; the key's uniqueness is
     added there): (rule, blamed column, a query selecting the rows of ``staged`` that break it).
     """
     codes = load_codes(context.reference_dir)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.catalogue import Source
+from warehouse.extract.catalogue import Source
 
 
 @dataclass(frozen=True)

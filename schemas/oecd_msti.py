@@ -14,7 +14,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas.rules import NUMBER, FrameRule, RunContext, catalogue_unit, known_country, with_column_checks
-from warehouse.parsers.oecd_msti import POWER_CODES
+from warehouse.parse.oecd_msti import POWER_CODES
 
 COUNTRY_NAMES_FILE = "oecd_country_names.csv"
 

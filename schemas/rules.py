@@ -15,8 +15,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from schemas.context import RunContext  # noqa: F401 (the rules' argument; re-exported)
-from warehouse.catalogue import Source
-from warehouse.parsers.csvtext import NUMBER  # noqa: F401 (what a parser reads as a number; re-exported)
+from warehouse.extract.catalogue import Source
+from warehouse.parse.csvtext import NUMBER  # noqa: F401 (what a parser reads as a number; re-exported)
 
 QUARANTINE_COLUMNS = ["source_id", "file_name", "file_sha256", "file_row", "column_name", "rule", "value"]
 
@@ -36,7 +36,7 @@ class FrameRule:
     """A row rule that reads several columns; ``column`` is the one the quarantine blames.
 
     ``across_rows`` marks a rule that compares a row with other rows (a row alone cannot break it): a load in
-    batches runs it over all rows at once instead (``warehouse.ingest.cross_batch_quarantine``).
+    batches runs it over all rows at once instead (``warehouse.stage.staging.cross_batch_quarantine``).
     """
 
     name: str

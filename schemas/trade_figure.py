@@ -1,7 +1,7 @@
 """The conformed trade figure (``core.fct_trade_figure``): the shape every source is conformed to.
 
 This model is the one statement of the fact's rules. The build does not pull the fact into pandas: it runs the
-rules as SQL inside DuckDB (``warehouse/sql_checks.py`` translates the columns' checks, ``nullable`` and
+rules as SQL inside DuckDB (``warehouse/build/checks.py`` translates the columns' checks, ``nullable`` and
 ``Config.unique``); the two dataframe-wide checks carry their SQL beside their pandas body
 (``statistics={"sql": ...}``: true on a row that passes), so each rule is written here and nowhere else.
 """

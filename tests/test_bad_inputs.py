@@ -34,11 +34,11 @@ from hypothesis import strategies as st
 
 from schemas.rules import QUARANTINE_COLUMNS, RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.catalogue import Source, load_catalogue
-from warehouse.errors import SourceError
-from warehouse.fetch import _store
-from warehouse.ingest import parse_payloads, validate_source
-from warehouse.reference import known_country_codes
+from warehouse.common.errors import SourceError
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import Source, load_catalogue
+from warehouse.extract.fetch import _store
+from warehouse.stage import parse_payloads, validate_source
 
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
 BAD = FIXTURES / "bad_inputs"

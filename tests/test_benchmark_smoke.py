@@ -213,9 +213,13 @@ def test_profiler_candidates_cover_the_streaming_names() -> None:
     profile = _bench_module("profile_load")
     targets = {c.target for c in profile.CANDIDATES}
     assert {
-        "warehouse.ingest:stage_source", "warehouse.parsers.comtrade:batches_comtrade", "warehouse.ingest:commit_lake",
-        "warehouse.build:build_warehouse", "warehouse.build:check_trade_figures", "warehouse.freshness:republish",
-    } <= targets  # fmt: skip
+        "warehouse.stage.staging:stage_source",
+        "warehouse.parse.comtrade_columnar:batches_comtrade",
+        "warehouse.stage.commit:commit_lake",
+        "warehouse.build.builder:build_warehouse",
+        "warehouse.build.builder:check_trade_figures",
+        "warehouse.publish.republish:republish",
+    } <= targets
 
 
 def test_prediction_is_flat_when_memory_is_flat_and_a_killed_run_is_reported(tmp_path: Path) -> None:

@@ -17,22 +17,14 @@ from pandera.typing import Series
 
 from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
-from warehouse.audit import over_threshold
-from warehouse.build import (
-    BuildError,
-    build_warehouse,
-    check_trade_figures,
-    create_object,
-    cte_body,
-    materialization,
-    prune_ctes,
-    publish,
-    stored_order,
-)
-from warehouse.catalogue import Source
-from warehouse.debris import clear_debris
-from warehouse.settings import load_settings
-from warehouse.sql_checks import UntranslatableRule, check_relation, translate
+from warehouse.build.builder import build_warehouse, check_trade_figures
+from warehouse.build.checks import UntranslatableRule, check_relation, translate
+from warehouse.build.models import BuildError, create_object, cte_body, materialization, prune_ctes, stored_order
+from warehouse.common.settings import load_settings
+from warehouse.extract.catalogue import Source
+from warehouse.lake.audit import over_threshold
+from warehouse.publish import publish
+from warehouse.publish.debris import clear_debris
 
 SEEDS = PROJECT_ROOT / "seeds"
 TOY_SOURCE = Source(
@@ -383,7 +375,7 @@ def test_a_third_publish_discards_the_oldest_file_in_a_thread_and_debris_clears_
 
 
 def test_discard_renames_at_once_and_unlinks_in_its_thread(tmp_path):
-    from warehouse.build import discard
+    from warehouse.publish.publish import discard
 
     doomed = tmp_path / "big.duckdb"
     doomed.write_bytes(b"x" * 1024)
@@ -407,7 +399,7 @@ def test_reject_threshold():
 )
 def test_duplicated_rows_counts_what_a_plain_group_by_counts(rows):
     """The hash pre-grouping counts the rows sharing their key exactly as pandas does, nulls equal to nulls."""
-    from warehouse.sql_checks import _duplicated_rows
+    from warehouse.build.checks import _duplicated_rows
 
     frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype=object)
     with duckdb.connect() as con:

@@ -7,14 +7,14 @@ import importlib
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.catalogue import CatalogueError, load_catalogue
+from warehouse.extract.catalogue import CatalogueError, load_catalogue
 
 CATALOGUE = PROJECT_ROOT / "catalogue.toml"
 
 
 def test_every_dataset_has_parser_schema_and_staging_view():
     for source in load_catalogue(CATALOGUE):
-        parser = importlib.import_module(f"warehouse.parsers.{source.dataset}")
+        parser = importlib.import_module(f"warehouse.parse.{source.dataset}")
         assert callable(getattr(parser, f"parse_{source.dataset}"))
         assert callable(importlib.import_module(f"schemas.{source.dataset}").schema)
         assert (PROJECT_ROOT / "sql" / "staging" / f"stg_{source.dataset}.sql").exists()

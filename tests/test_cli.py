@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.cli import build_parser, format_table, main
+from warehouse.serve.cli import build_parser, format_table, main
 
 
 def tradewh(*args: str, home=None, cwd=None) -> subprocess.CompletedProcess:
@@ -19,7 +19,12 @@ def tradewh(*args: str, home=None, cwd=None) -> subprocess.CompletedProcess:
     if home is not None:
         env["TRADEWH_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+        [sys.executable, "-m", "warehouse.serve.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -114,7 +119,7 @@ def test_status_last_0_prints_nothing_and_a_closed_pipe_is_no_traceback(loaded):
     assert tradewh("status", "--last", "0", home=loaded["home"]).stdout == ""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TRADEWH_HOME": str(loaded["home"])}
     piped = subprocess.run(
-        f"{shlex.quote(sys.executable)} -m warehouse.cli status --last 50 | head -1",
+        f"{shlex.quote(sys.executable)} -m warehouse.serve.cli status --last 50 | head -1",
         shell=True,
         capture_output=True,
         text=True,
@@ -174,7 +179,7 @@ def tradewh_sql(*args: str, home, stdin: str | None = None, **env: str) -> subpr
     environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     environ.update(PYTHONPATH=str(PROJECT_ROOT), TRADEWH_HOME=str(home), **env)
     return subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "sql", *args],
+        [sys.executable, "-m", "warehouse.serve.cli", "sql", *args],
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
@@ -246,7 +251,7 @@ def test_sql_reads_the_query_from_stdin_or_a_file(loaded, tmp_path):
 def test_sql_into_a_closed_pipe_is_no_traceback(loaded, fmt):
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TRADEWH_HOME": str(loaded["home"])}
     query = shlex.quote("select range, repeat('x', 40) as text from range(300000)")
-    command = f"{shlex.quote(sys.executable)} -m warehouse.cli sql --format {fmt} --all {query} | head -1; "
+    command = f"{shlex.quote(sys.executable)} -m warehouse.serve.cli sql --format {fmt} --all {query} | head -1; "
     command += "exit ${PIPESTATUS[0]}"
     piped = subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120

@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import HEADER
-from warehouse.errors import SourceError
-from warehouse.parsers import csvtext
-from warehouse.parsers.base import ReadAgain
-from warehouse.parsers.comtrade import batches_comtrade, parse_comtrade
-from warehouse.parsers.csvtext import one_record_per_line
+from warehouse.common.errors import SourceError
+from warehouse.parse import csvtext
+from warehouse.parse.base import ReadAgain
+from warehouse.parse.comtrade import parse_comtrade
+from warehouse.parse.comtrade_columnar import batches_comtrade
+from warehouse.parse.csvtext import one_record_per_line
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "comtrade"
@@ -204,7 +205,7 @@ def test_simple_quoting_is_strict_quoting(text: str) -> None:
     # the vectorised fast path may only say yes where the strict record reader reads every quoted line
     import numpy as np
 
-    from warehouse.parsers.csvtext import _quoting_is_strict, _simply_quoted
+    from warehouse.parse.csvtext import _quoting_is_strict, _simply_quoted
 
     data = text.encode()
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -223,7 +224,7 @@ def test_simple_quoting_is_strict_quoting(text: str) -> None:
 def test_simple_quoting_fast_path_cases() -> None:
     import numpy as np
 
-    from warehouse.parsers.csvtext import _simply_quoted
+    from warehouse.parse.csvtext import _simply_quoted
 
     def simple(data: bytes) -> bool:
         buffer = np.frombuffer(data, dtype=np.uint8)
@@ -265,8 +266,8 @@ def test_plain_cells_are_those_python_and_arrow_read_alike(cells: list[str], sta
 
     import pyarrow as pa
 
-    from warehouse.parsers.comtrade import _numbers, _plain, _stripped
-    from warehouse.parsers.csvtext import to_number
+    from warehouse.parse.comtrade_columnar import _numbers, _plain, _stripped
+    from warehouse.parse.csvtext import to_number
 
     whole = pa.array([*cells, "é", "\x1d"], type=pa.string())
     values = whole.slice(min(start, len(cells)), max(len(cells) - start - drop, 0))  # never the last two

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.errors import SourceError
-from warehouse.parsers.comtrade import COLUMNS, parse_comtrade
+from warehouse.common.errors import SourceError
+from warehouse.parse.comtrade import COLUMNS, parse_comtrade
 
 HERE = FIXTURES / "comtrade"
 COMTRADE = PROJECT_ROOT.parent / "shared" / "data" / "comtrade"

@@ -13,10 +13,10 @@ import pytest
 from schemas.comtrade import Comtrade, schema
 from schemas.rules import RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source
-from warehouse.reference import known_country_codes, load_countries
+from warehouse.common.reference import known_country_codes, load_countries
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import Payload
+from warehouse.stage import parse_payloads, validate_source
 
 HERE = FIXTURES / "comtrade"
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
@@ -160,7 +160,7 @@ def test_breakdown_rows_are_not_duplicates() -> None:
 
 
 def test_model_has_every_parser_column_and_the_provenance() -> None:
-    from warehouse.parsers.comtrade import COLUMNS
+    from warehouse.parse.comtrade import COLUMNS
 
     columns = list(Comtrade.to_schema().columns)
     assert columns == [*COLUMNS, "source_id", "vintage", "file_name", "file_sha256"]

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.failpoints import NAMES
+from warehouse.common.failpoints import NAMES
 
 pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
 
@@ -45,7 +45,7 @@ def start(workdir: Path, home: Path, *, failpoint: str | None = None, prefect: s
         env["TRADEWH_FAILPOINT"] = failpoint
     log = open(workdir / f"load-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115 (closed in finish)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "warehouse.cli", "load"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "warehouse.serve.cli", "load"], env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     proc.log = log  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.test_cli import tradewh
-from warehouse.dictionary import generate_dictionary, read_header
+from warehouse.serve.dictionary import generate_dictionary, read_header
 
 PAGE = PROJECT_ROOT / "docs" / "data-dictionary.md"
 SQL_DIR = PROJECT_ROOT / "sql"

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.cli import main
-from warehouse.docs_site import DocsError, collect, references, write_docs
-from warehouse.readonly import connect_read_only
+from warehouse.common.readonly import connect_read_only
+from warehouse.serve.cli import main
+from warehouse.serve.docs_site import DocsError, collect, references, write_docs
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SQL_DIR = PROJECT_ROOT / "sql"

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.test_cli import tradewh
-from warehouse.export import ExportError, export_views, resolve_views
+from warehouse.serve.export import ExportError, export_views, resolve_views
 
 
 def sha256(path: Path) -> str:

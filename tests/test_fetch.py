@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import fetch, file_state
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.errors import SourceError
-from warehouse.fetch import fetch_source, fetch_url, locate
+from warehouse.common.errors import SourceError
+from warehouse.extract import fetch, file_state
+from warehouse.extract import prefetch as prefetch_module
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import fetch_source, fetch_url, locate
 
 CSV_BODY = b"Country Name,Country Code,Year,Value\nChina,CHN,2011,743301698\n"
 
@@ -521,7 +522,7 @@ def test_url_ending_in_a_dot_segment_is_kept_as_a_file(server: str, tmp_path: Pa
 
 
 def prefetch(tree: dict[str, Path], *sources: Source) -> threading.Thread | None:
-    return fetch.prefetch_local(
+    return prefetch_module.prefetch_local(
         sources, seeds_dir=tree["seeds"], project_root=tree["project"], roots=(tree["project"],), raw_dir=tree["raw"]
     )
 
@@ -530,7 +531,7 @@ def test_a_prefetched_file_is_kept_and_the_task_fetch_does_not_read_it_again(tre
     age(tree["project"] / "data" / "figures.csv")
     thread = prefetch(tree, path_source("data/figures.csv"))
     assert thread is not None and thread.name == "tradewh-prefetch"
-    fetch.wait_prefetched()
+    prefetch_module.wait_prefetched()
     assert not thread.is_alive()
     refuse_reads(monkeypatch)
     (payload,) = do_fetch(tree, "data/figures.csv")  # what the flow's fetch_source task does next
@@ -542,7 +543,7 @@ def test_a_prefetch_that_fails_raises_nothing_and_leaves_the_error_to_the_task(t
     missing, url = path_source("data/none-*.csv"), path_source("http://127.0.0.1:9/x.csv", kind="url")
     assert prefetch(tree, url) is None  # URL locations are fetched by the task only
     prefetch(tree, missing, path_source("data/figures.csv"))
-    fetch.wait_prefetched()  # the missing file did not stop the next source, nor raise here
+    prefetch_module.wait_prefetched()  # the missing file did not stop the next source, nor raise here
     assert [p.name for p in (tree["raw"] / "test_source").glob("*/*")] == ["figures.csv"]
     with pytest.raises(SourceError) as info:
         do_fetch(tree, "data/none-*.csv")

@@ -26,10 +26,11 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse import fetch, http_fetch
-from warehouse.catalogue import CatalogueError, MeasureSpec, Source, load_catalogue
-from warehouse.errors import SourceError
-from warehouse.parsers.wdi import parse_wdi
+from warehouse.common.errors import SourceError
+from warehouse.extract import fetch
+from warehouse.extract import http as http_fetch
+from warehouse.extract.catalogue import CatalogueError, MeasureSpec, Source, load_catalogue
+from warehouse.parse.wdi import parse_wdi
 
 MiB = 1024**2
 GiB = 1024**3
@@ -426,7 +427,7 @@ def load(workdir: Path) -> Load:
     with open(workdir / f"load-{time.monotonic_ns()}.log", "w+") as log:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "warehouse.cli", "load"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "warehouse.serve.cli", "load"], env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         try:

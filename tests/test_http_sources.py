@@ -24,12 +24,13 @@ import duckdb
 import pytest
 
 from tests.conftest import FIXTURES, PROJECT_ROOT, run_nightly
-from warehouse import fetch, http_fetch, http_state
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.errors import SourceError
-from warehouse.parsers.comtrade import parse_comtrade
-from warehouse.parsers.sdmx_csv import parse_sdmx_csv
-from warehouse.parsers.wdi import parse_wdi
+from warehouse.common.errors import SourceError
+from warehouse.extract import fetch, http_state, secrets
+from warehouse.extract import http as http_fetch
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.parse.comtrade import parse_comtrade
+from warehouse.parse.sdmx_csv import parse_sdmx_csv
+from warehouse.parse.wdi import parse_wdi
 
 HTTP_FIXTURES = FIXTURES / "http"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
@@ -669,7 +670,7 @@ def test_the_key_shows_in_no_error_path(
     ],
 )
 def test_redact(text: str, redacted: str) -> None:
-    assert fetch.redact(text, ["s3cr3t/x"]) == redacted
+    assert secrets.redact(text, ["s3cr3t/x"]) == redacted
 
 
 # --- fetch_source ------------------------------------------------------------------------------------------------
@@ -717,7 +718,7 @@ def test_the_flow_task_retries_a_500_three_times_then_succeeds(
     from prefect import flow
 
     from flows import nightly
-    from warehouse.settings import load_settings
+    from warehouse.common.settings import load_settings
 
     rec = recording("comtrade_plus_json")
     url = server.script(rec.path, status(500), status(429, {"Retry-After": "0"}), status(503), replay(rec))

@@ -19,10 +19,11 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.test_crash_safety import load, sha256
-from warehouse import lake, verify
-from warehouse.build import build_warehouse
-from warehouse.catalogue import load_catalogue
-from warehouse.errors import StorageError, storage_error
+from warehouse import lake
+from warehouse.build.builder import build_warehouse
+from warehouse.common.errors import StorageError, storage_error
+from warehouse.extract.catalogue import load_catalogue
+from warehouse.orchestrate import verify
 
 pytestmark = pytest.mark.slow  # real `tradewh load` processes: the full tier (`make test`)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.lock import LoadRunning, writer_lock
+from warehouse.publish.lock import LoadRunning, writer_lock
 
 CHILD = """
 import sys, time
 from pathlib import Path
-from warehouse.lock import writer_lock
+from warehouse.publish.lock import writer_lock
 
 with writer_lock(Path(sys.argv[1])):
     print("locked", flush=True)

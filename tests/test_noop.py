@@ -1,6 +1,6 @@
 """A run that changed nothing publishes without rebuilding; a change to anything the warehouse is built from rebuilds.
 
-Unit tests of ``warehouse.freshness`` on small folders, then the real flow (through Prefect) on a small project: a
+Unit tests of ``warehouse.build.inputs`` on small folders, then the real flow (through Prefect) on a small project: a
 copy of the SQL and seeds with a one-source catalogue, so a test can change a SQL file, a reference list or the
 catalogue and see what the next run does.
 """
@@ -18,9 +18,11 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT, run_nightly
-from warehouse import build, freshness, prefect_server
-from warehouse.catalogue import load_catalogue
-from warehouse.debris import clear_debris
+from warehouse import build, publish
+from warehouse.extract.catalogue import load_catalogue
+from warehouse.orchestrate import prefect_server
+from warehouse.publish import republish as republish_module
+from warehouse.publish.debris import clear_debris
 
 SOURCE_ID = "mofcom_2012_technology_trade"
 
@@ -41,7 +43,7 @@ def inputs_dirs(tmp_path: Path) -> dict[str, Path]:
 
 
 def inputs_of(dirs: dict[str, Path], catalogue_path: Path | None = None, storage_version: str = "v1.2.0"):
-    return freshness.build_inputs(
+    return build.build_inputs(
         lake_dir=dirs["lake"],
         sql_dir=dirs["sql"],
         seeds_dir=dirs["seeds"],
@@ -96,15 +98,15 @@ def test_stored_views_reading_the_audit_are_found_through_other_views(tmp_path):
     }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert freshness.stored_views_reading_audit(tmp_path) == ["marts.stored_over_runs"]
-    assert freshness.stored_views_reading_audit(PROJECT_ROOT / "sql") == []  # the project's own SQL allows no-ops
+    assert build.stored_views_reading_audit(tmp_path) == ["marts.stored_over_runs"]
+    assert build.stored_views_reading_audit(PROJECT_ROOT / "sql") == []  # the project's own SQL allows no-ops
 
 
 # --- the copy carried over while Prefect starts (tradewh load) --------------------------------------------------
 
 
 def join_discards() -> None:
-    """Wait for the unlinks build.discard runs in threads."""
+    """Wait for the unlinks publish.discard runs in threads."""
     for thread in threading.enumerate():
         if thread.name == "tradewh-discard":
             thread.join()
@@ -120,42 +122,43 @@ def small_warehouse(tmp_path: Path) -> Path:
 
 
 def test_a_carried_copy_is_the_published_file_and_is_taken_once(small_warehouse):
-    copy = freshness.carry_over(small_warehouse)
+    copy = publish.carry_over(small_warehouse)
     assert copy is not None and copy.name == f".tradewh.duckdb.carried-{os.getpid()}.building"
-    assert freshness.carried_copies() == {copy}
-    assert freshness.take_carried(small_warehouse) == copy
+    assert publish.carried_copies() == {copy}
+    assert publish.take_carried(small_warehouse) == copy
     assert copy.read_bytes() == small_warehouse.read_bytes()
-    assert freshness.carried_copies() == set() and freshness.take_carried(small_warehouse) is None
+    assert publish.carried_copies() == set() and publish.take_carried(small_warehouse) is None
 
 
 def test_a_carried_copy_of_a_file_changed_since_is_not_taken_and_is_deleted(small_warehouse):
-    copy = freshness.carry_over(small_warehouse)
+    copy = publish.carry_over(small_warehouse)
     for thread in threading.enumerate():
         if thread.name == "tradewh-carry":
             thread.join()
     with duckdb.connect(str(small_warehouse)) as con:  # written in place after the copy: the copy is stale
         con.execute("insert into t values (-1)")
-    assert freshness.take_carried(small_warehouse) is None
+    assert publish.take_carried(small_warehouse) is None
     join_discards()
     assert not copy.exists() and sorted(p.name for p in small_warehouse.parent.iterdir()) == ["tradewh.duckdb"]
 
 
 def test_a_dropped_copy_is_deleted_and_debris_leaves_a_carried_copy_alone(small_warehouse):
     home = small_warehouse.parent.parent
-    copy = freshness.carry_over(small_warehouse)
+    copy = publish.carry_over(small_warehouse)
     left = small_warehouse.with_name(".tradewh.duckdb.carried-4242.building")  # a killed load's
     left.write_bytes(b"half")
-    assert clear_debris(home, keep=freshness.carried_copies()) == [left]
-    assert copy.exists() or freshness.carried_copies() == {copy}
-    freshness.drop_carried()
+    assert clear_debris(home, keep=publish.carried_copies()) == [left]
+    assert copy.exists() or publish.carried_copies() == {copy}
+    publish.drop_carried()
     join_discards()
-    assert freshness.carried_copies() == set() and not copy.exists()
-    assert freshness.carry_over(small_warehouse.with_name("nothing.duckdb")) is None  # nothing published yet
+    assert publish.carried_copies() == set() and not copy.exists()
+    assert publish.carry_over(small_warehouse.with_name("nothing.duckdb")) is None  # nothing published yet
 
 
 def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_starts(small_warehouse, monkeypatch):
     import flows.nightly
-    from warehouse import cli, fetch
+    from warehouse.extract import prefetch
+    from warehouse.serve import cli, operations
 
     seen: list[set[Path]] = []
     raw = small_warehouse.parent.parent / "raw"
@@ -163,15 +166,15 @@ def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_s
     def fake_nightly(**kwargs: object) -> object:
         from prefect.states import Completed
 
-        seen.append(freshness.carried_copies())
-        fetch.wait_prefetched()  # what the flow does first
+        seen.append(publish.carried_copies())
+        prefetch.wait_prefetched()  # what the flow does first
         seen.append({p.relative_to(raw).parts[0] for p in raw.glob("*/*/*")})
         outcome = {"run_id": "r", "status": "succeeded", "summary": [], "failed_sources": [], "log_file": ""}
         return Completed(data=outcome) if kwargs.get("return_state") else outcome  # `tradewh load` asks for a state
 
     monkeypatch.setenv("TRADEWH_HOME", str(small_warehouse.parent.parent))
     monkeypatch.setattr(flows.nightly, "nightly", fake_nightly)
-    monkeypatch.setattr(cli, "configure_prefect", lambda settings: None)
+    monkeypatch.setattr(operations, "configure_prefect", lambda settings: None)
     monkeypatch.setattr(prefect_server, "start_early", lambda: lambda: None)  # no server for a flow that is faked
     assert cli.main(["load"]) == 0
     carried, prefetched = seen
@@ -179,7 +182,7 @@ def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_s
     local = {s.id for s in load_catalogue(PROJECT_ROOT / "catalogue.toml") if s.location_kind != "url"}
     assert local and prefetched == local  # the catalogue's local files, kept before the flow fetched anything
     join_discards()
-    assert freshness.carried_copies() == set()
+    assert publish.carried_copies() == set()
     assert sorted(p.name for p in small_warehouse.parent.iterdir()) == ["tradewh.duckdb"]
 
 
@@ -249,7 +252,7 @@ def test_a_rerun_publishes_again_without_building_and_rollback_still_works(proje
     assert query(previous, "select run_id from audit.load_runs") == [(first["run_id"],)]  # the file it replaced
     assert list(path.parent.glob(".*")) == []  # no temporary file left
 
-    build.rollback(path)  # `tradewh rollback`: the file before the no-op run is back
+    publish.rollback(path)  # `tradewh rollback`: the file before the no-op run is back
     assert query(path, "select count(*) from audit.load_runs") == [(1,)]
     third = run(project)  # the lake's audit holds a run the rolled-back file lacks: rebuild
     assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]  # a new file, with its own history
@@ -262,29 +265,29 @@ def test_a_no_op_run_publishes_the_copy_carried_over_and_a_run_that_builds_drops
     path = published(project)
     before = figures(path)
     clones: list[str] = []
-    real_clone = freshness._clone
+    real_clone = republish_module._clone
 
     def spy(source: Path, target: Path, stop: threading.Event | None = None) -> bool:
         clones.append(threading.current_thread().name)
         return real_clone(source, target, stop)
 
-    monkeypatch.setattr(freshness, "_clone", spy)
+    monkeypatch.setattr(republish_module, "_clone", spy)
     with monkeypatch.context() as patched:
         no_build(patched)
-        freshness.carry_over(path)  # what `tradewh load` does before the flow starts
+        publish.carry_over(path)  # what `tradewh load` does before the flow starts
         second = run(project)
     assert clones == ["tradewh-carry"]  # the republish copied nothing itself
     assert [r[:2] for r in builds(path)] == [(first["run_id"], True), (second["run_id"], False)]
     assert figures(path) == before
     join_discards()
-    assert list(path.parent.glob(".*")) == [] and freshness.carried_copies() == set()
+    assert list(path.parent.glob(".*")) == [] and publish.carried_copies() == set()
 
     project["release"].write_text(project["release"].read_text().replace(",USD,21.4,21.4,1e9,", ",USD,21.5,21.5,1e9,"))
-    freshness.carry_over(path)
+    publish.carry_over(path)
     third = run(project)  # a revised release: a build, which drops the copy
     assert [r[:2] for r in builds(path)] == [(third["run_id"], True)]
     join_discards()
-    assert list(path.parent.glob(".*")) == [] and freshness.carried_copies() == set()
+    assert list(path.parent.glob(".*")) == [] and publish.carried_copies() == set()
 
 
 def _rename_software(project: dict[str, Path]) -> None:
@@ -371,13 +374,15 @@ def test_the_no_op_path_imports_neither_pandas_nor_pandera(tmp_path):
     script = f"""
 import sys
 from pathlib import Path
-import warehouse.cli, flows.nightly
-from warehouse import audit, freshness, lake
+import warehouse.serve.cli, flows.nightly
+from warehouse.lake import audit
+from warehouse import build, publish
+from warehouse import lake
 run = audit.new_run()
 run.results.append(audit.SourceResult("s", "press_release", "skipped", files=[
     {{"file_name": "f.csv", "origin": "o", "file_sha256": "0" * 64, "bytes": 3}}]))
 audit.record_run(run, Path({str(tmp_path)!r}))
-loaded = sorted(m for m in ("pandas", "pandera", "warehouse.ingest") if m in sys.modules)
+loaded = sorted(m for m in ("pandas", "pandera", "warehouse.stage.staging") if m in sys.modules)
 print(",".join(loaded) or "none")
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)

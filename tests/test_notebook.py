@@ -16,7 +16,7 @@ import pytest
 from nbclient import NotebookClient
 
 from tests.bi.readme import bi_bullet, five_questions
-from warehouse.readonly import connect_read_only
+from warehouse.common.readonly import connect_read_only
 
 pytestmark = pytest.mark.slow
 

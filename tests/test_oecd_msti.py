@@ -17,20 +17,20 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import warehouse.build as build
+import warehouse.build.builder as build
 from schemas.oecd_msti import CONFORMED, load_country_names
 from schemas.rules import RunContext
 from schemas.trade_figure import TradeFigure
 from tests.conftest import FIXTURES, PROJECT_ROOT, SHARED_DATA
 from tests.strategies import mutations
-from warehouse import audit
-from warehouse.audit import SourceResult
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.errors import SourceError
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source, write_lake
-from warehouse.parsers.oecd_msti import COLUMNS, parse_oecd_msti
-from warehouse.reference import known_country_codes
+from warehouse.common.errors import SourceError
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import Payload
+from warehouse.lake import audit
+from warehouse.lake.audit import SourceResult
+from warehouse.parse.oecd_msti import COLUMNS, parse_oecd_msti
+from warehouse.stage import parse_payloads, validate_source, write_lake
 
 SOURCE_ID = "oecd_msti_2018"
 HERE = FIXTURES / "oecd_msti"
@@ -299,7 +299,7 @@ def test_seed_holds_the_technology_balance_and_high_tech_trade() -> None:
 # --- staging acceptance: seed -> lake -> warehouse ------------------------------------------------------------------
 
 
-def load_new_reference(original):  # noqa: ANN001, ANN201 (wraps warehouse.build._load_reference)
+def load_new_reference(original):  # noqa: ANN001, ANN201 (wraps warehouse.build.builder._load_reference)
     """_load_reference plus the reference lists build.py does not load yet (skipped once it does)."""
 
     def load(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:

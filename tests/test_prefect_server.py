@@ -1,5 +1,5 @@
-"""Prefect's local server started early (``warehouse.prefect_server``): only where a flow would start one, and
-the very server the flow's client then uses."""
+"""Prefect's local server started early (``warehouse.orchestrate.prefect_server``): only where a flow would start
+one, and the very server the flow's client then uses."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from warehouse import prefect_server
+from warehouse.orchestrate import prefect_server
 
 
 def test_no_server_is_started_when_an_api_url_is_configured(monkeypatch):

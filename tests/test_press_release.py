@@ -11,12 +11,12 @@ import pytest
 
 from schemas.rules import QUARANTINE_COLUMNS, RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.catalogue import Source, load_catalogue
-from warehouse.errors import SourceError
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source
-from warehouse.parsers.press_release import COLUMNS, parse_press_release, print_unit
-from warehouse.reference import known_country_codes
+from warehouse.common.errors import SourceError
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import Source, load_catalogue
+from warehouse.extract.fetch import Payload
+from warehouse.parse.press_release import COLUMNS, parse_press_release, print_unit
+from warehouse.stage import parse_payloads, validate_source
 
 SOURCE_ID = "mofcom_2012_technology_trade"
 SEED = PROJECT_ROOT / "seeds" / SOURCE_ID / "figures.csv"

@@ -1,7 +1,7 @@
 """Read-only means read-only: an attacker's SQL through every reader tradewh runs or the README offers is refused,
 and no file is created or changed.
 
-The readers: ``tradewh sql`` (a real process), ``warehouse.readonly.connect_read_only`` (what every reading
+The readers: ``tradewh sql`` (a real process), ``warehouse.common.readonly.connect_read_only`` (what every reading
 command uses), the DuckDB CLI opened exactly as the README's "BI tools" section says, and SQLAlchemy engines with
 duckdb-engine configured as it says (``connect_args`` and the URI a Superset user types). Each reader gets its own
 byte copy of the session's warehouse: in one process DuckDB refuses two configurations of one file.
@@ -23,8 +23,8 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from warehouse.export import export_views
-from warehouse.readonly import LOCKED_CONFIG, connect_read_only
+from warehouse.common.readonly import LOCKED_CONFIG, connect_read_only
+from warehouse.serve.export import export_views
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

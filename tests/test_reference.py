@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse.reference import (
+from warehouse.common.reference import (
     canonical_iso3,
     known_country_codes,
     load_countries,

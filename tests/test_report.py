@@ -33,12 +33,12 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.build import refresh_stored
-from warehouse.cli import main
-from warehouse.report import ReportError, build_report, write_report
-from warehouse.report.model import bn, pct
-from warehouse.report.queries import names, sql
-from warehouse.report.sections import largest_deficits
+from warehouse.build.models import refresh_stored
+from warehouse.serve.cli import main
+from warehouse.serve.report import ReportError, build_report, write_report
+from warehouse.serve.report.model import bn, pct
+from warehouse.serve.report.queries import names, sql
+from warehouse.serve.report.sections import largest_deficits
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM_TIMEOUT = 120  # seconds, for one headless run (a cold start on two cores takes a few)
@@ -146,7 +146,7 @@ def doc(page) -> Node:
 @pytest.fixture(scope="module")
 def con(loaded):
     # the report's own configuration: one process opens a file with one configuration only
-    from warehouse.readonly import connect_read_only
+    from warehouse.common.readonly import connect_read_only
 
     connection = connect_read_only(loaded["warehouse"])
     yield connection
@@ -516,7 +516,7 @@ def test_formatting():
 @pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_a_generated_comtrade_catalogue_gets_its_own_page(generated):
     doc = generated["doc"]
-    from warehouse.readonly import connect_read_only
+    from warehouse.common.readonly import connect_read_only
 
     with connect_read_only(generated["warehouse"]) as other:
         reporter, name, figures = other.execute(
@@ -548,7 +548,7 @@ def test_a_generated_comtrade_catalogue_gets_its_own_page(generated):
 
 @pytest.mark.slow  # a load in a subprocess, or Chromium
 def test_the_report_command_takes_a_reporter_and_a_partner(generated, monkeypatch, tmp_path, capsys):
-    from warehouse.readonly import connect_read_only
+    from warehouse.common.readonly import connect_read_only
 
     with connect_read_only(generated["warehouse"]) as other:
         reporter, partner, rname, pname = other.execute(

@@ -17,20 +17,20 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import warehouse.build as build
+import warehouse.build.builder as build
 from schemas.rules import RunContext
 from schemas.sdmx_csv import load_area_codes, load_indicators
 from schemas.trade_figure import TradeFigure
 from tests.conftest import FIXTURES, PROJECT_ROOT, SHARED_DATA
 from tests.strategies import mutations
-from warehouse import audit
-from warehouse.audit import SourceResult
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.errors import SourceError
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source, write_lake
-from warehouse.parsers.sdmx_csv import COLUMNS, parse_sdmx_csv
-from warehouse.reference import known_country_codes
+from warehouse.common.errors import SourceError
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import Payload
+from warehouse.lake import audit
+from warehouse.lake.audit import SourceResult
+from warehouse.parse.sdmx_csv import COLUMNS, parse_sdmx_csv
+from warehouse.stage import parse_payloads, validate_source, write_lake
 
 SOURCE_ID = "unctad_digital_services"
 HERE = FIXTURES / "sdmx_csv"
@@ -401,7 +401,7 @@ def test_seed_holds_the_trade_indicators_of_eight_areas() -> None:
 # --- staging acceptance: seeds -> lake -> warehouse -----------------------------------------------------------------
 
 
-def load_new_reference(original):  # noqa: ANN001, ANN201 (wraps warehouse.build._load_reference)
+def load_new_reference(original):  # noqa: ANN001, ANN201 (wraps warehouse.build.builder._load_reference)
     """_load_reference plus the reference lists build.py does not load yet (skipped once it does)."""
 
     def load(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:

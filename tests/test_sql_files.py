@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.build import MATERIALIZATIONS, BuildError, materialization, sql_files, stored_order
+from warehouse.build.models import MATERIALIZATIONS, BuildError, materialization, sql_files, stored_order
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FILES = sorted(SQL_DIR.glob("*/*.sql"))

@@ -18,11 +18,11 @@ import pytest
 
 from schemas.rules import RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.fetch import Payload
-from warehouse.ingest import commit_lake, parse_payloads, stage_source, validate_source
-from warehouse.lake import MANIFEST, lake_files
-from warehouse.reference import known_country_codes
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import Payload
+from warehouse.lake.manifest import MANIFEST, lake_files
+from warehouse.stage import commit_lake, parse_payloads, stage_source, validate_source
 
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
 COMTRADE = FIXTURES / "comtrade"
@@ -151,7 +151,7 @@ def test_a_file_that_fails_midway_leaves_nothing_staged(tmp_path: Path) -> None:
 def test_repeated_keys_name_every_row_of_a_repeated_hash() -> None:
     import numpy as np
 
-    from warehouse.ingest import _compact, _repeated_keys
+    from warehouse.stage.quarantine import _compact, _repeated_keys
 
     hashes = [np.array([5, 7, 9], dtype="uint64"), np.array([7, 1], dtype="uint64"), np.array([9], dtype="uint64")]
     rows = [("a", _compact(np.array([2, 3, 4]))), ("a", _compact(np.array([10, 12]))), ("b", _compact(np.array([2])))]
@@ -167,8 +167,8 @@ def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(tmp_pat
     record over two lines: the source is staged again from the start by the record reader, nothing is left
     over from the first pass, and the result is what validating in memory gives."""
     from tests.test_comtrade_columnar import spanning_late
-    from warehouse import ingest
-    from warehouse.parsers import csvtext
+    from warehouse.parse import csvtext
+    from warehouse.stage import staging as ingest
 
     monkeypatch.setattr(csvtext, "SCAN_CHUNK", 64)
     path = spanning_late(tmp_path)
@@ -210,7 +210,7 @@ def test_dictionary_columns_take_any_column_type() -> None:
     """A column of nulls only (Arrow type null, as an empty column of a layout reads), lists, a repeated code."""
     import pyarrow as pa
 
-    from warehouse.ingest import dictionary_columns
+    from warehouse.stage import dictionary_columns
 
     table = pa.table(
         {

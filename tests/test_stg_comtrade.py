@@ -15,13 +15,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-import warehouse.build as build
+import warehouse.build.builder as build
 from schemas.rules import RunContext
 from tests.conftest import FIXTURES, PROJECT_ROOT
-from warehouse.catalogue import MeasureSpec, Source
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source, write_lake
-from warehouse.reference import known_country_codes
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import MeasureSpec, Source
+from warehouse.extract.fetch import Payload
+from warehouse.stage import parse_payloads, validate_source, write_lake
 
 SEEDS = PROJECT_ROOT / "seeds"
 REFERENCE = SEEDS / "reference"

@@ -37,7 +37,11 @@ def _load(home: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TRADEWH_"))}
     environment.update(TRADEWH_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT), **env)
     return subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "load"], capture_output=True, text=True, env=environment, timeout=600
+        [sys.executable, "-m", "warehouse.serve.cli", "load"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
     )
 
 
@@ -75,8 +79,12 @@ def test_a_full_disk_fails_the_run_in_one_line_and_keeps_the_publish(tmp_path, m
     release = tmp_path / "release" / "figures.csv"
     release.parent.mkdir()
     shutil.copy(PROJECT_ROOT / "seeds" / "mofcom_2012_technology_trade" / "figures.csv", release)
-    text = (PROJECT_ROOT / "catalogue.toml").read_text().replace(
-        'location = { seed = "mofcom_2012_technology_trade/figures.csv" }', f'location = {{ path = "{release}" }}'
+    text = (
+        (PROJECT_ROOT / "catalogue.toml")
+        .read_text()
+        .replace(
+            'location = { seed = "mofcom_2012_technology_trade/figures.csv" }', f'location = {{ path = "{release}" }}'
+        )
     )
     (tmp_path / "catalogue.toml").write_text(text)
     first = _load(home, **env)

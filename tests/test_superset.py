@@ -29,7 +29,7 @@ from tests.bi.superset_env import (
     rison,
     running_superset,
 )
-from warehouse.readonly import connect_read_only
+from warehouse.common.readonly import connect_read_only
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,9 @@ import urllib.parse
 import pytest
 
 from tests.conftest import FIXTURES
-from warehouse import fetch, http_fetch
-from warehouse.parsers.wdi import parse_wdi
+from warehouse.extract import fetch
+from warehouse.extract import http as http_fetch
+from warehouse.parse.wdi import parse_wdi
 
 PAGES = {1: (FIXTURES / "wdi_api" / "page1.json").read_bytes(), 2: (FIXTURES / "wdi_api" / "page2.json").read_bytes()}
 

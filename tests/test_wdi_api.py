@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
-from warehouse.errors import SourceError
-from warehouse.parsers.wdi import parse_wdi
+from warehouse.common.errors import SourceError
+from warehouse.parse.wdi import parse_wdi
 
 HERE = FIXTURES / "wdi_api"
 

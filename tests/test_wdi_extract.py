@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.parsers.wdi import parse_wdi
+from warehouse.parse.wdi import parse_wdi
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "extract_wdi.py"

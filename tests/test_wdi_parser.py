@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.errors import SourceError
-from warehouse.parsers.wdi import COLUMNS, parse_wdi
+from warehouse.common.errors import SourceError
+from warehouse.parse.wdi import COLUMNS, parse_wdi
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "wdi"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from schemas.rules import RunContext
 from tests.conftest import PROJECT_ROOT
 from tests.strategies import mutations
-from warehouse.catalogue import Source, load_catalogue
-from warehouse.errors import SourceError
-from warehouse.fetch import Payload
-from warehouse.ingest import parse_payloads, validate_source
-from warehouse.parsers.wdi import parse_wdi
-from warehouse.reference import known_country_codes
+from warehouse.common.errors import SourceError
+from warehouse.common.reference import known_country_codes
+from warehouse.extract.catalogue import Source, load_catalogue
+from warehouse.extract.fetch import Payload
+from warehouse.parse.wdi import parse_wdi
+from warehouse.stage import parse_payloads, validate_source
 
 SOURCE_ID = "wdi_current"
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"

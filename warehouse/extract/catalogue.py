@@ -1,0 +1,228 @@
+"""The source catalogue: a declarative TOML file, read into typed entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BLOCK = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # Prefect block document names: lower-case letters, digits, '-'
+
+# [source.http] limits of a url location, and their defaults (see warehouse.extract.http)
+HTTP_TIMEOUT_S = 300.0  # the whole fetch of the URL: connecting, redirects, every page, to the last byte
+HTTP_READ_TIMEOUT_S = 60.0  # the longest wait to connect, or for the next bytes: a silent server is retried
+HTTP_MAX_BYTES = 2 * 1024**3  # every byte of the source's answers together (all pages), not per response
+_HTTP_KEYS = ("headers_from_env", "secret_blocks", "timeout_s", "read_timeout_s", "max_bytes")
+
+
+class CatalogueError(ValueError):
+    """The catalogue itself is wrong; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """A measure a source holds, with its unit, currency and the scales its figures are printed in."""
+
+    measure: str
+    unit: str
+    currency: str | None
+    scales: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One catalogue entry."""
+
+    id: str
+    dataset: str
+    publisher: str
+    title: str
+    licence: str
+    attribution: str
+    location_kind: str  # 'seed', 'path' or 'url'
+    location: str
+    vintage: str
+    homepage: str = ""
+    measures: tuple[MeasureSpec, ...] = field(default_factory=tuple)
+    # url locations only ([source.http]): (header, the environment variable holding its value), and
+    # (header, the Prefect Secret block read when that variable is unset). Names only, never a key.
+    headers_from_env: tuple[tuple[str, str], ...] = ()
+    secret_blocks: tuple[tuple[str, str], ...] = ()
+    # url locations only ([source.http] timeout_s, read_timeout_s, max_bytes): how long and how large
+    http_timeout_s: float = HTTP_TIMEOUT_S
+    http_read_timeout_s: float = HTTP_READ_TIMEOUT_S
+    http_max_bytes: int = HTTP_MAX_BYTES
+    # [source.freshness]: how old the last successful fetch ("fetch") or the newest vintage ("vintage") may be
+    # before `tradewh freshness` warns or errs, as DuckDB interval text ('36 hours'); '' = no threshold
+    freshness_of: str = "fetch"
+    freshness_warn_after: str = ""
+    freshness_error_after: str = ""
+
+    def allows(self, measure: str, unit: str, scale: float) -> bool:
+        """Whether the catalogue declares this measure with this unit and scale."""
+        return any(
+            m.measure == measure and m.unit == unit and any(abs(scale - s) < 1e-9 * max(1.0, s) for s in m.scales)
+            for m in self.measures
+        )
+
+
+def _require(entry: dict, key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{where}: field '{key}' is required and must be a non-empty string")
+    return value
+
+
+def _pairs(http: dict, key: str, where: str, name_pattern: re.Pattern[str]) -> tuple[tuple[str, str], ...]:
+    """A ``[source.http]`` table of header name -> the name of a variable or block, checked; never a key itself."""
+    table = http.get(key, {})
+    if not isinstance(table, dict):
+        raise CatalogueError(f'{where}: http.{key} must be a table of "Header-Name" = "NAME"')
+    for header, name in table.items():
+        if not _HEADER.match(header) or not isinstance(name, str) or not name_pattern.match(name):
+            raise CatalogueError(f"{where}: http.{key}: '{header}' must be a header name and its value a name")
+    return tuple(sorted(table.items()))
+
+
+def _limit(http: dict, key: str, default: float, where: str, *, integer: bool = False) -> float:
+    """A ``[source.http]`` limit: a positive number (a whole one for ``max_bytes``), or the default."""
+    value = http.get(key, default)
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0 or value == float("inf"):
+        what = "a positive whole number of bytes" if integer else "a positive number of seconds"
+        raise CatalogueError(f"{where}: http.{key} must be {what}")
+    return value if integer else float(value)
+
+
+def _parse_http(entry: dict, kind: str, where: str) -> dict[str, object]:
+    """The ``Source`` fields of a ``[source.http]`` table: key names, and the limits (defaults when absent)."""
+    http = entry.get("http", {})
+    if not isinstance(http, dict) or set(http) - set(_HTTP_KEYS):
+        raise CatalogueError(f"{where}: [source.http] holds only {', '.join(_HTTP_KEYS)}")
+    if http and kind != "url":
+        raise CatalogueError(f"{where}: [source.http] applies to a url location only")
+    return {
+        "headers_from_env": _pairs(http, "headers_from_env", where, _ENV_VAR),
+        "secret_blocks": _pairs(http, "secret_blocks", where, _BLOCK),
+        "http_timeout_s": _limit(http, "timeout_s", HTTP_TIMEOUT_S, where),
+        "http_read_timeout_s": _limit(http, "read_timeout_s", HTTP_READ_TIMEOUT_S, where),
+        "http_max_bytes": _limit(http, "max_bytes", HTTP_MAX_BYTES, where, integer=True),
+    }
+
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w)\s*$")
+_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+_FRESHNESS_KEYS = ("warn_after", "error_after", "of")
+
+
+def hours(text: str) -> float:
+    """An age such as '36h', '2d' or '1w' in hours.
+
+    Raises:
+        ValueError: not a number followed by h, d or w.
+    """
+    match = _AGE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not an age such as 36h, 2d or 1w")
+    return float(match.group(1)) * _HOURS[match.group(2)]
+
+
+def _parse_freshness(entry: dict, where: str) -> dict[str, str]:
+    """The ``Source`` fields of a ``[source.freshness]`` table (as dbt's ``warn_after`` / ``error_after``)."""
+    table = entry.get("freshness", {})
+    if not isinstance(table, dict) or set(table) - set(_FRESHNESS_KEYS):
+        raise CatalogueError(f"{where}: [source.freshness] holds only {', '.join(_FRESHNESS_KEYS)}")
+    of = table.get("of", "fetch")
+    if of not in ("fetch", "vintage"):
+        raise CatalogueError(f"{where}: freshness.of must be 'fetch' (the last successful fetch) or 'vintage'")
+    limits: dict[str, float | None] = {}
+    for key in ("warn_after", "error_after"):
+        value = table.get(key)
+        try:
+            limits[key] = None if value is None else hours(str(value))
+        except ValueError as exc:
+            raise CatalogueError(f"{where}: freshness.{key}: {exc}") from None
+    warn, error = limits["warn_after"], limits["error_after"]
+    if warn is not None and error is not None and warn > error:
+        raise CatalogueError(f"{where}: freshness.warn_after is longer than error_after")
+    return {
+        "freshness_of": of,
+        "freshness_warn_after": "" if warn is None else f"{warn:g} hours",
+        "freshness_error_after": "" if error is None else f"{error:g} hours",
+    }
+
+
+def _parse_entry(entry: dict, where: str) -> Source:
+    source_id = _require(entry, "id", where)
+    where = f"{where} (id '{source_id}')"
+    dataset = _require(entry, "dataset", where)
+    for name, value in (("id", source_id), ("dataset", dataset)):
+        if not _ID.match(value):
+            raise CatalogueError(f"{where}: {name} '{value}' must be lower-case letters, digits and '_'")
+    location = entry.get("location")
+    if not isinstance(location, dict) or len(location) != 1 or next(iter(location)) not in {"seed", "path", "url"}:
+        raise CatalogueError(f"{where}: location must be exactly one of seed = ..., path = ..., url = ...")
+    kind, target = next(iter(location.items()))
+    vintage = _require(entry, "vintage", where)
+    try:
+        dt.date.fromisoformat(vintage)
+    except ValueError as exc:
+        raise CatalogueError(f"{where}: vintage '{vintage}' is not a YYYY-MM-DD date") from exc
+    measures = tuple(
+        MeasureSpec(
+            measure=_require(m, "measure", where),
+            unit=_require(m, "unit", where),
+            currency=m.get("currency"),
+            scales=tuple(float(s) for s in m.get("scales", [1])),
+        )
+        for m in entry.get("measures", [])
+    )
+    if not measures:
+        raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
+    return Source(
+        id=source_id,
+        dataset=dataset,
+        publisher=_require(entry, "publisher", where),
+        title=_require(entry, "title", where),
+        licence=_require(entry, "licence", where),
+        attribution=_require(entry, "attribution", where),
+        location_kind=kind,
+        location=str(target),
+        vintage=vintage,
+        homepage=entry.get("homepage", ""),
+        measures=measures,
+        **_parse_http(entry, kind, where),
+        **_parse_freshness(entry, where),
+    )
+
+
+def load_catalogue(path: Path) -> list[Source]:
+    """Read and check the catalogue.
+
+    Args:
+        path: the TOML file.
+
+    Returns:
+        The entries, in file order.
+
+    Raises:
+        CatalogueError: on a missing field, a bad id or vintage, or a duplicated id.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogueError(f"catalogue {path}: {exc}") from exc
+    sources = [
+        _parse_entry(e, f"catalogue {path.name}, source #{i + 1}") for i, e in enumerate(document.get("source", []))
+    ]
+    seen: set[str] = set()
+    for s in sources:
+        if s.id in seen:
+            raise CatalogueError(f"catalogue {path.name}: id '{s.id}' appears twice")
+        seen.add(s.id)
+    return sources

@@ -1,0 +1,422 @@
+"""Shared helpers to read publisher CSV text safely: bytes checks, numbers that refuse to guess, records with the
+line they start on, and errors that name the source, the file, the row and the rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from warehouse.common.errors import SourceError
+
+# A plain decimal number, finite as a float: at most 30 digits before the point and a two-digit exponent, so
+# '1e999' or a 400-digit string is text to quarantine, never an infinite value. schemas.rules uses it too.
+NUMBER = r"[+-]?(\d{1,30}(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?"
+_NUMBER = re.compile(f"^{NUMBER}$")
+
+
+def decode_text(data: bytes, *, source_id: str, file: str) -> str:
+    """Decode a CSV payload as UTF-8 (a BOM is allowed) after refusing what is not CSV text.
+
+    Raises:
+        SourceError: 'empty_file', 'gzip_not_csv', 'html_not_csv' or 'encoding'.
+    """
+    if not data.strip():
+        raise SourceError("the file is empty", source_id=source_id, file=file, rule="empty_file")
+    if data[:2] == b"\x1f\x8b":
+        raise SourceError(
+            "gzip bytes, not CSV text: decompress first", source_id=source_id, file=file, rule="gzip_not_csv"
+        )
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        raise SourceError("an HTML/XML page, not CSV", source_id=source_id, file=file, rule="html_not_csv")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(
+            f"bytes that are not UTF-8 at offset {exc.start} (cp1252 or latin-1?)",
+            source_id=source_id,
+            file=file,
+            row=line,
+            rule="encoding",
+        ) from exc
+
+
+def to_number(text: str | None) -> float:
+    """A published cell as a float, or NaN when it is not a plain number.
+
+    Thousands separators, units, 'n/a' and the like are not guessed at: they give NaN, and the caller keeps
+    the text so validation quarantines the row with the value as published.
+    """
+    if text is None:
+        return math.nan
+    text = text.strip()
+    return float(text) if _NUMBER.match(text) else math.nan
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """The file being read and its source, so that every error can name both.
+
+    Attributes:
+        path: the file.
+        source_id: the catalogue id of the source.
+    """
+
+    path: Path
+    source_id: str
+
+    def error(self, message: str, *, rule: str, row: int | None = None) -> SourceError:
+        """Build a SourceError about this file.
+
+        Args:
+            message: what is wrong; the file name is prepended.
+            rule: the rule that was broken.
+            row: the 1-based line number at fault, or None for the whole file.
+
+        Returns:
+            The error, ready to raise.
+        """
+        return SourceError(
+            f"{self.path.name}: {message}", source_id=self.source_id, file=str(self.path), row=row, rule=rule
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """One CSV record and the physical line it starts on.
+
+    Attributes:
+        line: 1-based physical line number where the record starts (a quoted field may span lines).
+        cells: the record's fields, unmodified.
+    """
+
+    line: int
+    cells: list[str]
+
+
+def read_records(text: str, src: FileRef) -> Iterator[Record]:
+    """Split CSV text into records, each with the physical line it starts on.
+
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``; a quoted field spanning lines makes its record span them.
+
+    Args:
+        text: the decoded file content.
+        src: the file, for error messages.
+
+    Yields:
+        One Record per CSV record, blank lines included (as empty cell lists).
+
+    Raises:
+        SourceError: rule 'csv_syntax' when the csv module cannot read a record.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not EOF
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise src.error(f"unreadable CSV: {err}", row=start, rule="csv_syntax") from err
+        yield Record(line=start, cells=cells)
+        start = reader.line_num + 1
+
+
+def require_rows(rows: list[Record], src: FileRef) -> None:
+    """Fail when a file has a header but no data lines.
+
+    Args:
+        rows: the data records after the header, blank lines excluded.
+        src: the file, for error messages.
+
+    Raises:
+        SourceError: rule 'no_rows'.
+    """
+    if not rows:
+        raise src.error("a header but no data rows", rule="no_rows")
+
+
+def check_field_count(record: Record, expected: int, src: FileRef) -> None:
+    """Fail when a data record has a different number of fields than the header.
+
+    Args:
+        record: the data record.
+        expected: the number of header fields.
+        src: the file, for error messages.
+
+    Raises:
+        SourceError: rule 'field_count', naming the record's line.
+    """
+    if len(record.cells) != expected:
+        raise src.error(
+            f"line {record.line} has {len(record.cells)} fields, the header has {expected}",
+            row=record.line,
+            rule="field_count",
+        )
+
+
+def is_blank(cells: list[str]) -> bool:
+    """Tell whether a record is a blank line.
+
+    Args:
+        cells: the record's fields.
+
+    Returns:
+        True for an empty line (no field, or a single field of whitespace).
+    """
+    return not cells or (len(cells) == 1 and not cells[0].strip())
+
+
+def preview(cells: list[str], limit: int = 120) -> str:
+    """Show the start of a record in an error message.
+
+    Args:
+        cells: the record's fields.
+        limit: the most characters shown.
+
+    Returns:
+        The record, re-joined with commas, cut at ``limit`` and quoted.
+    """
+    joined = ",".join(cells)
+    return repr(joined if len(joined) <= limit else joined[:limit] + "...")
+
+
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t]*\r?\n")
+
+
+def _quoting_is_strict(lines: bytes, quotes: list[int]) -> bool:
+    """Whether every line holding a quote reads under the strict record reader (no stray quote)."""
+    starts = sorted({lines.rfind(b"\n", 0, q) + 1 for q in quotes})
+    ends = [lines.find(b"\n", start) for start in starts]
+    quoted = [lines[start : end if end != -1 else len(lines)] for start, end in zip(starts, ends, strict=True)]
+    try:
+        for _ in csv.reader((line.decode("utf-8") for line in quoted), strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
+
+
+_FIELD_STARTS = np.array([0x2C, 0x0A], dtype=np.uint8)  # a quoted field opens after a comma or a newline
+_FIELD_ENDS = np.array([0x2C, 0x0A, 0x0D], dtype=np.uint8)  # and closes before a comma or the line's end
+
+
+def _simply_quoted(buffer: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> bool:
+    """Whether every quoted field is ``"..."`` with no quote inside, opening a field and closing it: such lines
+    read under the strict record reader (the vectorised fast path of ``_quoting_is_strict``; anything else, an
+    escaped quote ``""`` among them, is left to it)."""
+    opened = (opens == 0) | np.isin(buffer[np.maximum(opens - 1, 0)], _FIELD_STARTS)
+    after = closes + 1
+    closed = (after >= len(buffer)) | np.isin(buffer[np.minimum(after, len(buffer) - 1)], _FIELD_ENDS)
+    return bool(opened.all() and closed.all())
+
+
+_BLANK_STARTS = np.array([0x0A, 0x0D, 0x20, 0x09], dtype=np.uint8)  # newline, carriage return, space, tab
+# Measured on the 2 GB benchmark file, the process's peak RSS after scan_lines by chunk size: 1 MiB 343 MiB,
+# 2 MiB 763, 8 MiB 1,763, 16 MiB 142, 32 MiB 163. Below 16 MiB the chunk's copies (carry + chunk, its lines,
+# the decoded text), each a little larger or smaller than the last, are served from glibc's heap and leave it
+# fragmented; at 16 MiB and above they are mapped and unmapped whole.
+SCAN_CHUNK = 16 << 20
+
+
+def one_record_per_line(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
+    """Whether every record of a CSV file is one physical line of UTF-8 text (see ``scan_lines``)."""
+    return scan_lines(path, chunk_size).one_record_per_line
+
+
+@dataclass(frozen=True)
+class LineScan:
+    """What one pass over a CSV file's bytes found.
+
+    Attributes:
+        one_record_per_line: every record is one physical line of UTF-8 text.
+        plain_ascii: every byte is ASCII and none is a control character Python's ``str.strip`` takes for
+            whitespace but Arrow's ``ascii_trim_whitespace`` does not (0x1c-0x1f): vectorised strip and
+            regular expressions then read cells exactly as Python's string methods do.
+    """
+
+    one_record_per_line: bool
+    plain_ascii: bool
+
+
+def scan_lines(
+    path: Path,
+    chunk_size: int = SCAN_CHUNK,
+    *,
+    min_line_length: int = 0,
+    progress: Callable[[int, bool], bool] | None = None,
+) -> LineScan:
+    """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
+    UTF-8 text, and whether the text is plain ASCII.
+
+    One record per line holds when the bytes are UTF-8, no line is blank or longer than the record reader's
+    field limit, no line ends in a lone carriage return, every line holds an even number of double quotes (a
+    quoted field that spans lines leaves an odd count on the line it starts on) and every line with quotes
+    reads under the strict record reader. A fast columnar reader may then number record ``i`` (0-based, after
+    a one-line header) as line ``i + 2``, exactly as the record-by-record reader would.
+
+    Args:
+        path: the CSV file.
+        chunk_size: bytes read at a time (memory stays bounded by it).
+        min_line_length: a shorter line cannot hold a record of the expected width (e.g. the header's
+            number of delimiters), so the record reader must say what it is (a blank record, or an error).
+        progress: called after each chunk whose lines all passed, with the number of physical lines checked so
+            far (the header's included) and whether they were all plain ASCII; returning False stops the scan
+            (its answer is then "no"). The checks are line by line, so those lines are one record each
+            whatever the rest of the file holds.
+
+    Returns:
+        What was found; ``one_record_per_line`` False means the file must be read record by record.
+    """
+    carry, plain, checked = b"", True, 0
+    no = LineScan(one_record_per_line=False, plain_ascii=False)
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            data = carry + chunk
+            if not chunk:
+                lines = data  # the last line, without a newline at the end
+            else:
+                cut = data.rfind(b"\n") + 1
+                lines, carry = data[:cut], data[cut:]
+            if not lines:
+                if not chunk:
+                    return LineScan(one_record_per_line=True, plain_ascii=plain)
+                continue
+            if not chunk and not lines.strip(b" \t\r"):
+                return no  # a last line of only blanks: the record reader drops it
+            buffer = np.frombuffer(lines, dtype=np.uint8)
+            newlines = np.flatnonzero(buffer == 0x0A)
+            lengths = np.diff(newlines, prepend=-1) - 1
+            if not chunk and newlines[-1:].tolist() != [len(buffer) - 1]:
+                lengths = np.append(lengths, len(buffer) - 1 - (newlines[-1] if len(newlines) else -1))
+            if lengths.max() > csv.field_size_limit():
+                return no  # a line longer than the record reader's field limit: let it refuse the field
+            if lengths.min() < min_line_length:
+                return no
+            line_starts = buffer[newlines[newlines < len(buffer) - 1] + 1]
+            # a line starting with a blank may be blank: look closer
+            blank_like = lines[0] in _BLANK_STARTS or np.isin(line_starts, _BLANK_STARTS).any()
+            if blank_like and _BLANK_LINE.search(lines):
+                return no
+            if b"\r" in lines and lines.count(b"\r") != lines.count(b"\r\n"):
+                return no
+            if not lines.isascii():
+                plain = False
+                try:
+                    lines.decode("utf-8")
+                except UnicodeDecodeError:
+                    return no
+            elif plain and ((buffer >= 0x1C) & (buffer <= 0x1F)).any():
+                plain = False
+            if b'"' in lines:
+                quotes = np.flatnonzero(buffer == 0x22)
+                # quotes pair up in order; a line holds an even number of them iff no pair straddles a newline
+                if len(quotes) % 2:
+                    return no
+                opens, closes = quotes[::2], quotes[1::2]
+                if (np.searchsorted(newlines, opens) != np.searchsorted(newlines, closes)).any():
+                    return no
+                if not _simply_quoted(buffer, opens, closes) and not _quoting_is_strict(lines, quotes.tolist()):
+                    return no
+            if not chunk:
+                return LineScan(one_record_per_line=True, plain_ascii=plain)
+            checked += len(newlines)
+            if progress is not None and not progress(checked, plain):
+                return no
+
+
+# the files scan_lines found not to be one record per line, by identity: a read that had to start over
+# (``ReadAgain``) goes to the record reader at once. Only "no" is kept: should a file change within the clock's
+# tick, a stale "no" only sends it to the record reader, which is exact for any file.
+_FAILED_SCANS: set[tuple[int, int, int, int, int]] = set()
+
+
+def _identity(path: Path) -> tuple[int, int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def failed_scan(path: Path) -> bool:
+    """Whether a finished ``ScanAhead`` found this file, as it is now, not to be one record per line."""
+    try:
+        return _identity(path) in _FAILED_SCANS
+    except OSError:
+        return False
+
+
+class ScanAhead:
+    """``scan_lines`` in a thread, telling as it goes how many lines it has checked.
+
+    A columnar reader may then parse a file while it is scanned, and hand out the records of the lines already
+    checked (they are one record per line, exactly numbered, whatever follows them), instead of waiting for a
+    pass over the whole file first (4-5 s of one core for a 2 GB file, before the first batch).
+    """
+
+    def __init__(self, path: Path, *, min_line_length: int = 0, chunk_size: int | None = None) -> None:
+        self._path = Path(path)
+        self._done = threading.Condition()
+        self._lines, self._plain = 0, True
+        self._result: LineScan | None = None
+        self._stopped = False
+        try:
+            self._identity: tuple[int, int, int, int, int] | None = _identity(self._path)
+        except OSError:
+            self._identity = None
+        threading.Thread(
+            target=self._run, args=(min_line_length, chunk_size or SCAN_CHUNK), name="tradewh-scan", daemon=True
+        ).start()
+
+    def _progress(self, lines: int, plain: bool) -> bool:
+        with self._done:
+            self._lines, self._plain = lines, plain
+            self._done.notify_all()
+            return not self._stopped
+
+    def _run(self, min_line_length: int, chunk_size: int) -> None:
+        result = LineScan(one_record_per_line=False, plain_ascii=False)
+        try:
+            result = scan_lines(self._path, chunk_size, min_line_length=min_line_length, progress=self._progress)
+        except OSError:
+            pass  # the record reader meets the same error and names it
+        finally:
+            with self._done:
+                self._result = result
+                if not self._stopped and self._identity is not None and not result.one_record_per_line:
+                    _FAILED_SCANS.add(self._identity)
+                self._done.notify_all()
+
+    def lines_checked(self, line: int) -> bool | None:
+        """Wait until line ``line`` (1-based, physical) is checked or the scan ends.
+
+        Returns:
+            Whether the lines up to it are plain ASCII (``LineScan.plain_ascii``) once they are known to be one
+            record each; None when the scan found a line that is not (the file must be read record by record).
+        """
+        with self._done:
+            self._done.wait_for(lambda: self._lines >= line or self._result is not None)
+            if self._lines >= line:
+                return self._plain
+            assert self._result is not None
+            return self._result.plain_ascii if self._result.one_record_per_line else None
+
+    def result(self) -> LineScan:
+        """Wait for the whole scan."""
+        with self._done:
+            self._done.wait_for(lambda: self._result is not None)
+            assert self._result is not None
+            return self._result
+
+    def stop(self) -> None:
+        """Stop at the next chunk (a reader that gave up): the answer is then not kept."""
+        with self._done:
+            self._stopped = True

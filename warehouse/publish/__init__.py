@@ -1,0 +1,22 @@
+"""Publish: one writer at a time (``lock``), the built file swapped in atomically with the last publishes kept
+(``publish``), an earlier one put back once checked (``rollback``), an unchanged warehouse published again with
+the run's audit (``republish``), and what a dead run left cleared (``debris``)."""
+
+from warehouse.publish.debris import clear_debris
+from warehouse.publish.lock import LoadRunning, writer_lock
+from warehouse.publish.publish import build_stamp, discard, history, history_dir, publish
+from warehouse.publish.republish import (
+    carried_copies,
+    carry_over,
+    drop_carried,
+    largest_revisions,
+    republish,
+    take_carried,
+)
+from warehouse.publish.rollback import NothingToRollBackTo, RollbackError, rollback
+
+__all__ = [
+    "LoadRunning", "NothingToRollBackTo", "RollbackError", "build_stamp", "carried_copies", "carry_over",
+    "clear_debris", "discard", "drop_carried", "history", "history_dir", "largest_revisions", "publish",
+    "republish", "rollback", "take_carried", "writer_lock",
+]  # fmt: skip
