@@ -105,17 +105,15 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("warehouse.build.builder:_load_reference", "reference tables"),
     Candidate("warehouse.build.builder:_load_audit", "audit tables"),
     Candidate("warehouse.build.builder:check_trade_figures", "check core.fct_trade_figure"),
-    Candidate("warehouse.publish.publish:publish", "publish"),
+    Candidate("warehouse.publish.swap:publish", "publish"),
     # the no-op path: a run that changed nothing republishes the published file without rebuilding it
     Candidate("warehouse.build.inputs:build_inputs", "build inputs digest"),
     Candidate("warehouse.build.inputs:reason_to_rebuild", "reason to rebuild"),
-    Candidate("warehouse.publish.republish:republish", "republish (no rebuild)"),
-    Candidate(
-        "warehouse.publish.republish:_copy_for_carrying", "copy of the published file, made while Prefect starts"
-    ),
-    Candidate("warehouse.publish.republish:take_carried", "take the copy made while Prefect started (wait for it)"),
+    Candidate("warehouse.publish.noop:republish", "republish (no rebuild)"),
+    Candidate("warehouse.publish.noop:_copy_for_carrying", "copy of the published file, made while Prefect starts"),
+    Candidate("warehouse.publish.noop:take_carried", "take the copy made while Prefect started (wait for it)"),
     Candidate("warehouse.build.inputs:stamp_build", "record build inputs"),
-    Candidate("warehouse.publish.republish:largest_revisions", "largest revisions (artifacts)"),
+    Candidate("warehouse.publish.noop:largest_revisions", "largest revisions (artifacts)"),
 )
 
 

@@ -375,7 +375,7 @@ def test_a_third_publish_discards_the_oldest_file_in_a_thread_and_debris_clears_
 
 
 def test_discard_renames_at_once_and_unlinks_in_its_thread(tmp_path):
-    from warehouse.publish.publish import discard
+    from warehouse.publish.swap import discard
 
     doomed = tmp_path / "big.duckdb"
     doomed.write_bytes(b"x" * 1024)

@@ -21,7 +21,7 @@ from tests.conftest import PROJECT_ROOT, run_nightly
 from warehouse import build, publish
 from warehouse.extract.catalogue import load_catalogue
 from warehouse.orchestrate import prefect_server
-from warehouse.publish import republish as republish_module
+from warehouse.publish import noop, swap
 from warehouse.publish.debris import clear_debris
 
 SOURCE_ID = "mofcom_2012_technology_trade"
@@ -265,13 +265,13 @@ def test_a_no_op_run_publishes_the_copy_carried_over_and_a_run_that_builds_drops
     path = published(project)
     before = figures(path)
     clones: list[str] = []
-    real_clone = republish_module._clone
+    real_clone = noop._clone
 
     def spy(source: Path, target: Path, stop: threading.Event | None = None) -> bool:
         clones.append(threading.current_thread().name)
         return real_clone(source, target, stop)
 
-    monkeypatch.setattr(republish_module, "_clone", spy)
+    monkeypatch.setattr(noop, "_clone", spy)
     with monkeypatch.context() as patched:
         no_build(patched)
         publish.carry_over(path)  # what `tradewh load` does before the flow starts
@@ -345,7 +345,7 @@ def test_a_no_op_publish_that_fails_leaves_the_published_file_and_the_next_run_r
 
     with monkeypatch.context() as patched:
         no_build(patched)
-        patched.setattr(build, "failpoint", fail_at)
+        patched.setattr(swap, "failpoint", fail_at)
         with pytest.raises(RuntimeError, match="the disk is full"):
             run(project)
     assert sha256(path) == kept

@@ -21,7 +21,7 @@ from pathlib import Path
 from warehouse.build.inputs import truncation
 from warehouse.common.settings import Settings
 from warehouse.lake.manifest import MANIFEST, file_problems, sha256_file
-from warehouse.publish.publish import history, open_checked
+from warehouse.publish.swap import history, open_checked
 
 WAREHOUSE = Path("warehouse") / "tradewh.duckdb"
 

@@ -4,8 +4,7 @@ the run's audit (``republish``), and what a dead run left cleared (``debris``)."
 
 from warehouse.publish.debris import clear_debris
 from warehouse.publish.lock import LoadRunning, writer_lock
-from warehouse.publish.publish import build_stamp, discard, history, history_dir, publish
-from warehouse.publish.republish import (
+from warehouse.publish.noop import (
     carried_copies,
     carry_over,
     drop_carried,
@@ -13,7 +12,8 @@ from warehouse.publish.republish import (
     republish,
     take_carried,
 )
-from warehouse.publish.rollback import NothingToRollBackTo, RollbackError, rollback
+from warehouse.publish.restore import NothingToRollBackTo, RollbackError, rollback
+from warehouse.publish.swap import build_stamp, discard, history, history_dir, publish
 
 __all__ = [
     "LoadRunning", "NothingToRollBackTo", "RollbackError", "build_stamp", "carried_copies", "carry_over",

@@ -146,7 +146,7 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse.publish.lock import writer_lock
-    from warehouse.publish.rollback import RollbackError, rollback
+    from warehouse.publish.restore import RollbackError, rollback
 
     with writer_lock(settings.home):
         try:

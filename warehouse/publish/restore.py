@@ -11,7 +11,7 @@ import duckdb
 from warehouse.build.builder import check_trade_figures
 from warehouse.build.inputs import truncation
 from warehouse.build.models import BuildError
-from warehouse.publish.publish import _fsync_dir, _link_or_copy, build_stamp, history, history_dir, open_checked
+from warehouse.publish.swap import _fsync_dir, _link_or_copy, build_stamp, history, history_dir, open_checked
 
 
 class RollbackError(RuntimeError):

@@ -17,7 +17,7 @@ import duckdb
 from warehouse.build.inputs import AUDIT_TABLES, LARGEST_REVISIONS, BuildInputs, stamp
 from warehouse.common.readonly import connect_read_only
 from warehouse.lake import audit
-from warehouse.publish.publish import discard, publish
+from warehouse.publish.swap import discard, publish
 
 CLONE_STEP = 64 * 1024**2  # _clone copies in steps of this size; a copy made ahead (carry_over) may stop between
 
