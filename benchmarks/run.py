@@ -602,6 +602,8 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                     ),
                 )  # fmt: skip
                 size["checks"].setdefault("c", []).append(load_outcome(home))
+                if "rebuilding the warehouse" in (logs / f"c-{tag}.log").read_text():  # e.g. the code changed
+                    size["checks"]["c"][-1]["rebuilt"] = True
             if loaded and "empty_warm" in measures:
                 record(
                     "empty_warm",
@@ -630,7 +632,9 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                             ),
                         )  # fmt: skip
                         outcome = load_outcome(srv_home)
-                        outcome["on_server"] = "runs on the Prefect server at" in Path(run.log).read_text()
+                        text = Path(run.log).read_text()
+                        outcome["on_server"] = "runs on the Prefect server at" in text
+                        outcome["rebuilt"] = key == "c_srv" and "rebuilding the warehouse" in text
                         size["checks"].setdefault(key, []).append(outcome)
                         if run.returncode != 0 or outcome.get("rows_loaded") != files["clean"]["rows"]:
                             break
@@ -1064,6 +1068,13 @@ def render(results: dict[str, Any]) -> str:
             )
         for c in s["checks"].get("c", [])[:1]:
             checks.append(f"{s['rows']:,} rows: (c) source `{c.get('source_status')}` ({c.get('message')})")
+        for key in ("c", "c_srv"):
+            rebuilt = sum(bool(c.get("rebuilt")) for c in s["checks"].get(key, []))
+            if rebuilt:
+                checks.append(
+                    f"{s['rows']:,} rows: **{LABELS[key].split(',')[0]} rebuilt the warehouse in {rebuilt} of "
+                    f"{len(s['checks'][key])} runs** (its log says why, e.g. the code changed since (b)): not a no-op"
+                )
         for key in ("b_srv", "c_srv"):
             on = [c.get("on_server") for c in s["checks"].get(key, [])]
             for c in s["checks"].get(key, [])[:1]:
