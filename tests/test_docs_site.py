@@ -153,31 +153,6 @@ CHROMIUM_FLAGS = (
 )
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium, or skip (outside CI) / fail (in CI) with how to install it."""
-    found = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and os.access(p, os.X_OK)), None)
-    if found is None:
-        reason = "Chromium not found (/usr/bin/chromium or chromium on PATH): apt-get install -y chromium (as root)"
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI must run the browser tests: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return found
-
-
-@pytest.fixture(scope="module")
-def no_network_prefix() -> list[str]:
-    """``unshare --net`` where a new, empty network namespace can be made (root); nothing otherwise."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    try:
-        probe = subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [unshare, "--net"] if probe.returncode == 0 else []
-
-
 class DevTools:
     """Chromium driven over ``--remote-debugging-pipe``: one page, its console errors collected."""
 

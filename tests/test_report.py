@@ -628,40 +628,6 @@ CHROME_OWN_PAGES = ("chrome://", "chrome-untrusted://", "devtools://", "chrome-e
 LOG_RECORD = re.compile(r"^\[\d+:\d+:\d+/\d+\.\d+:", re.MULTILINE)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def find_chromium() -> str | None:
-    """Debian's ``/usr/bin/chromium``, else ``chromium`` on PATH, else None."""
-    return next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and os.access(p, os.X_OK)), None)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, or skip (outside CI) / fail (in CI) with how to install it."""
-    found = find_chromium()
-    if found is None:
-        reason = "Chromium not found (/usr/bin/chromium or chromium on PATH): apt-get install -y chromium (as root)"
-        if _in_ci():
-            pytest.fail(f"CI must run the browser tests: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return found
-
-
-@pytest.fixture(scope="session")
-def no_network_prefix() -> list[str]:
-    """``unshare --net`` where a new, empty network namespace can be made (root); nothing otherwise."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    try:
-        probe = subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [unshare, "--net"] if probe.returncode == 0 else []
-
-
 @dataclass
 class BrowserRun:
     returncode: int
