@@ -12,7 +12,6 @@ import hashlib
 import http.server
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -424,21 +423,35 @@ def load(workdir: Path) -> Load:
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
     }
     env.pop("TRADEWH_FAILPOINT", None)
+    usage_file = workdir / f"usage-{time.monotonic_ns()}.json"
     with open(workdir / f"load-{time.monotonic_ns()}.log", "w+") as log:
         started = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "warehouse.serve.cli", "load"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+        # Linux keeps a process's peak RSS across exec, so a load forked straight from this (large) pytest process
+        # would report pytest's own peak: a small Python in between starts the load and waits for it
+        subprocess.run(
+            [sys.executable, "-c", WAIT_FOR_LOAD, str(usage_file), sys.executable, "-m", "warehouse.serve.cli", "load"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, check=False, timeout=600,
         )  # fmt: skip
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)  # ru_maxrss: the largest of the load and what it waited for
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # Prefect's server, if the load left it running
         seconds = time.monotonic() - started
+        code, maxrss_kib = json.loads(usage_file.read_text())
         log.seek(0)
-        return Load(proc.returncode, log.read(), usage.ru_maxrss * 1024, seconds)  # Linux: ru_maxrss in KiB
+        return Load(code, log.read(), maxrss_kib * 1024, seconds)  # Linux: ru_maxrss in KiB
+
+
+# the load in its own session, waited for with its own resource use; Prefect's server, if left running, ended
+WAIT_FOR_LOAD = """
+import json, os, signal, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], start_new_session=True)
+try:
+    _, status, usage = os.wait4(proc.pid, 0)
+finally:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+with open(sys.argv[1], "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), usage.ru_maxrss], out)
+"""
 
 
 def published(warehouse: Path) -> dict[str, list[tuple]]:
