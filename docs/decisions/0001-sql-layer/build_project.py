@@ -6,9 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-from warehouse import build, freshness
 from warehouse.catalogue import load_catalogue
 from warehouse.settings import load_settings
+
+from warehouse import build, freshness
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 s = load_settings()

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import duckdb
-
-from warehouse import build
 from warehouse.catalogue import load_catalogue
 from warehouse.settings import load_settings
+
+from warehouse import build
 
 s = load_settings()
 catalogue = load_catalogue(s.catalogue_path)

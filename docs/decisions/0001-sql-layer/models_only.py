@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import duckdb
+from warehouse.settings import load_settings
 
 from warehouse import build
-from warehouse.settings import load_settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 s = load_settings()

@@ -240,8 +240,9 @@ def port(sql_dir: Path, warehouse: Path, out: Path, storage_version: str, memory
             yaml.safe_dump({"version": 2, "models": list(entries.values())}, sort_keys=False, width=120)
         )
     # the build's check (warehouse.build.check_trade_figures) as dbt singular tests: a row returned fails
-    from schemas.trade_figure import TradeFigure
     from warehouse.sql_checks import ident, translate
+
+    from schemas.trade_figure import TradeFigure
 
     rules, shape = translate(TradeFigure, columns)
     assert not shape, shape

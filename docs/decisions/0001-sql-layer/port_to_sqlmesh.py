@@ -87,8 +87,9 @@ def port(sql_dir: Path, warehouse: Path, out: Path, storage_version: str, memory
         external.append({"name": f"{schema}.{table}", "columns": {c: t for c, t in cols}})
     con.close()
     (out / "external_models.yaml").write_text(yaml.safe_dump(external, sort_keys=False))
-    from schemas.trade_figure import TradeFigure
     from warehouse.sql_checks import ident, translate
+
+    from schemas.trade_figure import TradeFigure
 
     rules, _ = translate(TradeFigure, columns)
     audits, names = [], []
