@@ -1,0 +1,11 @@
+"""Build: a new DuckDB file from the lake, the reference lists and ``sql/`` (models in dependency order, stored
+where the file says), checked against the conformed trade figure, stamped with what it was built from."""
+
+from warehouse.build.builder import build_warehouse, check_trade_figures
+from warehouse.build.inputs import BuildInputs, build_inputs, reason_to_rebuild, stamp_build, stored_views_reading_audit
+from warehouse.build.models import BuildError, create_object, materialization, sql_files
+
+__all__ = [
+    "BuildError", "BuildInputs", "build_inputs", "build_warehouse", "check_trade_figures", "create_object",
+    "materialization", "reason_to_rebuild", "sql_files", "stamp_build", "stored_views_reading_audit",
+]  # fmt: skip

@@ -1,0 +1,230 @@
+"""Build a complete warehouse file from the lake: raw tables, reference lists, the audit, every view in dependency
+order, the checks; on any failure the new file is removed (``build_warehouse``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from warehouse.build.models import SCHEMAS, BuildError, create_object, materialization, sql_files
+from warehouse.common.failpoints import failpoint
+from warehouse.common.reference import load_countries, load_country_aliases
+from warehouse.common.runlog import bar
+from warehouse.common.settings import load_settings
+from warehouse.extract.catalogue import Source
+from warehouse.lake.manifest import verified_lake_files
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa_arrow
+
+log = logging.getLogger(__name__)
+
+# DuckDB settings of the build's connection only (BI tools and analysts query with their own). DuckDB's
+# common-subplan optimizer stores a scan read by several branches once and re-reads it: for the balance mart
+# (the filtered fact read to find the repeated series, the paired ones and the one-row ones) that made the
+# stored query 14.8 s instead of 9.1 s at 10M rows; the other stored queries were unchanged by it.
+BUILD_CONFIG: dict[str, str] = {"disabled_optimizers": "common_subplan"}
+
+
+def _empty_table(dataset: str) -> pa_arrow.Table:
+    """A zero-row table with the dataset's columns, so its staging view binds before any load succeeded."""
+    import pandas as pd
+    import pyarrow as pa_arrow
+
+    from warehouse.stage.batches import model_for
+
+    schema = model_for(dataset).to_schema()
+    columns = {name: pd.Series(dtype=str(col.dtype)) for name, col in schema.columns.items()}
+    for extra in ("source_id", "vintage", "file_name", "file_sha256"):
+        columns.setdefault(extra, pd.Series(dtype="str"))
+    frame = pd.DataFrame(columns)
+    return pa_arrow.Table.from_pandas(frame, preserve_index=False)
+
+
+def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str]) -> dict[str, int]:
+    counts = {}
+    for dataset in datasets:
+        files = [str(f) for f in verified_lake_files(lake_dir, dataset)]  # each checked against its SHA-256
+        if files:
+            con.execute(f"create table raw.{dataset} as select * from read_parquet(?, union_by_name = true)", [files])
+        else:
+            empty = _empty_table(dataset)  # noqa: F841 (read by DuckDB's replacement scan)
+            con.execute(f"create table raw.{dataset} as select * from empty")
+        counts[dataset] = con.execute(f"select count(*) from raw.{dataset}").fetchall()[0][0]
+        log.info("build: raw.%s loaded, %s rows from %d lake file(s)", dataset, f"{counts[dataset]:,}", len(files))
+    return counts
+
+
+def _load_frame(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str] | None = None
+) -> None:
+    """A frame as a table, with ``types`` (column -> DuckDB type) cast explicitly. A column DuckDB would type
+    ``NULL`` (nothing but empty lists or nulls to infer from) becomes text of the same shape (``"NULL"[]`` ->
+    ``VARCHAR[]``): BI tools cannot map a NULL-typed column."""
+    con.register("frame_to_load", frame)
+    try:
+        inferred = con.execute("select column_name, column_type from (describe select * from frame_to_load)").fetchall()
+        casts = {name: kind.replace('"NULL"', "VARCHAR") for name, kind in inferred if '"NULL"' in kind}
+        casts.update(types or {})
+        replace = ", ".join(f'cast("{name}" as {kind}) as "{name}"' for name, kind in casts.items())
+        con.execute(f"create table {table} as select * {f'replace ({replace})' if replace else ''} from frame_to_load")
+    finally:
+        con.unregister("frame_to_load")
+
+
+# catalogue fields whose type DuckDB cannot infer when every source leaves them empty: (header, name) pairs
+SOURCE_TYPES = {"headers_from_env": "varchar[][]", "secret_blocks": "varchar[][]"}
+
+
+def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: list[Source]) -> None:
+    """Every reference list in ``seeds/reference/`` as ``raw.ref_<name>`` (text columns), the catalogue as
+    ``raw.ref_sources``; countries and their aliases with their types."""
+    import pandas as pd
+
+    reference = seeds_dir / "reference"
+    typed = {"countries": load_countries(reference), "country_aliases": load_country_aliases(reference)}
+    for path in sorted(reference.glob("*.csv")):
+        frame = typed.get(path.stem)
+        if frame is None:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        _load_frame(con, f"raw.ref_{path.stem}", frame)
+    sources = pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "measures"} for s in catalogue])
+    _load_frame(con, "raw.ref_sources", sources, SOURCE_TYPES)
+
+
+def _load_audit(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """Every audit table (``warehouse.lake.audit.TABLES``) created with its columns, then filled with every record in
+    ``lake/_audit/<table>/``: a table nothing was recorded in yet exists, empty."""
+    from warehouse.lake.audit import TABLES, table_ddl
+
+    for table in TABLES:
+        con.execute(table_ddl(table))
+        files = sorted(str(f) for f in (lake_dir / "_audit" / table).glob("*.parquet"))
+        if files:
+            con.execute(
+                f"insert into audit.{table} by name select * from read_parquet(?, union_by_name = true) order by all",
+                [files],
+            )
+
+
+def build_warehouse(
+    target: Path,
+    *,
+    lake_dir: Path,
+    seeds_dir: Path,
+    sql_dir: Path,
+    catalogue: list[Source],
+    storage_version: str,
+    check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    finish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+) -> dict[str, int]:
+    """Build a complete warehouse file at ``target`` (which must not exist yet); on any failure, remove it.
+
+    Args:
+        target: the new DuckDB file.
+        lake_dir: the Parquet lake (raw tables and audit come from there).
+        seeds_dir: the shipped reference lists.
+        sql_dir: the view files (``staging/``, ``core/``, ``marts/``).
+        catalogue: the catalogue entries (``core.dim_source``).
+        storage_version: DuckDB storage version written, so older clients can open the file.
+        check: called with the open connection after the views exist; raises to refuse the build.
+        finish: called with the open connection once the check passed, before the file is checkpointed (to
+            record what the build was made from).
+        memory_limit: DuckDB's memory limit for the build (``TRADEWH_DUCKDB_MEMORY_LIMIT`` when None); beyond
+            it, sorts, joins, aggregates and windows spill to ``temp_dir``.
+        temp_dir: where DuckDB spills (``<TRADEWH_HOME>/tmp`` when None), created if missing. An in-memory
+            DuckDB has no spill folder of its own: without one, work larger than the limit fails.
+
+    Returns:
+        Row counts of the raw tables.
+    """
+    if memory_limit is None or temp_dir is None:
+        settings = load_settings()
+        memory_limit = memory_limit or settings.duckdb_memory_limit
+        temp_dir = temp_dir or settings.duckdb_temp_dir
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(temp_dir),
+            "preserve_insertion_order": False,  # nothing the build writes relies on row order; ORDER BY still holds
+            **BUILD_CONFIG,
+        }
+    )
+    try:
+        con.execute("set enable_progress_bar = false")  # a long statement would print bars into the flow's log
+        con.execute(f"attach '{_quote(target)}' as wh (storage_version '{_quote(storage_version)}')")
+        con.execute("use wh")
+        # no enclosing transaction: each statement commits on its own (measured at 10M rows: reading tables
+        # written in a still open transaction made the build 59.9 s instead of 50.6 s). The file is new and
+        # unpublished, so a failure mid-way only leaves a file that is deleted below.
+        for schema in SCHEMAS:
+            con.execute(f"create schema {schema}")
+        staged = {p.stem.removeprefix("stg_") for p in (sql_dir / "staging").glob("stg_*.sql")}
+        datasets = sorted({s.dataset for s in catalogue} | staged)  # every staging view needs its raw table
+        counts = _load_raw(con, lake_dir, datasets)
+        failpoint("load")  # raw tables loaded into the new file, views not yet built
+        _load_reference(con, seeds_dir, catalogue)
+        _load_audit(con, lake_dir)
+        files = sql_files(sql_dir)
+        for number, path in enumerate(files, start=1):
+            began = time.monotonic()
+            try:
+                create_object(con, path)
+            except duckdb.Error as exc:
+                raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
+            log.info(
+                "build %s %d/%d %s.%s (%s, %.1f s)",
+                bar(number, len(files)),
+                number,
+                len(files),
+                path.parent.name,
+                path.stem,
+                materialization(path),
+                time.monotonic() - began,
+            )
+        if check is not None:
+            check(con)
+        if finish is not None:
+            finish(con)
+        con.execute("checkpoint wh")
+        con.execute("use memory")
+        con.execute("detach wh")
+    except BaseException:
+        con.close()
+        for path in (target, target.with_name(target.name + ".wal")):
+            path.unlink(missing_ok=True)  # half a warehouse is no warehouse
+        raise
+    finally:
+        con.close()
+    return counts
+
+
+def _quote(text: object) -> str:
+    return str(text).replace("'", "''")
+
+
+def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
+    """Check the conformed fact against its pandera model, as SQL inside DuckDB; a broken rule refuses the build
+    (it is a mapping bug: the sources' rows were validated before)."""
+    from schemas.trade_figure import TradeFigure
+    from warehouse.build.checks import UntranslatableRule, check_relation, describe_failures
+
+    try:
+        failures = check_relation(con, "core.fct_trade_figure", TradeFigure)
+    except UntranslatableRule as exc:
+        raise BuildError(f"schemas/trade_figure.py: {exc}") from exc
+    if failures:
+        raise BuildError(
+            "core.fct_trade_figure breaks the conformed trade figure's rules (schemas/trade_figure.py):\n"
+            + describe_failures(failures)
+        )
