@@ -146,6 +146,8 @@ def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Ru
             sql_dir=settings.sql_dir,
             catalogue=catalogue,
             storage_version=settings.storage_version,
+            memory_limit=settings.duckdb_memory_limit,
+            temp_dir=settings.duckdb_temp_dir,
             check=build.check_trade_figures,
             finish=lambda con: (_finished(run)(con), build.stamp_build(con, inputs, run_id)),
         )

@@ -16,7 +16,7 @@ from warehouse.build.models import SCHEMAS, BuildError, create_object, materiali
 from warehouse.common.failpoints import failpoint
 from warehouse.common.reference import load_countries, load_country_aliases
 from warehouse.common.runlog import bar
-from warehouse.common.settings import load_settings
+from warehouse.common.settings import Settings
 from warehouse.extract.catalogue import Source
 from warehouse.lake.manifest import verified_lake_files
 
@@ -139,18 +139,17 @@ def build_warehouse(
         check: called with the open connection after the views exist; raises to refuse the build.
         finish: called with the open connection once the check passed, before the file is checkpointed (to
             record what the build was made from).
-        memory_limit: DuckDB's memory limit for the build (``TRADEWH_DUCKDB_MEMORY_LIMIT`` when None); beyond
+        memory_limit: DuckDB's memory limit for the build (``Settings.duckdb_memory_limit``'s default when None); beyond
             it, sorts, joins, aggregates and windows spill to ``temp_dir``.
-        temp_dir: where DuckDB spills (``<TRADEWH_HOME>/tmp`` when None), created if missing. An in-memory
+        temp_dir: where DuckDB spills (a ``tmp`` folder beside ``target`` when None), created if missing. An in-memory
             DuckDB has no spill folder of its own: without one, work larger than the limit fails.
 
     Returns:
         Row counts of the raw tables.
     """
-    if memory_limit is None or temp_dir is None:
-        settings = load_settings()
-        memory_limit = memory_limit or settings.duckdb_memory_limit
-        temp_dir = temp_dir or settings.duckdb_temp_dir
+    # the defaults, not the environment read again: the flow passes the settings it read once
+    memory_limit = memory_limit or Settings.duckdb_memory_limit
+    temp_dir = temp_dir or target.parent / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         config={

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import duckdb
 
-
 from warehouse.common.readonly import connect_read_only
 from warehouse.extract.catalogue import Source
 from warehouse.lake.manifest import MANIFEST
@@ -118,7 +117,8 @@ def _files(folder: Path, pattern: str = "**/*") -> Iterable[bytes]:
 
 
 def _lake(lake_dir: Path) -> Iterable[bytes]:
-    """Each source's manifest (the lake's commit point, see ``warehouse.lake.manifest``) and the stat of the files it names."""
+    """Each source's manifest (the lake's commit point, see ``warehouse.lake.manifest``) and the stat of the files
+    it names."""
     for manifest in sorted(lake_dir.glob(f"*/*/{MANIFEST}")):
         text = manifest.read_bytes()
         yield str(manifest.relative_to(lake_dir)).encode()

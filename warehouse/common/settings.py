@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
+DEFAULT_BATCH_ROWS = 200_000  # rows parsed and validated at a time (TRADEWH_BATCH_ROWS): memory follows it
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # warehouse/common/settings.py -> the checkout
 
 
@@ -42,12 +44,12 @@ class Settings:
     home: Path
     catalogue_path: Path
     allowed_roots: tuple[Path, ...]
-    reject_threshold: float
-    storage_version: str
-    cron: str
-    timezone: str
+    reject_threshold: float = 0.05
+    storage_version: str = "v1.3.0"
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
     duckdb_memory_limit: str = "512MB"
-    batch_rows: int = 200_000
+    batch_rows: int = DEFAULT_BATCH_ROWS
     duckdb_staging_memory_limit: str = "256MB"
     publish_history: int = 3
     notify_url: str = ""
@@ -103,20 +105,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     root = Path(env.get("TRADEWH_PROJECT_ROOT", PROJECT_ROOT)).resolve()
     home = Path(env.get("TRADEWH_HOME", root / "data")).resolve()
     extra = [Path(p).resolve() for p in env.get("TRADEWH_ALLOWED_ROOTS", "").split(os.pathsep) if p]
+    defaults = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}  # each written once, above
+    read = {
+        name: cast(env[variable]) if variable in env else defaults[name]
+        for name, (variable, cast) in ENVIRONMENT.items()
+    }
     return Settings(
         project_root=root,
         home=home,
         catalogue_path=Path(env.get("TRADEWH_CATALOGUE", root / "catalogue.toml")).resolve(),
         allowed_roots=(root, (root.parent / "shared").resolve(), *extra),
-        reject_threshold=float(env.get("TRADEWH_REJECT_THRESHOLD", "0.05")),
-        storage_version=env.get("TRADEWH_STORAGE_VERSION", "v1.3.0"),
-        cron=env.get("TRADEWH_CRON", "0 2 * * *"),
-        timezone=env.get("TRADEWH_TIMEZONE", "UTC"),
-        duckdb_memory_limit=env.get("TRADEWH_DUCKDB_MEMORY_LIMIT", "512MB"),
-        batch_rows=int(env.get("TRADEWH_BATCH_ROWS", "200000")),
-        duckdb_staging_memory_limit=env.get("TRADEWH_DUCKDB_STAGING_MEMORY_LIMIT", "256MB"),
-        publish_history=int(env.get("TRADEWH_PUBLISH_HISTORY", "3")),
-        notify_url=env.get("TRADEWH_NOTIFY_URL", ""),
-        log_days=int(env.get("TRADEWH_LOG_DAYS", "14")),
-        server_port=int(env.get("TRADEWH_SERVER_PORT", "4200")),
+        **read,
     )
+
+
+# the settings read from the environment: field -> (variable, how its text is read)
+ENVIRONMENT: dict[str, tuple[str, Callable[[str], object]]] = {
+    "reject_threshold": ("TRADEWH_REJECT_THRESHOLD", float),
+    "storage_version": ("TRADEWH_STORAGE_VERSION", str),
+    "cron": ("TRADEWH_CRON", str),
+    "timezone": ("TRADEWH_TIMEZONE", str),
+    "duckdb_memory_limit": ("TRADEWH_DUCKDB_MEMORY_LIMIT", str),
+    "batch_rows": ("TRADEWH_BATCH_ROWS", int),
+    "duckdb_staging_memory_limit": ("TRADEWH_DUCKDB_STAGING_MEMORY_LIMIT", str),
+    "publish_history": ("TRADEWH_PUBLISH_HISTORY", int),
+    "notify_url": ("TRADEWH_NOTIFY_URL", str),
+    "log_days": ("TRADEWH_LOG_DAYS", int),
+    "server_port": ("TRADEWH_SERVER_PORT", int),
+}

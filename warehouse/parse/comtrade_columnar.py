@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from warehouse.common.settings import DEFAULT_BATCH_ROWS
 from warehouse.parse.base import ParsedFile, ReadAgain
 from warehouse.parse.comtrade import (
     _INTEGER,
@@ -42,7 +43,7 @@ from warehouse.parse.csvtext import (
     to_number,
 )
 
-BATCH_ROWS = 200_000
+BATCH_ROWS = DEFAULT_BATCH_ROWS
 
 
 def batches_comtrade(

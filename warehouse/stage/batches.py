@@ -14,6 +14,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from schemas.rules import FrameRule, RunContext, validate_frame
+from warehouse.common.settings import DEFAULT_BATCH_ROWS
 from warehouse.extract.catalogue import Source
 from warehouse.extract.fetch import Payload
 from warehouse.lake.manifest import manifest, source_dir
@@ -23,7 +24,7 @@ from warehouse.stage import registry
 PROVENANCE_COLUMNS = ["source_id", "vintage", "file_name", "file_sha256"]
 
 
-BATCH_ROWS = 200_000  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
+BATCH_ROWS = DEFAULT_BATCH_ROWS  # rows per batch for parsers that stream (TRADEWH_BATCH_ROWS)
 
 
 def parser_for(dataset: str) -> Callable[..., ParsedFile]:
