@@ -100,6 +100,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # --- a browser, for the pages (report, docs): Debian's headless Chromium with no network -------------------------
 
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",  # as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # no host name resolves: nothing leaves the machine
+    "--enable-logging=stderr",
+    "--v=0",
+)
+
 
 def find_chromium() -> str | None:
     """Debian's ``/usr/bin/chromium``, else ``chromium`` on PATH, else None."""

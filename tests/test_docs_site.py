@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import CHROMIUM_FLAGS, PROJECT_ROOT
 from warehouse.common.readonly import connect_read_only
 from warehouse.serve.cli import main
 from warehouse.serve.docs_site import DocsError, collect, references, write_docs
@@ -136,21 +136,6 @@ def test_tradewh_docs_without_a_warehouse_says_run_load_first(tmp_path, monkeypa
 
 
 # --- in a real browser, through the DevTools protocol ------------------------------------------------------------
-
-
-# the same browser, flags and network namespace as tests/test_report.py (kept here: that file is the report's)
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",  # as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no host name resolves: nothing leaves the machine
-    "--enable-logging=stderr",
-)
 
 
 class DevTools:

@@ -32,7 +32,7 @@ from urllib.parse import unquote
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import CHROMIUM_FLAGS, PROJECT_ROOT
 from warehouse.build.models import refresh_stored
 from warehouse.serve.cli import main
 from warehouse.serve.report import ReportError, build_report, write_report
@@ -611,19 +611,6 @@ def test_report_without_a_warehouse_says_run_load_first(tmp_path, monkeypatch, c
 
 # --- in a real browser ----------------------------------------------------------------------------------------
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",  # as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no host name resolves: nothing leaves the machine
-    "--enable-logging=stderr",
-    "--v=0",
-)
 CHROME_OWN_PAGES = ("chrome://", "chrome-untrusted://", "devtools://", "chrome-extension://")
 LOG_RECORD = re.compile(r"^\[\d+:\d+:\d+/\d+\.\d+:", re.MULTILINE)
 

@@ -10,7 +10,7 @@ When a run loaded nothing and the inputs' digest equals the published file's, a 
 file plus this run's audit rows. ``republish`` produces exactly that without the data work: it copies the published
 file to a new temporary file in the kernel (``copy_file_range``, which clones extents on file systems that can),
 appends the run's audit rows from the lake's audit Parquet to the copy, and publishes it with
-``warehouse.build.models.publish``, the swap a build uses: readers keep the file they opened, the file replaced becomes
+``warehouse.publish.swap.publish``, the swap a build uses: readers keep the file they opened, the file replaced becomes
 ``.previous`` (``tradewh rollback`` works as after a build), and a crash leaves the published file as it was (the
 temporary ``.building`` file is cleared by the next run). Two other designs were rejected: appending to the
 published file in place (a reader's open file would change under it, and a crash could leave it half-written), and

@@ -10,7 +10,7 @@ from pathlib import Path
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old content or the new, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".part-{path.name}-")  # debris clears .part-* left by a kill
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

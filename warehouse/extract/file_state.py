@@ -26,9 +26,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from warehouse.common.atomic import write_text_atomic
 
 STATE_FILE = "_file_state.json"
 VERSION = 1
@@ -126,16 +127,5 @@ def save_state(raw_dir: Path, source_id: str, files: dict[str, FileSeen]) -> Non
         source_id: the catalogue entry.
         files: absolute path -> what this fetch saw; files no longer located drop out.
     """
-    path = state_path(raw_dir, source_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"version": VERSION, "files": {p: asdict(s) for p, s in sorted(files.items())}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-file-state-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(state_path(raw_dir, source_id), json.dumps(document, indent=2, sort_keys=True))

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from warehouse.common.atomic import write_text_atomic
 
 STATE_FILE = "_http_state.json"
 VERSION = 1
@@ -122,17 +122,7 @@ def load_state(raw_dir: Path, source_id: str) -> dict[str, KeptResponse]:
 
 
 def _write_atomic(path: Path, document: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-http-state-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=True))
 
 
 def remember(raw_dir: Path, source_id: str, url: str, kept: KeptResponse) -> None:

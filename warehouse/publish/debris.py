@@ -15,8 +15,8 @@ PATTERNS = (
     ("lake", "**/.manifest-*"),  # a manifest being written
     ("warehouse", ".*.building"),  # a warehouse file being built
     ("warehouse", ".*.building.wal"),
-    ("warehouse", ".*.discarded"),  # a replaced file whose deletion had not finished (warehouse.build.models.discard)
-    ("warehouse", "history/.*.building"),  # a history entry being linked (warehouse.build.models.publish)
+    ("warehouse", ".*.discarded"),  # a replaced file whose deletion had not finished (warehouse.publish.swap.discard)
+    ("warehouse", "history/.*.building"),  # a history entry being linked (warehouse.publish.swap.publish)
     ("warehouse", "history/.*.discarded"),  # a history entry past TRADEWH_PUBLISH_HISTORY, not yet deleted
     ("tmp", "duckdb_temp_*"),  # DuckDB's spill files of a build (it deletes them itself when it closes)
 )
@@ -28,7 +28,7 @@ def clear_debris(home: Path, keep: Collection[Path] = ()) -> list[Path]:
     Args:
         home: the data folder.
         keep: temporary files of this run to leave alone (the copy ``tradewh load`` carries over for a no-op run,
-            ``warehouse.build.inputs.carry_over``).
+            ``warehouse.publish.noop.carry_over``).
 
     Returns:
         The files removed.

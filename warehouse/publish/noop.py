@@ -150,7 +150,7 @@ def drop_carried(published: Path | None = None) -> None:
 
 
 def _remove(path: Path) -> None:
-    """Delete a copy and its WAL; a large file is unlinked in a thread (``warehouse.build.models.discard``)."""
+    """Delete a copy and its WAL; a large file is unlinked in a thread (``warehouse.publish.swap.discard``)."""
     path.with_name(path.name + ".wal").unlink(missing_ok=True)
     with contextlib.suppress(FileNotFoundError):
         discard(path)
