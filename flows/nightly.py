@@ -183,7 +183,8 @@ def load_source(
         result.rows_rejected = staged.rows_read - staged.rows_valid
         result.quarantine = staged.quarantine
         result.vintages = staged.vintages
-        refusal = audit.over_threshold(staged.rows_read, result.rows_rejected, settings.reject_threshold)
+        threshold = source.threshold(settings.reject_threshold)
+        refusal = audit.over_threshold(staged.rows_read, result.rows_rejected, threshold)
         if refusal:
             staged.discard()
             result.message = refusal

@@ -76,3 +76,16 @@ def test_http_keys_are_named_never_given(tmp_path):
     path.write_text(text + '\n[source.http]\nheaders_from_env = { "X-Key" = "abc def 123" }\n')
     with pytest.raises(CatalogueError, match="must be a header name and its value a name"):
         load_catalogue(path)
+
+
+def test_a_source_may_set_its_own_reject_threshold(tmp_path):
+    base = (PROJECT_ROOT / "catalogue.toml").read_text()
+    own = tmp_path / "own.toml"
+    own.write_text(base.replace('vintage = "2013-12-01"', 'vintage = "2013-12-01"\nreject_threshold = 0.01', 1))
+    by_id = {s.id: s for s in load_catalogue(own)}
+    assert by_id["wdi_2013"].threshold(0.05) == 0.01
+    assert by_id["wdi_current"].threshold(0.05) == 0.05
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base.replace('vintage = "2013-12-01"', 'vintage = "2013-12-01"\nreject_threshold = 5', 1))
+    with pytest.raises(CatalogueError, match="reject_threshold must be a share between 0 and 1"):
+        load_catalogue(bad)

@@ -62,6 +62,12 @@ class Source:
     freshness_of: str = "fetch"
     freshness_warn_after: str = ""
     freshness_error_after: str = ""
+    # reject_threshold = 0.01: the share of rejected rows above which this source fails (None = the setting)
+    reject_threshold: float | None = None
+
+    def threshold(self, default: float) -> float:
+        """The share of rejected rows above which this source fails: its own, else the setting's default."""
+        return default if self.reject_threshold is None else self.reject_threshold
 
     def allows(self, measure: str, unit: str, scale: float) -> bool:
         """Whether the catalogue declares this measure with this unit and scale."""
@@ -184,6 +190,10 @@ def _parse_entry(entry: dict, where: str) -> Source:
     )
     if not measures:
         raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
+    threshold = entry.get("reject_threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                                  or not 0 <= threshold <= 1):
+        raise CatalogueError(f"{where}: reject_threshold must be a share between 0 and 1 (0.01 = 1 %)")
     return Source(
         id=source_id,
         dataset=dataset,
@@ -198,6 +208,7 @@ def _parse_entry(entry: dict, where: str) -> Source:
         measures=measures,
         **_parse_http(entry, kind, where),
         **_parse_freshness(entry, where),
+        reject_threshold=None if threshold is None else float(threshold),
     )
 
 
