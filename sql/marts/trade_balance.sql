@@ -1,4 +1,7 @@
 -- grain: one row per source x reporter x partner x period x classification x category x measure (latest vintage)
+-- The world and regional groups are reported too (WDI, UNCTAD publish them): their "balance" is not a country's
+-- balance (the world's is a global reporting asymmetry), so is_aggregate says which rows they are; a query that
+-- ranks or compares countries filters `where not is_aggregate`.
 create or replace view marts.trade_balance as
 with
 
@@ -6,15 +9,26 @@ balances as (
     select * from marts.trade_balance_vintages
 ),
 
+countries as (
+    select * from core.dim_country
+),
+
 final as (
-    select * exclude (is_latest_vintage)
+    select
+        balances.* exclude (is_latest_vintage),
+        -- aggregates flagged (core.dim_country.is_aggregate; a code missing there counts as an aggregate: unknown
+        -- is not an economy)
+        coalesce(reporters.is_aggregate, true) as is_aggregate,
+        coalesce(partners.is_aggregate, true) as is_partner_aggregate,
     from balances
-    where is_latest_vintage
+    left join countries as reporters on reporters.iso3 = balances.reporter
+    left join countries as partners on partners.iso3 = balances.partner
+    where balances.is_latest_vintage
 )
 
 select * from final;
 
-comment on view marts.trade_balance is 'Trade balance (exports - imports) of the latest vintage: exports, imports, balance, coverage ratio and total trade by reporter, partner, period, category and measure. Pairs only figures of one source, vintage, measure and unit. marts.trade_balance_vintages has every vintage.';
+comment on view marts.trade_balance is 'Trade balance (exports - imports) of the latest vintage: exports, imports, balance, coverage ratio and total trade by reporter, partner, period, category and measure. Pairs only figures of one source, vintage, measure and unit. World and regional rows are flagged is_aggregate: not economies, leave them out of rankings. marts.trade_balance_vintages has every vintage.';
 comment on column marts.trade_balance.source_id is 'Catalogue entry the figures come from (core.dim_source)';
 comment on column marts.trade_balance.dataset is 'Publisher layout family of the source (wdi, press_release, ...)';
 comment on column marts.trade_balance.vintage is 'Release date of the figures (YYYY-MM-DD): the latest one';
@@ -37,3 +51,5 @@ comment on column marts.trade_balance.coverage_ratio_pct is 'exports / imports x
 comment on column marts.trade_balance.is_exports_derived is 'True when exports were not printed but derived (see derivation)';
 comment on column marts.trade_balance.is_imports_derived is 'True when imports were not printed but derived (see derivation)';
 comment on column marts.trade_balance.derivation is 'Formula of any derived side, e.g. import = total - export = 22.61 bn - 0.58 bn';
+comment on column marts.trade_balance.is_aggregate is 'True when the reporter is the world, a region, an income group or a sub-national group (core.dim_country.is_aggregate), or a code not in core.dim_country: its balance is not an economy''s (the world''s is a global reporting asymmetry); rankings of countries filter on not is_aggregate';
+comment on column marts.trade_balance.is_partner_aggregate is 'True when the partner is the world or another aggregate (core.dim_country.is_aggregate), e.g. WLD for trade with all partners';
