@@ -8,6 +8,21 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warehouse.extract.declared import (  # noqa: F401 (CatalogueError, IndicatorSpec, indicator_lines: re-exported)
+    CATEGORIES_FILE,
+    CatalogueError,
+    IndicatorSpec,
+    MeasureSpec,
+    check_against_reference,
+    check_declared_agree,
+    declares,
+    indicator_lines,
+    known_categories,
+    parse_aliases,
+    parse_indicators,
+    require,
+)
+
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -18,20 +33,6 @@ HTTP_TIMEOUT_S = 300.0  # the whole fetch of the URL: connecting, redirects, eve
 HTTP_READ_TIMEOUT_S = 60.0  # the longest wait to connect, or for the next bytes: a silent server is retried
 HTTP_MAX_BYTES = 2 * 1024**3  # every byte of the source's answers together (all pages), not per response
 _HTTP_KEYS = ("headers_from_env", "secret_blocks", "timeout_s", "read_timeout_s", "max_bytes")
-
-
-class CatalogueError(ValueError):
-    """The catalogue itself is wrong; the message names the entry and the field."""
-
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    """A measure a source holds, with its unit, currency and the scales its figures are printed in."""
-
-    measure: str
-    unit: str
-    currency: str | None
-    scales: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Source:
     freshness_error_after: str = ""
     # reject_threshold = 0.01: the share of rejected rows above which this source fails (None = the setting)
     reject_threshold: float | None = None
+    # [[source.indicators]]: indicators this source maps beyond the shipped list (seeds/reference/wdi_indicators.csv)
+    indicators: tuple[IndicatorSpec, ...] = ()
+    # [source.aliases] countries: (the publisher's code, the ISO3 code it stands for), beyond the shipped aliases
+    country_aliases: tuple[tuple[str, str], ...] = ()
 
     def threshold(self, default: float) -> float:
         """The share of rejected rows above which this source fails: its own, else the setting's default."""
@@ -71,17 +76,7 @@ class Source:
 
     def allows(self, measure: str, unit: str, scale: float) -> bool:
         """Whether the catalogue declares this measure with this unit and scale."""
-        return any(
-            m.measure == measure and m.unit == unit and any(abs(scale - s) < 1e-9 * max(1.0, s) for s in m.scales)
-            for m in self.measures
-        )
-
-
-def _require(entry: dict, key: str, where: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise CatalogueError(f"{where}: field '{key}' is required and must be a non-empty string")
-    return value
+        return declares(self.measures, measure, unit, scale)
 
 
 def _pairs(http: dict, key: str, where: str, name_pattern: re.Pattern[str]) -> tuple[tuple[str, str], ...]:
@@ -163,10 +158,10 @@ def _parse_freshness(entry: dict, where: str) -> dict[str, str]:
     }
 
 
-def _parse_entry(entry: dict, where: str) -> Source:
-    source_id = _require(entry, "id", where)
+def _parse_entry(entry: dict, where: str, categories: frozenset[tuple[str, str]] | None = None) -> Source:
+    source_id = require(entry, "id", where)
     where = f"{where} (id '{source_id}')"
-    dataset = _require(entry, "dataset", where)
+    dataset = require(entry, "dataset", where)
     for name, value in (("id", source_id), ("dataset", dataset)):
         if not _ID.match(value):
             raise CatalogueError(f"{where}: {name} '{value}' must be lower-case letters, digits and '_'")
@@ -174,15 +169,15 @@ def _parse_entry(entry: dict, where: str) -> Source:
     if not isinstance(location, dict) or len(location) != 1 or next(iter(location)) not in {"seed", "path", "url"}:
         raise CatalogueError(f"{where}: location must be exactly one of seed = ..., path = ..., url = ...")
     kind, target = next(iter(location.items()))
-    vintage = _require(entry, "vintage", where)
+    vintage = require(entry, "vintage", where)
     try:
         dt.date.fromisoformat(vintage)
     except ValueError as exc:
         raise CatalogueError(f"{where}: vintage '{vintage}' is not a YYYY-MM-DD date") from exc
     measures = tuple(
         MeasureSpec(
-            measure=_require(m, "measure", where),
-            unit=_require(m, "unit", where),
+            measure=require(m, "measure", where),
+            unit=require(m, "unit", where),
             currency=m.get("currency"),
             scales=tuple(float(s) for s in m.get("scales", [1])),
         )
@@ -191,16 +186,17 @@ def _parse_entry(entry: dict, where: str) -> Source:
     if not measures:
         raise CatalogueError(f"{where}: declare at least one [[source.measures]]")
     threshold = entry.get("reject_threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
-                                  or not 0 <= threshold <= 1):
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1
+    ):
         raise CatalogueError(f"{where}: reject_threshold must be a share between 0 and 1 (0.01 = 1 %)")
     return Source(
         id=source_id,
         dataset=dataset,
-        publisher=_require(entry, "publisher", where),
-        title=_require(entry, "title", where),
-        licence=_require(entry, "licence", where),
-        attribution=_require(entry, "attribution", where),
+        publisher=require(entry, "publisher", where),
+        title=require(entry, "title", where),
+        licence=require(entry, "licence", where),
+        attribution=require(entry, "attribution", where),
         location_kind=kind,
         location=str(target),
         vintage=vintage,
@@ -209,31 +205,50 @@ def _parse_entry(entry: dict, where: str) -> Source:
         **_parse_http(entry, kind, where),
         **_parse_freshness(entry, where),
         reject_threshold=None if threshold is None else float(threshold),
+        indicators=parse_indicators(entry, where, measures, categories),
+        country_aliases=parse_aliases(entry, where),
     )
 
 
-def load_catalogue(path: Path) -> list[Source]:
+def load_catalogue(path: Path, *, reference_dir: Path | None = None) -> list[Source]:
     """Read and check the catalogue.
 
     Args:
         path: the TOML file.
+        reference_dir: the reference lists that declared indicators are checked against (their categories); the
+            project's ``seeds/reference`` when None.
 
     Returns:
         The entries, in file order.
 
     Raises:
-        CatalogueError: on a missing field, a bad id or vintage, or a duplicated id.
+        CatalogueError: on a missing field, a bad id or vintage, a duplicated id, an indicator of an unknown
+            category, or two entries giving one indicator code or one country alias different meanings.
     """
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CatalogueError(f"catalogue {path}: {exc}") from exc
-    sources = [
-        _parse_entry(e, f"catalogue {path.name}, source #{i + 1}") for i, e in enumerate(document.get("source", []))
-    ]
+    entries = document.get("source", [])
+    declares = any(isinstance(e, dict) and (e.get("indicators") or e.get("aliases")) for e in entries)
+    folder = reference_dir
+    if folder is None:
+        from warehouse.common.settings import PROJECT_ROOT
+
+        folder = PROJECT_ROOT / "seeds" / "reference"
+    categories = None
+    if declares:  # the reference lists are read only when an entry declares mappings
+        try:
+            categories = known_categories(folder)
+        except (OSError, KeyError) as exc:
+            raise CatalogueError(f"catalogue {path.name}: cannot read {folder / CATEGORIES_FILE}: {exc}") from exc
+    sources = [_parse_entry(e, f"catalogue {path.name}, source #{i + 1}", categories) for i, e in enumerate(entries)]
     seen: set[str] = set()
     for s in sources:
         if s.id in seen:
             raise CatalogueError(f"catalogue {path.name}: id '{s.id}' appears twice")
         seen.add(s.id)
+    check_declared_agree(sources, path.name)
+    if declares:
+        check_against_reference(sources, path.name, folder)
     return sources
