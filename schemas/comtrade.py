@@ -31,8 +31,9 @@ class Comtrade(pa.DataFrameModel):
     flow_code: Series[pd.Int64Dtype] = pa.Field(nullable=True)  # null: an unknown flow letter (known_flow)
     customs_code: Series[str]
     mot_code: Series[str]
-    commodity_code: Series[str]
-    aggregate_level: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    commodity_code: Series[str]  # leading zeros restored where the published level says so
+    commodity_code_published: Series[str]
+    aggregate_level: Series[pd.Int64Dtype] = pa.Field(nullable=True)  # null: no level tells (commodity_level)
     is_leaf: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     qty_unit_code: Series[str]
     qty: Series[float] = pa.Field(nullable=True)
@@ -91,6 +92,15 @@ def _known(column: str, rule: str, codes: frozenset[int]) -> FrameRule:
 
 def _known_classification(df: pd.DataFrame) -> pd.Series:
     return df["classification_version"].isin(sorted(set(CLASSIFICATION_VERSIONS.values())))
+
+
+def _commodity_level(df: pd.DataFrame) -> pd.Series:
+    """A code of digits (or 'TOTAL') whose level is known: the parser leaves the level null where nothing tells it
+    (an HS code of odd length with no level column, a level the classification does not have, a code longer
+    than its published level). A code that is not digits is rule commodity_code_format's alone."""
+    code = df["commodity_code"].astype(str)
+    formatted = code.str.fullmatch(r"\d{1,12}|TOTAL").fillna(False).astype(bool)
+    return (~formatted | df["aggregate_level"].notna()).astype(bool)
 
 
 def _period_matches_year(df: pd.DataFrame) -> pd.Series:
@@ -182,7 +192,8 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     Rules (each quarantines the row, naming the column): 'known_reporter' / 'known_partner' (the code is in
     comtrade_codes.csv with an ISO3), 'known_flow' (1-4), 'value_is_number', 'non_negative' (value, qty,
     netweight_kg), 'year_in_range' (1962-2100), 'duplicate_key', 'known_classification',
-    'commodity_code_format' (digits or 'TOTAL'), 'period_matches_year' (YYYY or YYYYMM of the year),
+    'commodity_code_format' (digits or 'TOTAL'), 'commodity_level' (the code's level is one its classification
+    has, from the publisher's level column or the code's length), 'period_matches_year' (YYYY or YYYYMM of the year),
     'not_null' (partner2_code), 'unit_matches_catalogue' (customs_value in USD at scale 1),
     'one_code_per_economy' (two published codes of one ISO3 would make two figures of one key).
     """
@@ -201,6 +212,8 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
         # blames the classification as published ('XX'); its version is '' when the code is not known
         FrameRule("known_classification", "classification", _known_classification),
         FrameRule("period_matches_year", "period", _period_matches_year),
+        # blames the code as published: the row is quarantined with the code the file holds
+        FrameRule("commodity_level", "commodity_code_published", _commodity_level),
         FrameRule("unit_matches_catalogue", "value", unit_matches),
         _one_code_per_economy({int(c): i for c, i in zip(codes["code"], codes["iso3"], strict=True) if i}),
     ]

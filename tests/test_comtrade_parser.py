@@ -192,13 +192,13 @@ def test_crlf_and_quoted_commas_do_not_shift_columns() -> None:
 @pytest.mark.parametrize(
     ("name", "rule", "row", "words"),
     [
-        ("unknown_layout.csv", "unknown_layout", 1, "expected legacy_api"),
+        ("unknown_layout.csv", "unknown_layout", 1, "the nearest is legacy_bulk"),
         ("missing_column.csv", "missing_column", 1, "'Flag'"),
         ("header_only.csv", "no_rows", None, "no data rows"),
         ("field_count.csv", "field_count", 3, "48 fields"),
         ("year_text.csv", "year_not_integer", 3, "'2O12'"),
         ("count_mismatch.json", "row_count", None, "'count' is 5"),
-        ("not_comtrade.json", "unknown_layout", None, "expected legacy_api"),
+        ("not_comtrade.json", "unknown_layout", None, "expected one of: legacy_api"),
         ("truncated.json", "json_syntax", None, "not valid JSON"),
         ("empty_data.json", "no_rows", None, "no data records"),
         ("missing_key.json", "missing_column", 1, "'primaryValue'"),
@@ -219,7 +219,8 @@ def test_errors_name_the_rule_the_file_and_the_row(name: str, rule: str, row: in
 def test_unknown_layout_names_every_expected_layout() -> None:
     with pytest.raises(SourceError, match="unknown_layout") as caught:
         parse_comtrade(HERE / "unknown_layout.csv", source_id="test")
-    for layout in ("legacy_api", "legacy_bulk", "plus_api_csv", "plus_api_json"):
+    layouts = ("legacy_api", "legacy_api_machine", "legacy_api_json", "legacy_bulk", "plus_api_csv", "plus_api_json")
+    for layout in layouts:
         assert layout in str(caught.value)
     assert "Trade Value (US$)" in str(caught.value) and "primaryValue" in str(caught.value)
 

@@ -41,6 +41,7 @@ NAMED_RULES = {
     "unit_matches_catalogue",
     "known_classification",
     "commodity_code_format",
+    "commodity_level",
     "period_matches_year",
     "not_null",
 }
@@ -175,6 +176,7 @@ def test_schema_returns_the_model_and_named_frame_rules() -> None:
         "known_flow",
         "known_classification",
         "period_matches_year",
+        "commodity_level",
         "unit_matches_catalogue",
         "one_code_per_economy",
     }

@@ -1,26 +1,35 @@
-"""Parser for UN Comtrade trade records, in the four layouts UN Comtrade has served them in.
+"""Parser for UN Comtrade trade records, in the layout families UN Comtrade has served them in.
 
 The layout is recognised from the content (never from the file name), and every column is found by its header
-name (never by position):
+name (never by position); a family's columns that only some years' files have are optional
+(``warehouse.parse.comtrade_layouts``):
 
-* ``legacy_api``: the legacy comtrade.un.org API / website CSV, 35 columns (``Classification,Year,Period,
-  Period Desc.,Aggregate Level,Is Leaf Code,Trade Flow Code,...,Trade Value (US$),CIF Trade Value (US$),
-  FOB Trade Value (US$),Flag``). Recognised by its ``Trade Value (US$)`` column.
+* ``legacy_api``: the legacy comtrade.un.org API / website CSV, human headings: the 35-column form
+  (``Classification,Year,Period,Period Desc.,Aggregate Level,Is Leaf Code,Trade Flow Code,...,
+  Trade Value (US$),CIF Trade Value (US$),FOB Trade Value (US$),Flag``) and the older 22-column one without
+  the second partner, customs procedure and mode of transport (every row is their total: 0, 'C00', '0').
+* ``legacy_api_machine``: the same API's CSV with machine-readable headings (``pfCode,yr,period,...,
+  TradeValue,CIFValue,FOBValue,estCode``), and ``legacy_api_json``: its JSON response, ``{"validation":
+  {...}, "dataset": [{...the same keys...}]}``.
 * ``legacy_bulk``: the legacy bulk download, codes only (``Year,Reporter Code,Trade Flow Code,Partner Code,
   Classification,Commodity Code,Quantity Unit Code,Supplementary Quantity,Netweight (kg),Value,
-  Estimation Code``). Recognised by its ``Estimation Code`` column. It has no second partner, customs procedure
-  or mode of transport: those are the totals (0, 'C00', '0').
+  Estimation Code``). It has no second partner, customs procedure, mode of transport or level column.
 * ``plus_api_csv``: the current API (getFinalData) as CSV, 47 columns (``typeCode,freqCode,refPeriodId,refYear,
   ...,cmdCode,...,customsCode,mosCode,motCode,...,primaryValue,legacyEstimationFlag,isReported,isAggregate``).
-  Recognised by its ``primaryValue`` column. Flows are letters (M, X, RX, RM).
-* ``plus_api_json``: the same API's JSON response, ``{"count": N, "data": [{...the same keys...}, ...]}``;
-  a record's ``file_row`` is its index in ``data`` + 1. Numbers are read as the literal text of the JSON, so
-  ``value_text`` is what was published.
+  Flows are letters (M, X, RX, RM).
+* ``plus_api_json``: the same API's JSON response, ``{"count": N, "data": [{...the same keys...}, ...]}``.
+
+A JSON record's ``file_row`` is its index in the list + 1; its numbers are read as their literal JSON text, so
+``value_text`` is what was published. A header that matches no family is refused with the nearest family and
+the columns it lacks.
 
 Every layout comes out as one row per published record, in the columns of ``COLUMNS``. Everything is read as
-text, so commodity codes keep their leading zeros ('00', '010619'). Codes are stripped ('0 ' -> '0'). A flow
-outside 1-4 (or a flow letter that is not M, X, RX, RM: ``flow_code`` null) and a value that is not a plain
-number (``value`` NaN, ``value_text`` as published) are kept for validation to quarantine, not raised.
+text, so commodity codes keep their leading zeros ('00', '010619'); a code that lost them in a spreadsheet gets
+them back where the publisher's level says so (``commodity_level``), and the code as published is kept beside it
+(``commodity_code_published``). Codes are stripped ('0 ' -> '0'). A flow outside 1-4 (or a flow letter that is
+not M, X, RX, RM: ``flow_code`` null), a value that is not a plain number (``value`` NaN, ``value_text`` as
+published) and a code whose level nothing tells (``aggregate_level`` null) are kept for validation to
+quarantine, not raised.
 """
 
 from __future__ import annotations
@@ -34,20 +43,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from warehouse.common.errors import SourceError
 from warehouse.parse.base import ParsedFile
 from warehouse.parse.comtrade_layouts import (
     CLASSIFICATION_VERSIONS,
     COLUMNS,
+    CSV_LAYOUTS,
     DEFAULT_CUSTOMS,
     DEFAULT_MOT,
     EXPECTED_LAYOUTS,
-    LAYOUT_COLUMNS,
-    LEGACY_BULK,
-    LEGACY_BULK_OPTIONAL,
+    LAYOUTS,
+    LEGACY_API_JSON,
     PLUS_API_JSON,
     PLUS_FLOWS,
-    SIGNATURES,
-    TOTAL_CODE,
+    Layout,
+    commodity_level,
+    match_header,
+    nearest_layout,
 )
 from warehouse.parse.csvtext import (
     FileRef,
@@ -112,6 +124,7 @@ class Columns:
                 "customs_code": pd.Series(v["customs_code"], dtype="str"),
                 "mot_code": pd.Series(v["mot_code"], dtype="str"),
                 "commodity_code": pd.Series(v["commodity_code"], dtype="str"),
+                "commodity_code_published": pd.Series(v["commodity_code_published"], dtype="str"),
                 "aggregate_level": pd.Series(v["aggregate_level"], dtype="Int64"),
                 "is_leaf": pd.Series(v["is_leaf"], dtype="boolean"),
                 "qty_unit_code": pd.Series(v["qty_unit_code"], dtype="str"),
@@ -126,12 +139,14 @@ class Columns:
         )
 
 
-def parse_comtrade(path: Path, *, source_id: str) -> ParsedFile:
-    """Parse one UN Comtrade file in any of the four layouts.
+def parse_comtrade(path: Path, *, source_id: str, origin: str | None = None) -> ParsedFile:
+    """Parse one UN Comtrade file in any of its layout families.
 
     Args:
         path: the CSV or JSON file.
         source_id: the catalogue id of the source, used in error messages.
+        origin: the path or URL the user gave for the file (``Payload.origin``), named in error messages
+            beside ``path`` (which may be a raw-zone copy).
 
     Returns:
         The frame (columns ``COLUMNS``), no vintage (no Comtrade layout states its release date) and the
@@ -140,25 +155,99 @@ def parse_comtrade(path: Path, *, source_id: str) -> ParsedFile:
     Raises:
         SourceError: the file is empty, HTML, not UTF-8, of no known layout, or malformed; rules
             'empty_file', 'html_not_csv', 'gzip_not_csv', 'encoding' (from ``decode_text``), 'unknown_layout',
-            'missing_column', 'no_rows', 'csv_syntax', 'field_count', 'json_syntax', 'row_count',
-            'year_not_integer'.
+            'missing_column', 'duplicate_column', 'no_rows', 'csv_syntax', 'field_count', 'json_syntax',
+            'row_count', 'field_too_large', 'year_not_integer'.
     """
     src = FileRef(Path(path), source_id)
-    text = decode_text(src.path.read_bytes(), source_id=source_id, file=str(src.path))
-    if text.lstrip().startswith(("{", "[")):
-        layout, records = PLUS_API_JSON, json_records(text, src)
-    else:
-        layout, records = csv_layout_records(text, src)
-    out = Columns()
-    for record in records:
-        out.add(to_row(layout, record, src))
-    return ParsedFile(frame=out.to_frame(), vintage=None, layout=layout)
+    try:
+        text = decode_text(src.path.read_bytes(), source_id=source_id, file=str(src.path))
+        if text.lstrip().startswith(("{", "[")):
+            layout, records = json_records(text, src)
+        else:
+            layout, records = csv_layout_records(text, src)
+        out = Columns()
+        for record in records:
+            out.add(to_row(layout, record, src))
+    except SourceError as err:
+        raise with_origin(err, origin) from err.__cause__
+    return ParsedFile(frame=out.to_frame(), vintage=None, layout=layout.name)
+
+
+def with_origin(err: SourceError, origin: str | None) -> SourceError:
+    """The error naming the file as the user gave it (``Payload.origin``), and the copy that was read.
+
+    Args:
+        err: the error about the file read.
+        origin: the user's path or URL, or None.
+
+    Returns:
+        ``err`` itself when there is no origin or it is the file read; else the same error with ``file`` the
+        origin and the copy named in the message.
+    """
+    if not origin or origin == err.file:
+        return err
+    return SourceError(
+        f"{err.detail} (read from the copy {err.file})", source_id=err.source_id, file=origin, row=err.row,
+        rule=err.rule,
+    )  # fmt: skip
 
 
 # --- reading the records ---------------------------------------------------------------------------------------
 
 
-def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
+def header_layout(header: list[str], src: FileRef, *, row: int) -> Layout:
+    """The layout family a CSV header names, every column of it found by name.
+
+    Args:
+        header: the header's column names, stripped.
+        src: the file, for error messages.
+        row: the header's line.
+
+    Returns:
+        The layout.
+
+    Raises:
+        SourceError: rule 'duplicate_column' (a column named twice), 'missing_column' (the header holds a
+            layout's telling value column but lacks others: they are named), 'unknown_layout' (naming the
+            nearest layout and the columns it lacks, and every layout).
+    """
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise src.error(f"columns named twice: {duplicated}", row=row, rule="duplicate_column")
+    layout = match_header(header)
+    if layout is not None:
+        return layout
+    signed = [layout for layout in CSV_LAYOUTS if layout.signature in header]
+    nearest, missing = nearest_layout(header, signed or CSV_LAYOUTS)
+    if signed:
+        raise src.error(
+            f"looks like {nearest.name} ({nearest.title}) but has no column {', '.join(map(repr, missing))}",
+            row=row,
+            rule="missing_column",
+        )
+    nearest_text = (
+        f"the nearest is {nearest.name} ({nearest.title}), which lacks {', '.join(map(repr, missing))}"
+        if len(missing) < len(nearest.required)
+        else "it has no column of any"
+    )
+    raise src.error(
+        f"the header matches no UN Comtrade layout; {nearest_text}{delimiter_hint(header)}; "
+        f"expected one of: {EXPECTED_LAYOUTS}; got {preview(header)}",
+        row=row,
+        rule="unknown_layout",
+    )
+
+
+def delimiter_hint(header: list[str]) -> str:
+    """A hint when the header is one field holding another delimiter (';' or a tab): '' otherwise."""
+    if len(header) == 1:
+        for name, delimiter in (("';'", ";"), ("a tab", "\t"), ("'|'", "|")):
+            if delimiter in header[0]:
+                return f" (the header is one field holding {name}: UN Comtrade's CSV files are comma-delimited)"
+    return ""
+
+
+def csv_layout_records(text: str, src: FileRef) -> tuple[Layout, list[Record]]:
     """Recognise a CSV layout from its header and read its data records.
 
     Args:
@@ -166,11 +255,11 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
         src: the file, for error messages.
 
     Returns:
-        The layout name and the data records (blank lines dropped), each keyed by header name.
+        The layout and the data records (blank lines dropped), each keyed by header name.
 
     Raises:
-        SourceError: rules 'empty_file', 'unknown_layout', 'missing_column', 'no_rows', 'csv_syntax',
-            'field_count'.
+        SourceError: rules 'empty_file', 'unknown_layout', 'missing_column', 'duplicate_column', 'no_rows',
+            'csv_syntax', 'field_count'.
     """
     rows = [
         (line, cells) for line, cells in ((r.line, r.cells) for r in read_records(text, src)) if not is_blank(cells)
@@ -179,17 +268,7 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
         raise src.error("the file holds only blank lines", rule="empty_file")
     header_line, header_cells = rows[0]
     header = [cell.strip() for cell in header_cells]
-    layout = next((name for name, column in SIGNATURES if column in header), None)
-    if layout is None:
-        raise src.error(
-            f"the header matches no UN Comtrade layout; expected {EXPECTED_LAYOUTS}; got {preview(header_cells)}",
-            row=header_line,
-            rule="unknown_layout",
-        )
-    duplicated = sorted({c for c in header if header.count(c) > 1})
-    if duplicated:
-        raise src.error(f"columns named twice: {duplicated}", row=header_line, rule="duplicate_column")
-    require_columns(layout, header, src, row=header_line)
+    layout = header_layout(header, src, row=header_line)
     if len(rows) == 1:
         raise src.error("a header but no data rows", rule="no_rows")
     records = []
@@ -202,8 +281,16 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[str, list[Record]]:
     return layout, records
 
 
-def json_records(text: str, src: FileRef) -> list[Record]:
-    """Read the current API's JSON response: ``{"count": N, "data": [{...}, ...]}``.
+# The JSON responses: the key holding the records -> the layout, and where the response states their number
+JSON_LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "data": (PLUS_API_JSON, ("count",)),
+    "dataset": (LEGACY_API_JSON, ("validation", "count", "value")),
+}
+
+
+def json_records(text: str, src: FileRef) -> tuple[Layout, list[Record]]:
+    """Read an API's JSON response: the current API's ``{"count": N, "data": [{...}, ...]}`` or the legacy
+    API's ``{"validation": {"count": {"value": N, ...}, ...}, "dataset": [{...}, ...]}``.
 
     Numbers are kept as their literal JSON text; null is ''; true/false are 'True'/'False' (as in the CSV).
 
@@ -212,42 +299,53 @@ def json_records(text: str, src: FileRef) -> list[Record]:
         src: the file, for error messages.
 
     Returns:
-        One record per element of ``data``, numbered from 1.
+        The layout, and one record per element of the list, numbered from 1.
 
     Raises:
-        SourceError: rules 'json_syntax', 'unknown_layout', 'no_rows', 'row_count', 'missing_column'.
+        SourceError: rules 'json_syntax', 'unknown_layout', 'no_rows', 'row_count', 'missing_column',
+            'field_too_large'.
     """
     try:
         document = json.loads(text, parse_float=str, parse_int=str)
     except json.JSONDecodeError as err:
         raise src.error(f"not valid JSON: {err}", row=None, rule="json_syntax") from err
-    data = document.get("data") if isinstance(document, dict) else None
-    if not isinstance(data, list):
+    key = next((k for k in JSON_LAYOUTS if isinstance(document, dict) and isinstance(document.get(k), list)), None)
+    if key is None:
         keys = sorted(document)[:8] if isinstance(document, dict) else type(document).__name__
         raise src.error(
-            f"JSON that is not a Comtrade API response (keys {keys}); expected {EXPECTED_LAYOUTS}",
+            f"JSON that is not a Comtrade API response (keys {keys}); expected one of: {EXPECTED_LAYOUTS}",
             rule="unknown_layout",
         )
+    name, count_path = JSON_LAYOUTS[key]
+    layout, data = LAYOUTS[name], document[key]
     if not data:
         raise src.error("a JSON response with no data records", rule="no_rows")
-    count = document.get("count")
+    count: object = document
+    for step in count_path:
+        count = count.get(step) if isinstance(count, dict) else None
     if isinstance(count, str) and _INTEGER.fullmatch(count) and int(count) != len(data):
-        raise src.error(f"'count' is {count} but 'data' holds {len(data)} records", rule="row_count")
+        raise src.error(f"{'.'.join(count_path)!r} is {count} but {key!r} holds {len(data)} records", rule="row_count")
     records = []
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise src.error(f"data record {index + 1} is not a JSON object", row=index + 1, rule="json_syntax")
-        cells = {str(key): json_text(value) for key, value in item.items()}
-        oversized = [key for key, value in cells.items() if len(value) > csv.field_size_limit()]
+        cells = {str(k): json_text(value) for k, value in item.items()}
+        oversized = [k for k, value in cells.items() if len(value) > csv.field_size_limit()]
         if oversized:  # the same limit the CSV layouts have: no publisher field is that long
             raise src.error(
                 f"field(s) {oversized} longer than {csv.field_size_limit()} characters",
                 row=index + 1,
                 rule="field_too_large",
             )
-        require_columns(PLUS_API_JSON, list(cells), src, row=index + 1)
+        missing = layout.missing(list(cells))
+        if missing:
+            raise src.error(
+                f"looks like {layout.name} ({layout.title}) but has no column {', '.join(map(repr, missing))}",
+                row=index + 1,
+                rule="missing_column",
+            )
         records.append(Record(line=index + 1, cells=cells))
-    return records
+    return layout, records
 
 
 def json_text(value: object) -> str:
@@ -269,29 +367,10 @@ def json_text(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def require_columns(layout: str, names: list[str], src: FileRef, *, row: int) -> None:
-    """Fail when a recognised layout lacks columns the parser reads.
-
-    Args:
-        layout: the layout recognised.
-        names: the header names (JSON: the record's keys).
-        src: the file, for error messages.
-        row: the header line (JSON: the record number).
-
-    Raises:
-        SourceError: rule 'missing_column', naming every missing column.
-    """
-    missing = [column for column in LAYOUT_COLUMNS[layout].values() if column not in names]
-    if missing:
-        raise src.error(
-            f"looks like {layout} but has no column {', '.join(map(repr, missing))}", row=row, rule="missing_column"
-        )
-
-
 # --- one record to one row -------------------------------------------------------------------------------------
 
 
-def to_row(layout: str, record: Record, src: FileRef) -> dict[str, object]:
+def to_row(layout: Layout, record: Record, src: FileRef) -> dict[str, object]:
     """Map one record to the output columns.
 
     Args:
@@ -305,9 +384,7 @@ def to_row(layout: str, record: Record, src: FileRef) -> dict[str, object]:
     Raises:
         SourceError: rule 'year_not_integer'.
     """
-    columns = dict(LAYOUT_COLUMNS[layout])
-    if layout == LEGACY_BULK:
-        columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in record.cells})
+    columns = layout.columns(list(record.cells))
 
     def cell(name: str) -> str:
         column = columns.get(name)
@@ -317,10 +394,11 @@ def to_row(layout: str, record: Record, src: FileRef) -> dict[str, object]:
     if not _INTEGER.fullmatch(year_text):
         raise src.error(f"year {year_text!r} is not an integer", row=record.line, rule="year_not_integer")
     classification = cell("classification")
-    commodity_code = cell("commodity_code")
+    published_code = cell("commodity_code")
+    commodity_code, level = commodity_level(classification, published_code, cell("aggregate_level"))
     value_text = cell("value")
     return {
-        "layout": layout,
+        "layout": layout.name,
         "classification": classification,
         "classification_version": CLASSIFICATION_VERSIONS.get(classification.upper(), ""),
         "year": int(year_text),
@@ -332,7 +410,8 @@ def to_row(layout: str, record: Record, src: FileRef) -> dict[str, object]:
         "customs_code": cell("customs_code") or DEFAULT_CUSTOMS,
         "mot_code": cell("mot_code") or DEFAULT_MOT,
         "commodity_code": commodity_code,
-        "aggregate_level": aggregate_level(commodity_code),
+        "commodity_code_published": published_code,
+        "aggregate_level": level,
         "is_leaf": to_bool(cell("is_leaf")),
         "qty_unit_code": cell("qty_unit_code"),
         "qty": to_number(cell("qty")),
@@ -362,13 +441,6 @@ def flow_code(text: str) -> int | None:
     if text.upper() in PLUS_FLOWS:
         return PLUS_FLOWS[text.upper()]
     return to_int(text)
-
-
-def aggregate_level(code: str) -> int | None:
-    """The aggregation level of a commodity code: its number of digits, 0 for 'TOTAL', None otherwise."""
-    if code.upper() == TOTAL_CODE:
-        return 0
-    return len(code) if code.isdigit() else None
 
 
 def to_bool(text: str) -> bool | None:

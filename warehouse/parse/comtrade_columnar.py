@@ -14,26 +14,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from warehouse.common.errors import SourceError
 from warehouse.common.settings import DEFAULT_BATCH_ROWS
 from warehouse.parse.base import ParsedFile, ReadAgain
 from warehouse.parse.comtrade import (
     _INTEGER,
     DEFAULT_PARTNER2,
-    aggregate_level,
     flow_code,
     parse_comtrade,
     to_bool,
     to_int,
+    with_origin,
 )
 from warehouse.parse.comtrade_layouts import (
     CLASSIFICATION_VERSIONS,
     COLUMNS,
     DEFAULT_CUSTOMS,
     DEFAULT_MOT,
-    LAYOUT_COLUMNS,
-    LEGACY_BULK,
-    LEGACY_BULK_OPTIONAL,
-    SIGNATURES,
+    Layout,
+    commodity_level,
+    match_header,
 )
 from warehouse.parse.csvtext import (
     NUMBER,
@@ -47,7 +47,13 @@ BATCH_ROWS = DEFAULT_BATCH_ROWS
 
 
 def batches_comtrade(
-    path: Path, *, source_id: str, batch_rows: int = BATCH_ROWS, read_ahead: bool = False
+    path: Path,
+    *,
+    source_id: str,
+    batch_rows: int = BATCH_ROWS,
+    read_ahead: bool = False,
+    scan_chunk: int | None = None,
+    origin: str | None = None,
 ) -> Iterator[ParsedFile]:
     """Parse one UN Comtrade file in batches of about ``batch_rows`` rows, with memory bounded by the batch.
 
@@ -65,6 +71,9 @@ def batches_comtrade(
             checked, instead of scanning the whole file first. Should a later line turn out not to be one
             record, the batches handed out are void: ``ReadAgain`` is raised, and reading the file again
             takes the record reader from the start (the scan's answer is kept).
+        scan_chunk: bytes the line scan reads at a time (``csvtext.SCAN_CHUNK`` when None); a small chunk makes
+            the read-ahead hand out batches before the scan ends.
+        origin: the path or URL the user gave for the file (``Payload.origin``), named in error messages.
 
     Yields:
         ParsedFile batches in file order, each with the columns of ``COLUMNS``.
@@ -73,8 +82,18 @@ def batches_comtrade(
         SourceError: as ``parse_comtrade``.
         ReadAgain: with ``read_ahead``, as said.
     """
+    try:
+        yield from _batches(path, source_id, batch_rows, read_ahead, scan_chunk, origin)
+    except SourceError as err:
+        raise with_origin(err, origin) from err.__cause__
+
+
+def _batches(
+    path: Path, source_id: str, batch_rows: int, read_ahead: bool, scan_chunk: int | None, origin: str | None
+) -> Iterator[ParsedFile]:
+    """``batches_comtrade`` without the origin in its errors (``parse_comtrade`` adds it to its own)."""
     src = FileRef(Path(path), source_id)
-    plan = _columnar_plan(src, read_ahead=read_ahead)
+    plan = _columnar_plan(src, read_ahead=read_ahead, scan_chunk=scan_chunk)
     if plan is None:
         yield parse_comtrade(path, source_id=source_id)
         return
@@ -99,7 +118,7 @@ def batches_comtrade(
                 table = pa.Table.from_batches(pending)
                 head, rest = table.slice(0, batch_rows), table.slice(batch_rows)
                 frame = _columnar_frame(layout, head, first_line, src, plain)
-                yield ParsedFile(frame=frame, vintage=None, layout=layout)
+                yield ParsedFile(frame=frame, vintage=None, layout=layout.name)
                 first_line, yielded = first_line + batch_rows, True
                 pending, pending_rows = rest.to_batches(), rest.num_rows
             if pending_rows >= batch_rows:
@@ -121,12 +140,15 @@ def batches_comtrade(
     if pending_rows:
         table = pa.Table.from_batches(pending)
         plain = found.plain_ascii
-        yield ParsedFile(frame=_columnar_frame(layout, table, first_line, src, plain), vintage=None, layout=layout)
+        frame = _columnar_frame(layout, table, first_line, src, plain)
+        yield ParsedFile(frame=frame, vintage=None, layout=layout.name)
     elif not yielded:
         yield parse_comtrade(path, source_id=source_id)  # a header and no rows: the exact error
 
 
-def _columnar_plan(src: FileRef, *, read_ahead: bool = False) -> tuple[str, list[str], list[str], ScanAhead] | None:
+def _columnar_plan(
+    src: FileRef, *, read_ahead: bool = False, scan_chunk: int | None = None
+) -> tuple[Layout, list[str], list[str], ScanAhead] | None:
     """(layout, header, columns to read, the scan of its lines) when the file may be read column-wise, else None.
 
     Without ``read_ahead`` the scan has ended, and said every record is one line; with it, it runs on.
@@ -139,21 +161,16 @@ def _columnar_plan(src: FileRef, *, read_ahead: bool = False) -> tuple[str, list
         header = [cell.strip() for cell in next(csv.reader([first.decode("utf-8").rstrip("\r\n")]))]
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return None
-    layout = next((name for name, column in SIGNATURES if column in header), None)
+    layout = match_header(header)
     if layout is None or len(set(header)) != len(header):
-        return None
-    columns = dict(LAYOUT_COLUMNS[layout])
-    if layout == LEGACY_BULK:
-        columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in header})
-    if any(column not in header for column in columns.values()):
         return None
     if failed_scan(src.path):
         return None
     # a record has a comma between any two fields: a shorter line is for the record reader to judge
-    scan = ScanAhead(src.path, min_line_length=len(header) - 1)
+    scan = ScanAhead(src.path, min_line_length=len(header) - 1, chunk_size=scan_chunk)
     if not read_ahead and not scan.result().one_record_per_line:
         return None
-    return layout, header, sorted(set(columns.values()), key=header.index), scan
+    return layout, header, sorted(set(layout.columns(header).values()), key=header.index), scan
 
 
 def _exact(values: pa.Array, function: Callable[[str], object], type_: pa.DataType) -> pa.Array:
@@ -241,11 +258,9 @@ def _decimals(text: pa.Array) -> pa.Array | None:
         return None
 
 
-def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef, plain: bool) -> pd.DataFrame:
+def _columnar_frame(layout: Layout, table: pa.Table, first_line: int, src: FileRef, plain: bool) -> pd.DataFrame:
     """One batch of publisher columns (text) mapped to ``COLUMNS``, as ``to_row`` maps each record."""
-    columns = dict(LAYOUT_COLUMNS[layout])
-    if layout == LEGACY_BULK:
-        columns.update({k: v for k, v in LEGACY_BULK_OPTIONAL.items() if v in table.column_names})
+    columns = layout.columns(table.column_names)
     n = table.num_rows
     cache: dict[str, pa.Array] = {}
     empty = pa.scalar("", pa.string())
@@ -270,11 +285,12 @@ def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef,
             f"year {year_text[bad].as_py()!r} is not an integer", row=first_line + bad, rule="year_not_integer"
         )
     classification = cell("classification")
-    commodity_code = cell("commodity_code")
+    published_code = cell("commodity_code")
+    commodity_code, level = _commodities(classification, published_code, cell("aggregate_level"))
     value_text = cell("value")
     period = cell("period")
     arrays = {
-        "layout": pa.array([layout] * n, type=pa.string()),
+        "layout": pa.array([layout.name] * n, type=pa.string()),
         "classification": classification,
         "classification_version": _exact(
             classification, lambda c: CLASSIFICATION_VERSIONS.get(c.upper(), ""), pa.string()
@@ -288,7 +304,8 @@ def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef,
         "customs_code": defaulted("customs_code", DEFAULT_CUSTOMS),
         "mot_code": defaulted("mot_code", DEFAULT_MOT),
         "commodity_code": commodity_code,
-        "aggregate_level": _exact(commodity_code, aggregate_level, pa.int64()),
+        "commodity_code_published": published_code,
+        "aggregate_level": level,
         "is_leaf": _exact(cell("is_leaf"), to_bool, pa.bool_()),
         "qty_unit_code": cell("qty_unit_code"),
         "qty": _numbers(cell("qty"), plain),
@@ -299,6 +316,25 @@ def _columnar_frame(layout: str, table: pa.Table, first_line: int, src: FileRef,
         "file_row": pa.array(np.arange(first_line, first_line + n, dtype="int64")),
     }
     return _to_pandas(pa.table(arrays))
+
+
+def _commodities(classification: pa.Array, code: pa.Array, level: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``commodity_level`` over a batch: the codes (leading zeros restored) and their levels, computed once per
+    distinct (classification, code, level) and spread by index, as ``_exact`` does for one column."""
+    parts = [pc.dictionary_encode(values) for values in (classification, code, level)]
+    key = np.zeros(len(code), dtype=np.int64)
+    for part in parts:  # one number per distinct triple, renumbered after each step so it stays below rows^2
+        key = key * len(part.dictionary) + part.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        _, key = np.unique(key, return_inverse=True)
+        key = key.reshape(-1).astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = [part.dictionary.to_pylist() for part in parts]
+    indices = [part.indices.to_numpy(zero_copy_only=False) for part in parts]
+    pairs = [commodity_level(*(t[i[row]] for t, i in zip(texts, indices, strict=True))) for row in first.tolist()]
+    take = pa.array(inverse.reshape(-1).astype(np.int64))
+    codes = pa.array([c for c, _ in pairs], type=pa.string())
+    levels = pa.array([lv for _, lv in pairs], type=pa.int64())
+    return pc.take(codes, take), pc.take(levels, take)
 
 
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}

@@ -1,9 +1,20 @@
-"""UN Comtrade's layouts: the legacy API and bulk CSVs, the Comtrade+ API's CSV and JSON, their columns and
-signatures, and the code lists the parser maps (classifications, flows)."""
+"""UN Comtrade's layout families: the legacy API and website CSVs (as their columns changed over the years), the
+legacy API's machine-readable CSV and JSON, the legacy bulk CSV, the Comtrade+ API's CSV and JSON; how a header is
+matched to one (by column names, never positions or file names), and the code lists the parser maps
+(classifications and their levels, flows)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 LEGACY_API = "legacy_api"
+
+
+LEGACY_API_MACHINE = "legacy_api_machine"
+
+
+LEGACY_API_JSON = "legacy_api_json"
 
 
 LEGACY_BULK = "legacy_bulk"
@@ -28,6 +39,7 @@ COLUMNS: tuple[str, ...] = (
     "customs_code",
     "mot_code",
     "commodity_code",
+    "commodity_code_published",
     "aggregate_level",
     "is_leaf",
     "qty_unit_code",
@@ -40,43 +52,125 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-# Each layout: output field -> the publisher's column. Fields a layout lacks take their default (see Row).
-LEGACY_API_COLUMNS: dict[str, str] = {
-    "classification": "Classification",
-    "year": "Year",
-    "period": "Period",
-    "is_leaf": "Is Leaf Code",
-    "flow_code": "Trade Flow Code",
-    "reporter_code": "Reporter Code",
-    "partner_code": "Partner Code",
-    "partner2_code": "2nd Partner Code",
-    "customs_code": "Customs Proc. Code",
-    "mot_code": "Mode of Transport Code",
-    "commodity_code": "Commodity Code",
-    "qty_unit_code": "Qty Unit Code",
-    "qty": "Qty",
-    "netweight_kg": "Netweight (kg)",
-    "value": "Trade Value (US$)",
-    "flag": "Flag",
+@dataclass(frozen=True)
+class Layout:
+    """One layout family: output field -> the publisher's column, for the columns every file of it has and for
+    those only some years' files have (a field whose column is absent takes its default, see ``to_row``).
+
+    Attributes:
+        name: the layout's name (the ``layout`` column of every row).
+        title: what the publisher served it as, for messages.
+        signature: the column that tells the family apart: a header with it and without others of the family
+            is refused as that family missing columns (rule 'missing_column').
+        required: field -> column, in every file of the family.
+        optional: field -> column, in some files only.
+    """
+
+    name: str
+    title: str
+    signature: str
+    required: Mapping[str, str]
+    optional: Mapping[str, str] = field(default_factory=dict)
+
+    def columns(self, names: Sequence[str]) -> dict[str, str]:
+        """The field -> column map of a file of this layout with these column names."""
+        return {**self.required, **{f: c for f, c in self.optional.items() if c in names}}
+
+    def missing(self, names: Sequence[str]) -> list[str]:
+        """The required columns these names lack, in the layout's order."""
+        present = set(names)
+        return [c for c in self.required.values() if c not in present]
+
+
+# The legacy API / website CSV ("human" headings). Its 35-column form (comtrade.un.org, 2017-2023) added the
+# second partner, customs procedure and mode of transport (with CIF/FOB values, alt quantities, gross weight) to
+# the older 22-column one (Classification ... Partner ISO, Commodity Code, Commodity, Qty Unit Code, Qty Unit,
+# Qty, Netweight (kg), Trade Value (US$), Flag): in that one every row is the total over them.
+LEGACY_API_LAYOUT = Layout(
+    LEGACY_API,
+    "the legacy comtrade.un.org API/website CSV",
+    "Trade Value (US$)",
+    required={
+        "classification": "Classification",
+        "year": "Year",
+        "period": "Period",
+        "aggregate_level": "Aggregate Level",
+        "is_leaf": "Is Leaf Code",
+        "flow_code": "Trade Flow Code",
+        "reporter_code": "Reporter Code",
+        "partner_code": "Partner Code",
+        "commodity_code": "Commodity Code",
+        "qty_unit_code": "Qty Unit Code",
+        "qty": "Qty",
+        "netweight_kg": "Netweight (kg)",
+        "value": "Trade Value (US$)",
+        "flag": "Flag",
+    },
+    optional={
+        "partner2_code": "2nd Partner Code",
+        "customs_code": "Customs Proc. Code",
+        "mot_code": "Mode of Transport Code",
+    },
+)
+
+
+# The legacy API's machine-readable headings (head=M): the keys of its JSON response, as CSV columns
+LEGACY_API_MACHINE_COLUMNS: dict[str, str] = {
+    "classification": "pfCode",
+    "year": "yr",
+    "period": "period",
+    "aggregate_level": "aggrLevel",
+    "is_leaf": "IsLeaf",
+    "flow_code": "rgCode",
+    "reporter_code": "rtCode",
+    "partner_code": "ptCode",
+    "commodity_code": "cmdCode",
+    "qty_unit_code": "qtCode",
+    "qty": "TradeQuantity",
+    "netweight_kg": "NetWeight",
+    "value": "TradeValue",
+    "flag": "estCode",
 }
+LEGACY_API_MACHINE_OPTIONAL = {"partner2_code": "ptCode2", "customs_code": "cstCode", "mot_code": "motCode"}
 
 
-LEGACY_BULK_COLUMNS: dict[str, str] = {
-    "year": "Year",
-    "reporter_code": "Reporter Code",
-    "flow_code": "Trade Flow Code",
-    "partner_code": "Partner Code",
-    "classification": "Classification",
-    "commodity_code": "Commodity Code",
-    "qty_unit_code": "Quantity Unit Code",
-    "qty": "Supplementary Quantity",
-    "netweight_kg": "Netweight (kg)",
-    "value": "Value",
-    "flag": "Estimation Code",
-}
+LEGACY_API_MACHINE_LAYOUT = Layout(
+    LEGACY_API_MACHINE,
+    "the legacy API's CSV with machine-readable headings (head=M)",
+    "TradeValue",
+    required=LEGACY_API_MACHINE_COLUMNS,
+    optional=LEGACY_API_MACHINE_OPTIONAL,
+)
 
 
-LEGACY_BULK_OPTIONAL = {"period": "Period"}  # monthly bulk files carry it; annual ones do not (period = year)
+LEGACY_API_JSON_LAYOUT = Layout(
+    LEGACY_API_JSON,
+    'the legacy API\'s JSON response {"validation": {...}, "dataset": [...]}',
+    "TradeValue",
+    required=LEGACY_API_MACHINE_COLUMNS,
+    optional=LEGACY_API_MACHINE_OPTIONAL,
+)
+
+
+LEGACY_BULK_LAYOUT = Layout(
+    LEGACY_BULK,
+    "the legacy bulk download (codes only)",
+    "Estimation Code",
+    required={
+        "year": "Year",
+        "reporter_code": "Reporter Code",
+        "flow_code": "Trade Flow Code",
+        "partner_code": "Partner Code",
+        "classification": "Classification",
+        "commodity_code": "Commodity Code",
+        "qty_unit_code": "Quantity Unit Code",
+        "qty": "Supplementary Quantity",
+        "netweight_kg": "Netweight (kg)",
+        "value": "Value",
+        "flag": "Estimation Code",
+    },
+    optional={"period": "Period"},  # monthly bulk files carry it; annual ones do not (period = year)
+)
 
 
 PLUS_API_COLUMNS: dict[str, str] = {
@@ -99,31 +193,77 @@ PLUS_API_COLUMNS: dict[str, str] = {
 }
 
 
-# The column that tells each CSV layout apart
-SIGNATURES: tuple[tuple[str, str], ...] = (
-    (LEGACY_API, "Trade Value (US$)"),
-    (PLUS_API_CSV, "primaryValue"),
-    (LEGACY_BULK, "Estimation Code"),
+PLUS_API_CSV_LAYOUT = Layout(
+    PLUS_API_CSV,
+    "the Comtrade+ API's CSV (getFinalData)",
+    "primaryValue",
+    required=PLUS_API_COLUMNS,
+    optional={"aggregate_level": "aggrLevel"},
 )
 
 
-LAYOUT_COLUMNS: dict[str, dict[str, str]] = {
-    LEGACY_API: LEGACY_API_COLUMNS,
-    LEGACY_BULK: LEGACY_BULK_COLUMNS,
-    PLUS_API_CSV: PLUS_API_COLUMNS,
-    PLUS_API_JSON: PLUS_API_COLUMNS,
+PLUS_API_JSON_LAYOUT = Layout(
+    PLUS_API_JSON,
+    'the Comtrade+ API\'s JSON response {"count": N, "data": [...]}',
+    "primaryValue",
+    required=PLUS_API_COLUMNS,
+    optional={"aggregate_level": "aggrLevel"},
+)
+
+
+CSV_LAYOUTS: tuple[Layout, ...] = (
+    LEGACY_API_LAYOUT,
+    LEGACY_API_MACHINE_LAYOUT,
+    PLUS_API_CSV_LAYOUT,
+    LEGACY_BULK_LAYOUT,
+)
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout for layout in (*CSV_LAYOUTS, LEGACY_API_JSON_LAYOUT, PLUS_API_JSON_LAYOUT)
 }
 
 
-EXPECTED_LAYOUTS = (
-    f"{LEGACY_API}: a CSV header with '{LEGACY_API_COLUMNS['value']}' and "
-    f"{', '.join(repr(c) for c in LEGACY_API_COLUMNS.values())}; "
-    f"{LEGACY_BULK}: a CSV header with '{LEGACY_BULK_COLUMNS['flag']}' and "
-    f"{', '.join(repr(c) for c in LEGACY_BULK_COLUMNS.values())}; "
-    f"{PLUS_API_CSV}: a CSV header with '{PLUS_API_COLUMNS['value']}' and "
-    f"{', '.join(repr(c) for c in PLUS_API_COLUMNS.values())}; "
-    f'{PLUS_API_JSON}: a JSON object {{"count": N, "data": [{{...the {PLUS_API_CSV} keys...}}]}}'
-)
+def match_header(names: Sequence[str]) -> Layout | None:
+    """The CSV layout whose every required column is in the header, or None.
+
+    Args:
+        names: the header's column names, stripped.
+
+    Returns:
+        The first layout of ``CSV_LAYOUTS`` that the header holds whole (no two share their required columns).
+    """
+    return next((layout for layout in CSV_LAYOUTS if not layout.missing(names)), None)
+
+
+def nearest_layout(names: Sequence[str], layouts: Sequence[Layout] = CSV_LAYOUTS) -> tuple[Layout, list[str]]:
+    """The layout a header is closest to, and the required columns it lacks.
+
+    Args:
+        names: the header's column names (JSON: a record's keys).
+        layouts: the candidates.
+
+    Returns:
+        The layout with the most of its required columns present (the fewest missing on a tie; the first of
+        ``layouts`` on a second tie), and its missing columns.
+    """
+
+    def score(layout: Layout) -> tuple[int, int]:
+        missing = len(layout.missing(names))
+        return (-(len(layout.required) - missing), missing)
+
+    best = min(layouts, key=score)
+    return best, best.missing(names)
+
+
+def describe_layouts(layouts: Sequence[Layout] = tuple(LAYOUTS.values())) -> str:
+    """Every known layout with its required columns, for an error message."""
+    return "; ".join(
+        f"{layout.name} ({layout.title}): {', '.join(repr(c) for c in layout.required.values())}" for layout in layouts
+    )
+
+
+EXPECTED_LAYOUTS = describe_layouts()
 
 
 # Comtrade's classification codes -> the classification and its version. 'HS' and 'ST' are the legacy API's
@@ -159,3 +299,49 @@ DEFAULT_CUSTOMS = "C00"  # all customs procedures
 
 
 DEFAULT_MOT = "0"  # all modes of transport
+
+
+# The levels of each classification family: the number of digits of its codes ('TOTAL' is level 0). HS has no
+# 1-, 3- or 5-digit code; SITC has a code of every length from the section (1) to the basic heading (5). Codes of
+# both may begin with zero (HS chapter '01', SITC section '0', division '00'), which a spreadsheet drops.
+LEVELS: dict[str, tuple[int, ...]] = {"HS": (2, 4, 6), "SITC": (1, 2, 3, 4, 5)}
+
+
+def classification_family(version: str) -> str:
+    """'HS' or 'SITC' for a classification version ('HS2007', 'SITC4', 'HS'), else the version itself."""
+    return next((family for family in LEVELS if version.startswith(family)), version)
+
+
+def commodity_level(classification: str, code: str, published_level: str) -> tuple[str, int | None]:
+    """A commodity code read by its meaning: the code and its level, from the classification and the publisher's
+    level column.
+
+    Args:
+        classification: the published classification code ('H3', 'S4').
+        code: the published commodity code, stripped.
+        published_level: the publisher's level ('Aggregate Level', 'aggrLevel'), stripped; '' when the layout
+            has no level column or the cell is empty.
+
+    Returns:
+        (code, level). 'TOTAL' is level 0. A code of digits shorter than its published level lost its leading
+        zeros and gets them back ('1' at level 2 -> '01'). Without a published level, the code's length is its
+        level. The level is None (validation quarantines the row, rule 'commodity_level') where nothing says
+        which level the code is at: a length the classification has no level of and no published level (HS '1'
+        in a file with no level column), a published level the classification does not have or the code is
+        longer than, a level that is not a number, a code that is not digits.
+    """
+    if code.upper() == TOTAL_CODE:
+        return code, 0
+    if not (code.isascii() and code.isdigit()):
+        return code, None
+    if published_level and not (published_level.isascii() and published_level.isdigit()):
+        return code, None
+    level = int(published_level) if published_level else None
+    levels = LEVELS.get(classification_family(CLASSIFICATION_VERSIONS.get(classification.upper(), "")))
+    if levels is None:  # levels tradewh does not know (BEC, an unknown code): the code's length, if it agrees
+        return (code, len(code)) if level in (None, len(code)) else (code, None)
+    if level is None:
+        return (code, len(code)) if len(code) in levels else (code, None)
+    if level not in levels or len(code) > level:
+        return code, None
+    return code.zfill(level), level
