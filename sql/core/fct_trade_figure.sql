@@ -3,6 +3,9 @@
 -- arithmetic alone (is_derived = true, with the rule and the formula): a missing flow from the other two
 -- (import = total - export), the total of exports and imports, and the previous year's value from a stated
 -- growth rate. Shares are not turned into values here: marts.trade_composition does that.
+-- Each figure carries its definition key (seeds/reference/definitions.csv: the balance-of-payments manual
+-- edition, the indicator's series): two vintages of a figure under different definitions are a break in
+-- series, not a revision (marts.trade_figure_history).
 -- Stored once by the build (every mart reads it; recomputing the union and the vintage window on each query
 -- costs seconds at a million rows). The CTEs read more than once are inlined (`not materialized`): re-reading a
 -- staging view costs less than storing its rows, which spill to disk at ten million rows.
@@ -37,6 +40,17 @@ sources as (
 
 measures as (
     select * from core.dim_measure
+),
+
+definitions as (
+    -- the most specific row wins: source, classification and category, else source and classification, else
+    -- the source ('' is any); the years are those the definition covers (empty: no bound)
+    select
+        source_id, classification, category, definition,
+        coalesce(cast(nullif(from_year, '') as integer), 0) as from_year,
+        coalesce(cast(nullif(to_year, '') as integer), 9999) as to_year,
+        case when category <> '' then 3 when classification <> '' then 2 else 1 end as specificity,
+    from raw.ref_definitions
 ),
 
 staged as not materialized (
@@ -269,7 +283,23 @@ final as (
         latest_flagged.file_sha256,
         latest_flagged.file_row,
         latest_flagged.is_latest_vintage,
+        coalesce(by_category.definition, by_classification.definition, by_source.definition) as definition,
     from latest_flagged
+    left join definitions as by_category
+        on by_category.specificity = 3
+        and by_category.source_id = latest_flagged.source_id
+        and by_category.classification = latest_flagged.classification
+        and by_category.category = latest_flagged.category
+        and latest_flagged.year between by_category.from_year and by_category.to_year
+    left join definitions as by_classification
+        on by_classification.specificity = 2
+        and by_classification.source_id = latest_flagged.source_id
+        and by_classification.classification = latest_flagged.classification
+        and latest_flagged.year between by_classification.from_year and by_classification.to_year
+    left join definitions as by_source
+        on by_source.specificity = 1
+        and by_source.source_id = latest_flagged.source_id
+        and latest_flagged.year between by_source.from_year and by_source.to_year
 )
 
 select * from final;
@@ -302,3 +332,4 @@ comment on column core.fct_trade_figure.file_name is 'File the figure was read f
 comment on column core.fct_trade_figure.file_sha256 is 'SHA-256 of that file as kept in the raw zone';
 comment on column core.fct_trade_figure.file_row is 'Line (or JSON row) of the figure in that file';
 comment on column core.fct_trade_figure.is_latest_vintage is 'True when no later vintage of the same figure exists';
+comment on column core.fct_trade_figure.definition is 'Definition the figure was compiled under (seeds/reference/definitions.csv): BPM5 or BPM6 for balance-of-payments series, hightech_old_series or hightech_series_2007 for WDI high-technology exports, mofcom_contract_value, oecd_tbp, ...; two vintages under different definitions are a break in series, not a revision; null where none is curated';

@@ -1,11 +1,13 @@
 -- grain: one row per figure revised by a later vintage (source x vintage x reporter x partner x period x flow x category x measure)
--- What changed between releases, largest revisions first, with the load run that brought the new vintage.
+-- What changed between releases of one definition, largest revisions first, with the load run that brought the
+-- new vintage. Not a revision: a change within 1e-6 of the value (floating-point noise), nor a change of definition
+-- (BPM5 -> BPM6, a redefined series): marts.definition_breaks lists those.
 create or replace view marts.revisions as
 with
 
 history as (
     select * from marts.trade_figure_history
-    where revision is not null and revision <> 0 and not is_derived
+    where change_kind = 'revised' and not is_derived
 ),
 
 runs as (
@@ -35,6 +37,7 @@ final as (
         history.classification,
         history.category,
         history.measure,
+        history.definition,
         -- numerics
         history.unit,
         history.previous_vintage_value,
@@ -48,7 +51,7 @@ final as (
 
 select * from final;
 
-comment on view marts.revisions is 'Printed figures a later release revised, largest revisions first: the previous and the new value, the change and the load run that brought the new vintage.';
+comment on view marts.revisions is 'Printed figures a later release revised under the same definition, largest revisions first: the previous and the new value, the change and the load run that brought the new vintage. Changes within 1e-6 of the value (floating-point noise) and changes of definition (marts.definition_breaks) are not revisions.';
 comment on column marts.revisions.source_id is 'Catalogue entry that published the revision';
 comment on column marts.revisions.dataset is 'Publisher layout family';
 comment on column marts.revisions.vintage is 'Release date of the revised value';
@@ -62,6 +65,7 @@ comment on column marts.revisions.flow is 'export, import, total or balance';
 comment on column marts.revisions.classification is 'Classification of category';
 comment on column marts.revisions.category is 'What is traded';
 comment on column marts.revisions.measure is 'The concept measured';
+comment on column marts.revisions.definition is 'Definition both vintages were compiled under (core.fct_trade_figure.definition)';
 comment on column marts.revisions.unit is 'Unit of the values and of revision';
 comment on column marts.revisions.previous_vintage_value is 'Value in the previous vintage';
 comment on column marts.revisions.value is 'Value in this vintage';
