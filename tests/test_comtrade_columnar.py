@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import HEADER
 from warehouse.common.errors import SourceError
-from warehouse.parse import csvtext
 from warehouse.parse.base import ReadAgain
 from warehouse.parse.comtrade import parse_comtrade
 from warehouse.parse.comtrade_columnar import batches_comtrade
@@ -36,29 +35,34 @@ def outcome(read) -> tuple[pd.DataFrame | None, str | None]:  # noqa: ANN001 (a 
         return None, str(err)
 
 
-def read_ahead(path: Path, batch_rows: int) -> pd.DataFrame:
+def read_ahead(path: Path, batch_rows: int, scan_chunk: int | None = None) -> pd.DataFrame:
     """What ``stage_source`` makes of the read-ahead path: the batches, or on ``ReadAgain`` a second read's."""
+
+    def read() -> list[pd.DataFrame]:
+        batches = batches_comtrade(path, source_id="t", batch_rows=batch_rows, read_ahead=True, scan_chunk=scan_chunk)
+        return [b.frame for b in batches]
+
     try:
-        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows, read_ahead=True)]
+        frames = read()
     except ReadAgain:
-        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows, read_ahead=True)]
+        frames = read()
     return pd.concat(frames, ignore_index=True)
 
 
-def both(path: Path, batch_rows: int) -> tuple[tuple, tuple, tuple]:
+def both(path: Path, batch_rows: int, scan_chunk: int | None = None) -> tuple[tuple, tuple, tuple]:
     def columnar() -> pd.DataFrame:
-        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows)]
+        frames = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=batch_rows, scan_chunk=scan_chunk)]
         return pd.concat(frames, ignore_index=True)
 
     return (
         outcome(columnar),
-        outcome(lambda: read_ahead(path, batch_rows)),
+        outcome(lambda: read_ahead(path, batch_rows, scan_chunk)),
         outcome(lambda: parse_comtrade(path, source_id="t").frame),
     )
 
 
-def assert_same(path: Path, batch_rows: int) -> None:
-    (fast, fast_error), (ahead, ahead_error), (exact, exact_error) = both(path, batch_rows)
+def assert_same(path: Path, batch_rows: int, scan_chunk: int | None = None) -> None:
+    (fast, fast_error), (ahead, ahead_error), (exact, exact_error) = both(path, batch_rows, scan_chunk)
     assert fast_error == exact_error
     assert ahead_error == exact_error
     if exact is not None:
@@ -101,31 +105,31 @@ def spanning_late(tmp_path: Path, rows: int = 40, at: int = 30) -> Path:
     return path
 
 
-def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path: Path) -> None:
     """The scan checks 64-byte chunks: the first batches are handed out before it meets the record over two
     lines; the batch holding it is not, ReadAgain says the rest is void, and a second read is exact."""
-    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 64)
     path = spanning_late(tmp_path)
     assert not one_record_per_line(path)
     handed_out = []
     with pytest.raises(ReadAgain):
-        for batch in batches_comtrade(path, source_id="t", batch_rows=5, read_ahead=True):
+        for batch in batches_comtrade(path, source_id="t", batch_rows=5, read_ahead=True, scan_chunk=64):
             handed_out.append(batch.frame)
     assert handed_out and len(handed_out) < 6  # some batches, none holding line 31
     assert pd.concat(handed_out)["file_row"].max() < 31
-    again = pd.concat([b.frame for b in batches_comtrade(path, source_id="t", read_ahead=True)], ignore_index=True)
-    pd.testing.assert_frame_equal(again, parse_comtrade(path, source_id="t").frame)
-    assert_same(path, 5)
+    again = batches_comtrade(path, source_id="t", read_ahead=True, scan_chunk=64)
+    pd.testing.assert_frame_equal(
+        pd.concat([b.frame for b in again], ignore_index=True), parse_comtrade(path, source_id="t").frame
+    )
+    assert_same(path, 5, scan_chunk=64)
 
 
-def test_reading_ahead_a_clean_file_gives_the_batches_of_the_scanned_path(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 256)
+def test_reading_ahead_a_clean_file_gives_the_batches_of_the_scanned_path(tmp_path: Path) -> None:
     from benchmarks.generate import generate
 
     path = tmp_path / "gen.csv"
     generate(500, path)
-    ahead = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64, read_ahead=True)]
-    scanned_first = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64)]
+    ahead = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64, read_ahead=True, scan_chunk=256)]
+    scanned_first = [b.frame for b in batches_comtrade(path, source_id="t", batch_rows=64, scan_chunk=256)]
     assert len(ahead) == len(scanned_first) == 8
     for a, b in zip(ahead, scanned_first, strict=True):
         pd.testing.assert_frame_equal(a, b)
@@ -184,11 +188,10 @@ def edited(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=edited(), batch_rows=st.sampled_from([1, 3, 1000]))
-def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, monkeypatch, data: bytes, batch_rows: int) -> None:  # noqa: ANN001
-    monkeypatch.setattr(csvtext, "SCAN_CHUNK", 512)  # the read-ahead path hands out batches before the scan ends
+def test_an_edited_file_reads_the_same_both_ways(tmp_path: Path, data: bytes, batch_rows: int) -> None:
     path = tmp_path / "edited.csv"
     path.write_bytes(data)
-    assert_same(path, batch_rows)
+    assert_same(path, batch_rows, scan_chunk=512)  # the read-ahead path hands out batches before the scan ends
 
 
 @pytest.mark.parametrize("tail", ['""\n', '""', '"  "\n', "x\n", "C,A\n"])
