@@ -5,7 +5,9 @@ Usage (paths are resolved relative to the project root, whatever the current dir
     python scripts/build_comtrade_reference.py --shared ../shared/data --out seeds/reference
 
 Reads the current Comtrade API's reference lists in the shared data folder (``reference/comtrade_plus_partners.csv``
-and ``reference/comtrade_plus_reporters.csv``, see its PROVENANCE.md) and the project's country dimension
+and ``reference/comtrade_plus_reporters.csv``, see its PROVENANCE.md), the legacy Comtrade country list
+(``reference/comtrade_country_codes.csv``: codes the legacy API and bulk files used that the current lists dropped,
+e.g. 381 Italy) and the project's country dimension
 (``seeds/reference/countries.csv``), and writes deterministically (rows by code, UTF-8, LF line ends, csv
 minimal quoting), so that a rerun reproduces the file byte-for-byte. Columns ``code,iso3,name,is_aggregate,note``:
 
@@ -16,7 +18,12 @@ minimal quoting), so that a rerun reproduces the file byte-for-byte. Columns ``c
 * ``name``: Comtrade's short name (``text``), stripped.
 * ``is_aggregate``: ``true`` when Comtrade flags the code as a group (``isGroup``) in every list that has it.
 * ``note``: what a reader must know: a territory that differs from the ISO3 economy's M49 one, a code no longer
-  in use, Comtrade's own pseudo-ISO code, a mapping made here, lists that disagree.
+  in use, Comtrade's own pseudo-ISO code, a mapping made here, lists that disagree, a code of the legacy list only
+  (with its validity years there, and the current code of its ISO3).
+
+The legacy list is malformed: names holding a comma are not quoted (``472,Africa CAMEU region, nes,...``), so a
+row has 9 fields or more; its code is the first field and its ISO2, ISO3, first and last valid years the last
+four ('NULL' for none). Only its codes the current lists lack are added.
 
 The lists' quirks (see the tests): a leading unnamed index column; names and pseudo-ISO codes with trailing
 spaces ('Åland Islands ', 'X1 '); pseudo-ISO codes that are no ISO code ('W00' World, '_KS' Kosovo, 'A79' used by
@@ -45,6 +52,11 @@ OUT_FILE = "comtrade_codes.csv"
 
 PARTNERS = "reference/comtrade_plus_partners.csv"
 REPORTERS = "reference/comtrade_plus_reporters.csv"
+LEGACY = "reference/comtrade_country_codes.csv"
+LEGACY_HEADER = [
+    "Country Code", "Country Name English", "Country Fullname English", "Country Abbrevation", "Cty Comments",
+    "ISO2-digit Alpha", "ISO3-digit Alpha", "Start Valid Year", "End Valid Year",
+]  # fmt: skip
 
 COLUMNS = ["code", "iso3", "name", "is_aggregate", "note"]
 
@@ -148,6 +160,103 @@ def read_list(path: Path, columns: dict[str, str]) -> dict[str, Entry]:
             raise BuildError(f"{path}: code {entry.code} is listed twice")
         entries[entry.code] = entry
     return entries
+
+
+@dataclass(frozen=True)
+class LegacyEntry:
+    """One code of the legacy country list.
+
+    Attributes:
+        code: the Comtrade code, as text.
+        name: the English short name (best reading of a malformed row, see ``legacy_name``).
+        iso3: the ISO alpha-3 ('' for 'NULL').
+        valid: the first and last valid years, 'YYYY-YYYY' ('' when 'NULL').
+    """
+
+    code: str
+    name: str
+    iso3: str
+    valid: str
+
+
+def legacy_name(middle: list[str]) -> str:
+    """The short name of a legacy row whose name fields hold unquoted commas.
+
+    ``middle`` is the row between the code and the last four fields: short name, full name, abbreviation and
+    comment, split at every comma. Of the ways to cut it into those four, the first whose short name equals the
+    abbreviation and whose comment is one field is taken (Comtrade repeats the short name as the abbreviation);
+    the first field otherwise.
+    """
+    n = len(middle)
+    for i in range(1, n - 2):
+        for j in range(i + 1, n - 1):
+            for k in range(j + 1, n):
+                name, abbreviation = ",".join(middle[:i]), ",".join(middle[j:k])
+                if name == abbreviation and n - k == 1:
+                    return name.strip()
+    return middle[0].strip()
+
+
+def read_legacy(path: Path) -> dict[str, LegacyEntry]:
+    """Read the legacy Comtrade country list.
+
+    Args:
+        path: the CSV file (malformed: see the module docstring).
+
+    Returns:
+        Its entries by code.
+
+    Raises:
+        BuildError: the header changed, a row has fewer than 9 fields or a code that is not a number, or a code
+            is listed twice.
+    """
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
+    if not rows or rows[0] != LEGACY_HEADER:
+        raise BuildError(f"{path}: header {rows[0] if rows else None}, expected {LEGACY_HEADER}")
+    entries: dict[str, LegacyEntry] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < len(LEGACY_HEADER) or not row[0].strip().isdigit():
+            raise BuildError(f"{path}: line {line} is not a code row: {row}")
+        code = row[0].strip()
+        iso3, start, end = (None if v.strip() == "NULL" else v.strip() for v in row[-3:])
+        entry = LegacyEntry(code, legacy_name(row[1:-4]), iso3 or "", f"{start}-{end}" if start and end else "")
+        if code in entries:
+            raise BuildError(f"{path}: code {code} is listed twice")
+        entries[code] = entry
+    return entries
+
+
+def legacy_rows(
+    legacy: dict[str, LegacyEntry], listed: set[str], current_iso3: dict[str, str], countries: dict[str, str]
+) -> list[dict[str, str]]:
+    """The seed rows of the legacy codes the current lists lack.
+
+    Args:
+        legacy: the legacy list by code.
+        listed: the codes of the current lists.
+        current_iso3: code -> ISO3 of the current lists' rows, to name a legacy code's current successor.
+        countries: iso3 -> m49 of the country dimension.
+
+    Returns:
+        One row per such code; ``iso3`` the legacy ISO3 when it is a row of ``countries.csv`` (else empty, with
+        the reason in ``note``).
+    """
+    rows = []
+    for code in sorted(set(legacy) - listed, key=int):
+        entry = legacy[code]
+        notes = ["in the legacy Comtrade country list only" + (f", valid {entry.valid}" if entry.valid else "")]
+        if entry.iso3 in countries:
+            iso3 = entry.iso3
+            successors = sorted((c for c, i in current_iso3.items() if i == iso3), key=int)
+            if successors:
+                notes.append(f"the current lists code {iso3} as {', '.join(successors)}")
+        else:
+            iso3 = ""
+            notes.append(f"no ISO3 in countries.csv (the legacy list's ISO3: '{entry.iso3}')")
+        rows.append({"code": code, "iso3": iso3, "name": entry.name, "is_aggregate": "false", "note": "; ".join(notes)})
+    return rows
 
 
 def read_countries(path: Path) -> dict[str, str]:
@@ -268,7 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         partners = read_list(shared / PARTNERS, LIST_COLUMNS[PARTNERS])
         reporters = read_list(shared / REPORTERS, LIST_COLUMNS[REPORTERS])
-        rows = build(partners, reporters, read_countries(countries_path))
+        countries = read_countries(countries_path)
+        rows = build(partners, reporters, countries)
+        current_iso3 = {r["code"]: r["iso3"] for r in rows if r["iso3"]}
+        rows += legacy_rows(read_legacy(shared / LEGACY), {r["code"] for r in rows}, current_iso3, countries)
+        rows.sort(key=lambda r: int(r["code"]))
     except (BuildError, OSError) as exc:
         print(f"build_comtrade_reference: {exc}", file=sys.stderr)
         return 1

@@ -222,6 +222,8 @@ def test_codes_columns_and_unique_codes() -> None:
         ("392", "JPN", ""),
         ("410", "KOR", ""),
         ("412", "XKX", "_KS"),
+        ("381", "ITA", "legacy Comtrade country list only, valid 1962-2061"),  # legacy API and bulk files use it
+        ("380", "ITA", ""),
         ("490", "", "Taiwan"),
         ("97", "", "EUU"),
         ("899", "", "no ISO3"),
@@ -261,14 +263,31 @@ def test_rerun_reproduces_the_codes_byte_for_byte(tmp_path: Path) -> None:
 
 
 @needs_shared
-def test_every_code_of_both_api_lists_is_a_row() -> None:
+def test_every_code_of_the_current_and_legacy_lists_is_a_row() -> None:
+    """Every reporter and partner code of the current API's lists, and every code of the legacy country list
+    (historical codes included: 381 Italy, 58 Belgium-Luxembourg), is a row; and no row comes from elsewhere."""
     listed = set()
     for name, column in (
         ("comtrade_plus_partners.csv", "PartnerCode"),
         ("comtrade_plus_reporters.csv", "reporterCode"),
     ):
         listed |= set(pd.read_csv(SHARED / "reference" / name, dtype=str, keep_default_na=False)[column])
-    assert listed == set(codes()["code"])
+    # the legacy list is malformed (unquoted commas in names): its code is the first field of each line
+    legacy_lines = (SHARED / "reference" / "comtrade_country_codes.csv").read_text(encoding="utf-8").splitlines()
+    legacy = {line.split(",", 1)[0] for line in legacy_lines[1:] if line.strip()}
+    assert {"381", "58", "890"} <= legacy
+    assert listed | legacy == set(codes()["code"])
+
+
+@needs_shared
+def test_every_reporter_the_publisher_maps_to_an_iso3_is_known() -> None:
+    """A reporter whose ISO3 the publisher states, and the project's countries have, passes known_reporter."""
+    countries = set(load_countries(REFERENCE)["iso3"])
+    reporters = pd.read_csv(SHARED / "reference" / "comtrade_plus_reporters.csv", dtype=str, keep_default_na=False)
+    stated = reporters[reporters["reporterCodeIsoAlpha3"].str.strip().isin(countries)]
+    mapped = set(codes().loc[codes()["iso3"] != "", "code"])
+    assert len(stated) > 200
+    assert set(stated["reporterCode"]) <= mapped
 
 
 # --- the real files ----------------------------------------------------------------------------------------------
