@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from contextlib import nullcontext
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from schemas.context import RunContext
 from warehouse import build, lake, publish
 from warehouse.common import runlog
 from warehouse.common.errors import SourceError, storage_error
@@ -28,6 +28,7 @@ from warehouse.publish.debris import clear_debris
 from warehouse.publish.lock import writer_lock
 
 if TYPE_CHECKING:
+    from schemas.context import RunContext
     from warehouse import stage as ingest
 
 # warehouse.stage.staging (pandas, pandera) is imported by the tasks that stage rows: a run that finds every source
@@ -176,13 +177,17 @@ def load_source(
         damaged = lake.damaged(source, payloads, settings.lake_dir)
         if damaged:
             logger.warning("%s: staged again: %s", source.id, "; ".join(damaged))
-        reference_dir = settings.seeds_dir / "reference"
-        context = RunContext(source=source, country_codes=country_codes(), reference_dir=reference_dir)
+        from warehouse.stage.staging import run_context
+
+        context = run_context(source, settings.seeds_dir / "reference", country_codes())
         staged = parse_and_validate(source, payloads, context, settings, run.run_id)
         result.rows_read, result.rows_valid = staged.rows_read, staged.rows_valid
         result.rows_rejected = staged.rows_read - staged.rows_valid
         result.quarantine = staged.quarantine
         result.vintages = staged.vintages
+        result.losses = staged.losses
+        for line in audit.loss_lines(staged.losses):  # loud, whatever the threshold: sums lack what was lost
+            logger.warning("%s: partial loss: %s", source.id, line)
         threshold = source.threshold(settings.reject_threshold)
         refusal = audit.over_threshold(staged.rows_read, result.rows_rejected, threshold)
         if refusal:
@@ -196,6 +201,8 @@ def load_source(
         if result.rows_rejected:
             notes.append(f"{result.rows_rejected} row(s) quarantined, see audit.rejected_rows")
             logger.warning("%s: %s", source.id, notes[-1])
+        if staged.losses:
+            notes.append(f"WARNING: {_losses_note(staged.losses)}")
         result.message = "; ".join(notes)
     except SourceError as exc:
         result.message = str(exc)
@@ -205,6 +212,19 @@ def load_source(
         result.message = str(problem) if problem else f"{type(exc).__name__}: {exc}"
         logger.error("%s: %s", source.id, result.message)
     return result
+
+
+def _losses_note(losses: list[audit.Loss]) -> str:
+    """The source's message about its partial losses: how many of each dimension, the first values."""
+    by_dimension: dict[str, list[str]] = {}
+    for loss in losses:
+        by_dimension.setdefault(loss.dimension, []).append(loss.value or loss.file_name)
+    parts = [
+        f"every row of {len(values)} {dimension}(s) rejected ({', '.join(values[:3])}"
+        + (", ...)" if len(values) > 3 else ")")
+        for dimension, values in by_dimension.items()
+    ]
+    return "; ".join(parts) + ", see audit.partial_losses"
 
 
 @task(cache_policy=NO_CACHE)
@@ -256,6 +276,60 @@ def _finished(run: audit.Run) -> Callable[[object], None]:
     return finish
 
 
+# the tasks whose failure stays with one source: ``load_source`` says it on one line; Prefect's own lines about it
+# (the exception with its traceback, the task's failed state) go to the run's log file only
+_SOURCE_TASKS = ("fetch_source", "parse_and_validate", "write_parquet")
+_TASK_FAILED = ("Task run failed with ", "Finished in state Failed")
+
+
+class _OneLinePerFailure(logging.Filter):
+    """Keeps Prefect's lines about a source task's failure off the console (``load_source`` logs one line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not record.name.startswith("prefect.task_runs"):
+            return True
+        task = str(getattr(record, "task_name", "") or getattr(record, "task_run_name", ""))
+        return not (task.startswith(_SOURCE_TASKS) and str(record.msg).startswith(_TASK_FAILED))
+
+
+class _WithoutTraceback(logging.Formatter):
+    """A console handler's formatter that prints a record's message without its traceback (which the run's log
+    file keeps: its handler formats the record first, on the ``prefect`` logger, before the root's console)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not (record.exc_info or record.exc_text):
+            return self.inner.format(record)
+        copy = logging.makeLogRecord(record.__dict__)
+        copy.exc_info, copy.exc_text, copy.stack_info = None, None, None
+        return self.inner.format(copy) + " (traceback in the run's log file)"
+
+
+@contextmanager
+def one_line_per_failure() -> Iterator[None]:
+    """While the block runs, the console (the root logger's stream handlers) shows a failure as one line: no
+    traceback, and no repeat of a source's failure by Prefect's task engine; the run's log file keeps everything."""
+    handlers = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    quiet = _OneLinePerFailure()
+    formatters = [h.formatter for h in handlers]
+    for handler in handlers:
+        handler.addFilter(quiet)
+        handler.setFormatter(_WithoutTraceback(handler.formatter))
+    try:
+        yield
+    finally:
+        for handler, formatter in zip(handlers, formatters, strict=True):
+            handler.removeFilter(quiet)
+            handler.setFormatter(formatter)  # type: ignore[arg-type]
+
+
 def notify_failure(flow, flow_run, state) -> None:  # noqa: ANN001 (Prefect's hook signature)
     """Prefect's on_failure / on_crashed hook: send a failed or partial night to ``TRADEWH_NOTIFY_URL``."""
     settings = load_settings()
@@ -296,6 +370,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
         run.started_at = dt.datetime.fromisoformat(started_at)
     with (
         runlog.run_log(settings.logs_dir, run.run_id, settings.log_days) as log_file,
+        one_line_per_failure(),
         nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock),
     ):
         logger.info("run %s: log file %s", run.run_id, log_file)

@@ -23,6 +23,47 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+@dataclass(frozen=True)
+class Loss:
+    """A partial loss: every row of one reporter, partner, indicator or year of a file was rejected (one row of
+    ``audit.partial_losses``). Below the reject threshold the source still loads, without it: every sum over that
+    dimension lacks it, so the run says so loudly.
+
+    Attributes:
+        file_name: the payload whose rows these were.
+        dimension: reporter, partner, indicator, year, or file (every row of the file).
+        column_name: the dataset's column holding it (``reporter_code``, ``country_code``, ...).
+        value: the value as published ('381').
+        rows: how many rows it had in the file, all rejected.
+        rules: the rules that blamed that column and value ('known_reporter'), '' when other columns were blamed.
+    """
+
+    file_name: str
+    dimension: str
+    column_name: str
+    value: str
+    rows: int
+    rules: str = ""
+
+    def text(self) -> str:
+        """One line for the log, the summary and ``tradewh status``."""
+        what = "every row" if self.dimension == "file" else f"every row of {self.dimension} {self.value!r}"
+        where = "" if self.dimension == "file" else f" ({self.column_name})"
+        why = f", rule {self.rules}" if self.rules else ", see audit.rejected_rows"
+        return f"{self.file_name}: {what}{where} rejected: {self.rows:,} row(s){why}"
+
+
+MAX_LOSS_LINES = 5  # per source, in the summary and the log: the rest are in audit.partial_losses
+
+
+def loss_lines(losses: list[Loss], limit: int = MAX_LOSS_LINES) -> list[str]:
+    """The losses as lines, at most ``limit`` of them and a line saying how many more there are."""
+    lines = [loss.text() for loss in losses[:limit]]
+    if len(losses) > limit:
+        lines.append(f"... and {len(losses) - limit} more (audit.partial_losses)")
+    return lines
+
+
 @dataclass
 class SourceResult:
     """What happened to one source in one run (one row of ``audit.source_runs``)."""
@@ -38,6 +79,7 @@ class SourceResult:
     rows_loaded: int = 0
     message: str = ""
     quarantine: pd.DataFrame | None = None  # rows of ``schemas.rules.QUARANTINE_COLUMNS``; None: no row
+    losses: list[Loss] = field(default_factory=list)  # whole reporters, partners, indicators, years rejected
 
 
 def over_threshold(rows_read: int, rows_rejected: int, threshold: float) -> str | None:
@@ -109,6 +151,12 @@ REJECTED_ROWS = {
     "file_row": "bigint",
     **{c: "varchar" for c in ("column_name", "rule", "value")},
 }
+# one row per reporter, partner, indicator or year (or file) of a payload whose every row was rejected (``Loss``)
+PARTIAL_LOSSES = {
+    **{c: "varchar" for c in ("run_id", "source_id", "file_name", "dimension", "column_name", "value")},
+    "rows_rejected": "bigint",
+    **{c: "varchar" for c in ("rules", "message")},
+}
 # one row per `tradewh rollback`, done or refused (``record_rollback``)
 ROLLBACKS = {
     "rollback_id": "varchar",
@@ -126,6 +174,7 @@ TABLES: dict[str, dict[str, str]] = {
     "source_runs": SOURCE_RUNS,
     "source_files": SOURCE_FILES,
     "rejected_rows": REJECTED_ROWS,
+    "partial_losses": PARTIAL_LOSSES,
     "rollbacks": ROLLBACKS,
 }
 COMMENTS = {
@@ -134,6 +183,8 @@ COMMENTS = {
     "source_files": "One row per payload a load run fetched: file name, origin, SHA-256, bytes",
     "rejected_rows": "One row per quarantined row and broken rule: the payload (file_sha256, file_name), its line "
     "(file_row), the column, the rule and the value",
+    "partial_losses": "One row per reporter, partner, indicator or year of a payload whose every row was rejected "
+    "(a warning even under the reject threshold: sums over that dimension lack it); dimension 'file': every row",
     "rollbacks": "One row per `tradewh rollback`: done (rolled_back) or refused, from which build to which, and why",
 }
 
@@ -228,6 +279,23 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: Run, audit: Path) -> None:
         con.execute(f"create or replace temp table rejected_rows as select {columns} from rejected_frame")
         con.unregister("rejected_frame")
         _copy_to(con, "rejected_rows", audit / "rejected_rows" / f"{run.run_id}.parquet")
+    losses = [
+        {
+            "run_id": run.run_id,
+            "source_id": r.source_id,
+            "file_name": loss.file_name,
+            "dimension": loss.dimension,
+            "column_name": loss.column_name,
+            "value": loss.value,
+            "rows_rejected": loss.rows,
+            "rules": loss.rules,
+            "message": loss.text(),
+        }
+        for r in run.results
+        for loss in r.losses
+    ]
+    if losses:  # a run with losses quarantined rows: it is always built, never republished (reason_to_rebuild)
+        _copy_to(con, _records(con, losses, PARTIAL_LOSSES), audit / "partial_losses" / f"{run.run_id}.parquet")
 
 
 def record_rollback(
@@ -285,6 +353,7 @@ def summary_lines(run: Run) -> list[str]:
             f"  {r.source_id:<32} {r.status:<8} read {r.rows_read:>7}  valid {r.rows_valid:>7}  "
             f"rejected {r.rows_rejected:>5}  loaded {r.rows_loaded:>7}" + (f"  {r.message}" if r.message else "")
         )
+        lines += [f"    WARNING partial loss: {line}" for line in loss_lines(r.losses)]
     return lines
 
 
@@ -323,6 +392,16 @@ def summary_markdown(run: Run, revisions: list[tuple]) -> str:
         f"{sum(r.rows_rejected for r in run.results)} row(s) quarantined.",
     ]
     lines += [f"- **{r.source_id}** failed: {r.message}" for r in failed]
+    losses = [(r.source_id, line) for r in run.results for line in loss_lines(r.losses)]
+    if losses:
+        lines += [
+            "",
+            "## Partial losses",
+            "",
+            "Every row of these was rejected, under the reject threshold or not:",
+            "",
+        ]
+        lines += [f"- **{source}**: {line}" for source, line in losses]
     lines += ["", "## Largest revisions", ""]
     if not revisions:
         lines.append("No figure was revised.")

@@ -32,7 +32,29 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if latest is not None:
         print(f"\nlast run {latest} (`tradewh status --run {latest}` for its sources and log):")
         _print_sources(con, latest, width)
+        _print_losses(con, latest, width)
     return 0
+
+
+def _print_losses(con: duckdb.DuckDBPyConnection, run_id: str, width: int) -> None:
+    """The run's partial losses (``audit.partial_losses``): a warning even when every source loaded. A file built
+    before they were recorded has no such table: nothing to print."""
+    try:
+        cursor = con.execute(
+            "select source_id, file_name as file, dimension, column_name as column, value, rows_rejected as rows, "
+            "rules from audit.partial_losses where run_id = ? order by source_id, file_name, dimension, value",
+            [run_id],
+        )
+    except duckdb.CatalogException:
+        return
+    rows = cursor.fetchall()
+    if not rows:
+        return
+    print(
+        f"\nWARNING: {len(rows)} partial loss(es) in run {run_id}: every row of these was rejected, so every sum "
+        "over them lacks them (audit.partial_losses; the rows in audit.rejected_rows):"
+    )
+    print(format_table([d[0] for d in cursor.description], rows, width=width))
 
 
 def _print_rollbacks(settings: Settings, last: int, width: int) -> None:
@@ -80,6 +102,7 @@ def _run_detail(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings,
         [run],
     )
     print(format_table([d[0] for d in sources.description], sources.fetchall(), width=width))
+    _print_losses(con, run, width)
     return 0
 
 

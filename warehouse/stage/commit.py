@@ -19,6 +19,7 @@ from schemas.rules import QUARANTINE_COLUMNS
 from warehouse.common.failpoints import failpoint
 from warehouse.extract.catalogue import Source
 from warehouse.extract.fetch import Payload
+from warehouse.lake.audit import Loss
 from warehouse.lake.manifest import MANIFEST, file_problems, manifest, sha256_file, source_dir
 from warehouse.stage.batches import _sql_text, model_for, to_arrow
 
@@ -65,6 +66,8 @@ class Staged:
             sorted by file, payload, row and rule.
         vintages: every vintage the payloads belong to (also those whose rows were all rejected).
         batches: how many batches were validated.
+        layouts: file name -> the publisher layout its parser recognised.
+        losses: the reporters, partners, indicators and years of a file whose every row was rejected.
     """
 
     source: Source
@@ -74,6 +77,8 @@ class Staged:
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS))
     vintages: list[str] = field(default_factory=list)
     batches: int = 0
+    layouts: dict[str, str] = field(default_factory=dict)
+    losses: list[Loss] = field(default_factory=list)
 
     def discard(self) -> None:
         """Delete the staged files (a refused or failed source leaves the lake as it was)."""

@@ -34,6 +34,7 @@ from warehouse.stage.batches import (
     with_provenance,
 )
 from warehouse.stage.commit import Staged, _part_path, parquet_writer
+from warehouse.stage.losses import Tally
 from warehouse.stage.quarantine import (
     QUARANTINE_KEY,
     _compact,
@@ -47,6 +48,46 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
+
+
+def run_context(source: Source, reference_dir: Path, country_codes: frozenset[str] | None = None) -> RunContext:
+    """What a source's rules know beyond its rows, as the nightly and ``tradewh check-source`` both build it.
+
+    Args:
+        source: the catalogue entry.
+        reference_dir: ``seeds/reference``.
+        country_codes: the known country codes, when the caller read them once for every source.
+    """
+    from warehouse.common.reference import known_country_codes
+
+    codes = country_codes if country_codes is not None else known_country_codes(reference_dir)
+    return RunContext(source=source, country_codes=codes, reference_dir=reference_dir)
+
+
+def where(payload: Payload) -> str:
+    """A payload as a person knows it: the path or URL they wrote, and the raw copy that was read."""
+    if payload.origin and payload.origin != str(payload.raw_path):
+        return f"{payload.origin} (raw copy {payload.raw_path})"
+    return str(payload.raw_path)
+
+
+def _for_people(exc: BaseException, source: Source, payload: Payload) -> SourceError:
+    """A failure while reading a payload as a ``SourceError`` that names the user's path beside the raw copy, with
+    hints for the usual mistakes in a file saved by hand (``warehouse.parse.hints``)."""
+    from warehouse.parse.hints import hint_text
+
+    if isinstance(exc, SourceError):
+        detail, row, rule = exc.detail, exc.row, exc.rule
+        named = exc.file if exc.file not in ("?", str(payload.raw_path)) else None
+    else:  # a crash inside a parser or a rule: named, not a bare traceback
+        detail, row, rule, named = f"{type(exc).__name__}: {exc}", None, "parse_error", None
+    file = where(payload) if named is None else f"{named} (in {where(payload)})"
+    hints = hint_text(payload.raw_path)
+    if hints:
+        detail = detail.rstrip() + ("" if detail.rstrip().endswith(".") else ".") + hints
+    error = SourceError(detail, source_id=source.id, file=file, row=row, rule=rule)
+    error.origin = payload.origin  # type: ignore[attr-defined]
+    return error
 
 
 def stage_source(
@@ -202,34 +243,42 @@ def _stage_once(
     write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
     writing: Future[None] | None = None
     progress = Progress(log, f"{source.id}: staging", unit="rows")
+    tally = Tally(source.dataset)
     try:
         for payload in payloads:
-            for parsed in prefetched(parsed_batches(source, payload, batch_rows, read_ahead=True)):
-                vintage = (fixed_vintages or {}).get(payload.sha256) or vintage_of(
-                    source, parsed.vintage, payload.sha256, loaded, today
-                )
-                vintages.add(vintage)
-                frame = with_provenance(parsed.frame, source, payload, vintage)
-                valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
-                if key:
-                    key_hashes.append(pd.util.hash_pandas_object(frame[key], index=False).to_numpy())
-                    key_rows.append((payload.sha256, _compact(frame["file_row"].to_numpy(dtype="int64"))))
-                staged.batches += 1
-                staged.rows_read += len(frame)
-                staged.rows_valid += len(valid)
-                progress.advance(len(frame), note=f", {staged.rows_read - staged.rows_valid:,} rejected")
-                if len(quarantine):
-                    quarantines.append(quarantine)
-                    rejected.append(_spill_rejected(bad, lake_dir, source, run_id, len(rejected)))
-                if len(valid):
-                    table = to_arrow(valid, model)
-                    if vintage not in writers:
-                        staged.files[vintage] = _part_path(lake_dir, source, vintage, run_id)
-                        writers[vintage] = parquet_writer(staged.files[vintage], table)
-                    if writing is not None:
-                        writing.result()  # one batch in flight: memory stays bounded, the file's order kept
-                    writing = write_pool.submit(writers[vintage].write_table, table.cast(writers[vintage].schema))
-                del frame, valid, bad, parsed
+            try:
+                for parsed in prefetched(parsed_batches(source, payload, batch_rows, read_ahead=True)):
+                    staged.layouts.setdefault(payload.name, parsed.layout)
+                    vintage = (fixed_vintages or {}).get(payload.sha256) or vintage_of(
+                        source, parsed.vintage, payload.sha256, loaded, today
+                    )
+                    vintages.add(vintage)
+                    frame = with_provenance(parsed.frame, source, payload, vintage)
+                    valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
+                    tally.add(payload.name, frame, valid)
+                    if key:
+                        key_hashes.append(pd.util.hash_pandas_object(frame[key], index=False).to_numpy())
+                        key_rows.append((payload.sha256, _compact(frame["file_row"].to_numpy(dtype="int64"))))
+                    staged.batches += 1
+                    staged.rows_read += len(frame)
+                    staged.rows_valid += len(valid)
+                    progress.advance(len(frame), note=f", {staged.rows_read - staged.rows_valid:,} rejected")
+                    if len(quarantine):
+                        quarantines.append(quarantine)
+                        rejected.append(_spill_rejected(bad, lake_dir, source, run_id, len(rejected)))
+                    if len(valid):
+                        table = to_arrow(valid, model)
+                        if vintage not in writers:
+                            staged.files[vintage] = _part_path(lake_dir, source, vintage, run_id)
+                            writers[vintage] = parquet_writer(staged.files[vintage], table)
+                        if writing is not None:
+                            writing.result()  # one batch in flight: memory stays bounded, the file's order kept
+                        writing = write_pool.submit(writers[vintage].write_table, table.cast(writers[vintage].schema))
+                    del frame, valid, bad, parsed
+            except (ReadAgain, MemoryError, OSError):
+                raise  # read again; out of memory or a full disk: said as such by the caller
+            except Exception as exc:  # noqa: BLE001 (named after the payload, the user's path first)
+                raise _for_people(exc, source, payload) from exc
         if writing is not None:
             writing.result()
         for writer in writers.values():
@@ -239,6 +288,7 @@ def _stage_once(
         gc.collect()
         pa_arrow.default_memory_pool().release_unused()
         progress.done(note=f", {staged.rows_read - staged.rows_valid:,} rejected, {staged.batches} batch(es) parsed")
+        tally_valid = staged.rows_valid
         candidates = _repeated_keys(key_hashes, key_rows)
         if (staged.files or rejected) and (len(row_rules) < len(rules) or len(candidates)):
             found = cross_batch_quarantine(
@@ -246,12 +296,15 @@ def _stage_once(
             )
             if len(found):
                 quarantines.append(found)
+        if staged.rows_valid != tally_valid:  # the cross-batch rules removed staged rows: count what is left
+            tally.recount_valid(staged.files.values())
         if quarantines:
             cases = pd.concat(quarantines, ignore_index=True).drop_duplicates(QUARANTINE_KEY)
             staged.quarantine = cases.sort_values(["file_name", "file_sha256", "file_row", "rule"]).reset_index(
                 drop=True
             )
         staged.vintages = sorted(vintages)
+        staged.losses = tally.losses(staged.quarantine)
     except BaseException:
         write_pool.shutdown(wait=True)  # a write still running finishes before its file is closed and deleted
         for writer in writers.values():

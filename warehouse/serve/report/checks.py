@@ -163,3 +163,35 @@ def freshness(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section:
     return Section(
         "section-freshness", "Data freshness by source", [Chart("chart-freshness", chart)], [caption], [table]
     )
+
+
+def partial_losses(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section | None:
+    """Per source: the reporters, partners, indicators and years whose every row its last read rejected (a warning
+    even under the reject threshold); None when there is none, or the file predates ``audit.partial_losses``."""
+    try:
+        rows = run(con, "partial_losses")
+    except duckdb.CatalogException:
+        return None
+    if not rows:
+        return None
+    cells = [
+        [
+            str(r["source_id"]),
+            str(r["status"]),
+            str(r["file_name"]),
+            "whole file" if r["dimension"] == "file" else f"{r['dimension']} {r['value']} ({r['column_name']})",
+            _count(r["rows_rejected"]),
+            str(r["rules"] or "see audit.rejected_rows"),
+        ]
+        for r in rows
+    ]
+    caption = (
+        "Warning: every row of these was rejected (quarantined) when the source was last read, whether or not the "
+        "source stayed under its reject threshold and loaded. Every total, share or ranking over them lacks them: "
+        "a reporter missing here is missing from every sum across reporters. The rows and the rules they broke are "
+        "in audit.rejected_rows; `tradewh check-source ID` prints the catalogue lines that map unknown codes."
+    )
+    table = Table(
+        "table-partial-losses", ["source", "status", "file", "lost", "rows rejected", "rules"], cells, numeric=(4,)
+    )
+    return Section("section-partial-losses", "Warning: figures lost in whole", [], [caption], [table])

@@ -28,6 +28,7 @@ BUILDERS = (
     sections.goods_composition,
     sections.deficits,
     checks.claim_checks,
+    checks.partial_losses,
     checks.freshness,
 )
 OTHER_REPORTERS = 12  # listed in the header as other choices
