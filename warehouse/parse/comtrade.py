@@ -228,7 +228,7 @@ def header_layout(header: list[str], src: FileRef, *, row: int) -> Layout:
     nearest_text = (
         f"the nearest is {nearest.name} ({nearest.title}), which lacks {', '.join(map(repr, missing))}"
         if len(missing) < len(nearest.required)
-        else "it has no column of any"
+        else "it holds no column of any layout"
     )
     raise src.error(
         f"the header matches no UN Comtrade layout; {nearest_text}{delimiter_hint(header)}; "
