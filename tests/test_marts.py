@@ -320,7 +320,7 @@ def test_amounts_in_usd_are_stored_to_the_cent(con):
         "marts.trade_balance_vintages": "exports, imports, balance, total_trade",
         "marts.trade_growth": "value, previous_year_value, yoy_change, first_value",
         "marts.goods_composition": "value_usd, section_value_usd, total_value_usd, published_total_usd",
-        "marts.trade_composition": "value_usd, base_value_usd",
+        "marts.trade_composition": "value_usd, base_value_usd, parts_value_usd",
         "marts.mirror_flows": "exports_reported_by_exporter, imports_reported_by_importer, gap",
         "marts.trade_concentration": "total_value_usd",
         "marts.trade_figure_history": "value, previous_vintage_value, revision",

@@ -2,6 +2,10 @@
 -- What goods trade is made of: each HS chapter or SITC division within its section, and each section within the
 -- total. One aggregation level only (the 2-digit codes), so nothing is counted twice; section and total values
 -- are sums of those codes (derived), never mixed with a published TOTAL row (shown beside them for a check).
+-- Shares of the total use the published TOTAL when the file has one (the codes shipped may be a part of it), else
+-- the sum of the codes. Coverage: the sum of the codes against the published TOTAL (partial below 99 %); without
+-- a TOTAL, the count of codes shipped against the codes of that level in core.dim_commodity (partial below 90 %,
+-- as a file may leave out the codes not traded).
 -- Stored once by the build: its sums run over every 2-digit code of the fact. Only the figures and their sums are
 -- stored (`summed`); the names (from core.dim_commodity) and the shares (from the stored sums) are added when the
 -- view is read, as writing them costs more than reading them (measured at 10M rows: the build 3.9-4.2 s -> 3.4 s).
@@ -53,6 +57,7 @@ section_sums as (
     select
         source_id, vintage, reporter, partner, period, flow, classification, section,
         sum(value) as section_value_usd,
+        count(*) as codes_count,
     from placed
     group by all
 ),
@@ -61,6 +66,7 @@ total_sums as (
     select
         source_id, vintage, reporter, partner, period, flow, classification,
         sum(section_value_usd) as total_value_usd,
+        cast(sum(codes_count) as bigint) as codes_count,
     from section_sums
     group by all
 ),
@@ -73,6 +79,7 @@ summed as (
         placed.classification, placed.section, placed.category, placed.value,
         section_sums.section_value_usd,
         total_sums.total_value_usd,
+        total_sums.codes_count,
         published_totals.published_total_usd,
     from placed
     inner join section_sums
@@ -120,6 +127,27 @@ named as (
         on sections.family = codes.family and sections.code = summed.section and sections.level = 'section'
 ),
 
+listed as (
+    -- how many codes the level has (HS chapters, SITC divisions): to tell a partial file without a TOTAL
+    select family, count(*) as codes_listed,
+    from commodities
+    where level in ('chapter', 'division')
+    group by family
+),
+
+covered as (
+    select
+        named.*,
+        listed.codes_listed,
+        coalesce(named.published_total_usd, named.total_value_usd) as share_base_usd,
+        100 * named.total_value_usd / nullif(named.published_total_usd, 0) as coverage_pct,
+    from named
+    left join listed on listed.family = case
+        when named.classification like 'HS%' then 'HS'
+        when named.classification like 'SITC%' then 'SITC'
+    end
+),
+
 final as (
     select
         -- ids
@@ -142,15 +170,38 @@ final as (
         round(named.total_value_usd, 2) as total_value_usd,
         round(named.published_total_usd, 2) as published_total_usd,
         100 * named.value / nullif(named.section_value_usd, 0) as share_of_section_pct,
-        100 * named.section_value_usd / nullif(named.total_value_usd, 0) as section_share_of_total_pct,
-        100 * named.value / nullif(named.total_value_usd, 0) as share_of_total_pct,
-    from named
+        100 * named.section_value_usd / nullif(named.share_base_usd, 0) as section_share_of_total_pct,
+        100 * named.value / nullif(named.share_base_usd, 0) as share_of_total_pct,
+        case when named.published_total_usd is not null then 'published TOTAL' else 'sum of the codes' end
+            as total_basis,
+        -- how complete the codes are
+        named.coverage_pct,
+        named.codes_count,
+        named.codes_listed,
+        case
+            when named.published_total_usd is not null then named.coverage_pct < 99
+            else named.codes_count < 0.9 * named.codes_listed
+        end as is_partial,
+        case
+            when named.published_total_usd is not null
+                then printf(
+                    '%s: the %d codes shipped make %.1f %% of the published TOTAL; shares are of the TOTAL',
+                    case when named.coverage_pct < 99 then 'partial' else 'complete' end,
+                    named.codes_count, named.coverage_pct
+                )
+            else printf(
+                '%s: %d of the %d codes of this level shipped, no published TOTAL to check against; shares are of their sum',
+                case when named.codes_count < 0.9 * named.codes_listed then 'partial' else 'no TOTAL' end,
+                named.codes_count, named.codes_listed
+            )
+        end as coverage_note,
+    from covered as named
     left join core.dim_period as periods on periods.period = named.period
 )
 
 select * from final;
 
-comment on view marts.goods_composition is 'What goods trade is made of (latest vintage, customs values): each HS chapter or SITC division, its section, and their shares. Uses the 2-digit codes only (one aggregation level), so section and total values are sums of those codes (derived); a TOTAL row the publisher printed is shown beside them as a check.';
+comment on view marts.goods_composition is 'What goods trade is made of (latest vintage, customs values): each HS chapter or SITC division, its section, and their shares. Uses the 2-digit codes only (one aggregation level), so section and total values are sums of those codes (derived); a TOTAL row the publisher printed is shown beside them as a check and is the base of the shares of the total when present. Coverage says whether the codes shipped are the whole (is_partial, coverage_note).';
 comment on column marts.goods_composition.source_id is 'Source of the figures';
 comment on column marts.goods_composition.vintage is 'Release date of the figures';
 comment on column marts.goods_composition.reporter is 'Reporting economy';
@@ -169,5 +220,11 @@ comment on column marts.goods_composition.section_value_usd is 'Sum of the 2-dig
 comment on column marts.goods_composition.total_value_usd is 'Sum of all 2-digit codes, US$ (derived), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion)';
 comment on column marts.goods_composition.published_total_usd is 'The TOTAL the publisher printed for the same flow, if any, US$, rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion) (to check the sum against)';
 comment on column marts.goods_composition.share_of_section_pct is 'Share of the code in its section, percent';
-comment on column marts.goods_composition.section_share_of_total_pct is 'Share of the section in the total, percent';
-comment on column marts.goods_composition.share_of_total_pct is 'Share of the code in the total, percent';
+comment on column marts.goods_composition.section_share_of_total_pct is 'Share of the section in the total, percent: of the published TOTAL when there is one, else of the sum of the codes (total_basis)';
+comment on column marts.goods_composition.share_of_total_pct is 'Share of the code in the total, percent: of the published TOTAL when there is one, else of the sum of the codes (total_basis)';
+comment on column marts.goods_composition.total_basis is 'The total the shares of the total divide by: published TOTAL, or sum of the codes (when the file has no TOTAL row)';
+comment on column marts.goods_composition.coverage_pct is 'total_value_usd / published_total_usd x 100 (percent): how much of the published TOTAL the codes shipped make; null without a TOTAL';
+comment on column marts.goods_composition.codes_count is 'Number of 2-digit codes shipped for the reporter, partner, period and flow';
+comment on column marts.goods_composition.codes_listed is 'Number of codes of that level in core.dim_commodity (HS chapters or SITC divisions)';
+comment on column marts.goods_composition.is_partial is 'True when the codes are a part of the whole: below 99 % of the published TOTAL, or, without a TOTAL, fewer than 90 % of the codes listed (a file may leave out codes not traded)';
+comment on column marts.goods_composition.coverage_note is 'The coverage in words: complete or partial against the TOTAL, or the codes shipped out of those listed when there is no TOTAL';

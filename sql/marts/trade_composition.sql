@@ -1,16 +1,19 @@
 -- grain: one row per source x vintage x reporter x partner x period x flow x classification x category x measure,
 -- placed in its base: the parent category (software in technology) or the parent economy (three provinces in China)
 -- A reported share gives the value (share x base value, derived); reported values give the share (derived).
--- Latest vintage only.
+-- Every vintage: a part is put with the base of its own source and vintage only (WDI's 2013 release holds the
+-- services totals, so IP charges and ICT services get their shares of services there, BPM5 definitions); a part
+-- whose source and vintage print no base stays, with no share and a note saying so (never a base from another
+-- source, vintage or manual). Beside each share, the coverage of its base: the sum of the parts shipped against
+-- the published total (flagged partial below 99 %). A figure computed from a derived one carries its derivation.
 -- Stored once by the build: its joins run over every money figure of the fact.
 -- materialized: table
 create or replace view marts.trade_composition as
 with
 
 figures as not materialized (
-    -- inlined into each use, so each reads only its own rows of the stored fact
+    -- inlined into each use, so each reads only its own rows of the stored fact; every vintage
     select * from core.fct_trade_figure
-    where is_latest_vintage
 ),
 
 categories as (
@@ -50,11 +53,16 @@ share_given as (
         shares.value as share_pct,
         parts.value is null as is_value_derived,
         false as is_share_derived,
+        coalesce(bases.is_derived, false) as is_base_value_derived,
         case
             when parts.value is null and bases.value is not null
-                then printf('value = %g%% x %.2f bn = %.2f bn', shares.value, bases.value / 1e9, shares.value / 100 * bases.value / 1e9)
+                then concat_ws('; ',
+                    printf('value = %g%% x %.2f bn = %.2f bn', shares.value, bases.value / 1e9, shares.value / 100 * bases.value / 1e9),
+                    case when bases.is_derived then 'base: ' || bases.derivation end
+                )
         end as derivation,
         shares.quote,
+        shares.is_latest_vintage,
     from reported_shares as shares
     left join money_of_shares as bases
         on bases.source_id = shares.source_id
@@ -84,6 +92,7 @@ parts_and_bases as (
         parts.source_id, parts.vintage, parts.reporter, parts.reporter as base_reporter, parts.partner,
         parts.period, parts.period_type, parts.year, parts.flow, parts.classification, parts.category,
         categories.parent_category as base_category, parts.measure, parts.value, parts.is_derived,
+        parts.derivation, parts.is_latest_vintage,
     from money as parts
     inner join categories
         on categories.classification = parts.classification
@@ -94,6 +103,7 @@ parts_and_bases as (
         parts.source_id, parts.vintage, parts.reporter, countries.parent_iso3 as base_reporter, parts.partner,
         parts.period, parts.period_type, parts.year, parts.flow, parts.classification, parts.category,
         parts.category as base_category, parts.measure, parts.value, parts.is_derived,
+        parts.derivation, parts.is_latest_vintage,
     from money as parts
     inner join countries on countries.iso3 = parts.reporter and countries.parent_iso3 is not null
 ),
@@ -113,11 +123,21 @@ values_given as (
         bases.value as base_value,
         100 * parts.value / nullif(bases.value, 0) as share_pct,
         parts.is_derived as is_value_derived,
-        true as is_share_derived,
-        printf('share = %.2f bn / %.2f bn', parts.value / 1e9, bases.value / 1e9) as derivation,
+        bases.value is not null as is_share_derived,
+        coalesce(bases.is_derived, false) as is_base_value_derived,
+        case
+            when bases.value is not null
+                then concat_ws('; ',
+                    printf('share = %.2f bn / %.2f bn', parts.value / 1e9, bases.value / 1e9),
+                    case when parts.is_derived then 'value: ' || parts.derivation end,
+                    case when bases.is_derived then 'base: ' || bases.derivation end
+                )
+            when parts.is_derived then 'value: ' || parts.derivation
+        end as derivation,
         cast(null as varchar) as quote,
+        parts.is_latest_vintage,
     from parts_and_bases as parts
-    inner join money_of_parts as bases
+    left join money_of_parts as bases
         on bases.source_id = parts.source_id
         and bases.vintage = parts.vintage
         and bases.reporter = parts.base_reporter
@@ -144,6 +164,42 @@ both_ways as (
     select * from values_given
 ),
 
+coverage as (
+    -- the parts shipped of each base: categories of a parent, or sub-national groups of a country, apart
+    select
+        source_id, vintage, base_reporter, partner, period, flow, classification, base_category, measure,
+        reporter = base_reporter as is_category_part,
+        count(value) as parts_count,
+        sum(value) as parts_value,
+        string_agg(
+            case when reporter = base_reporter then category else reporter end, ', '
+            order by case when reporter = base_reporter then category else reporter end
+        ) as parts_named,
+    from both_ways
+    group by all
+),
+
+covered as (
+    select
+        both_ways.*,
+        coverage.parts_count,
+        coverage.parts_value,
+        100 * coverage.parts_value / nullif(both_ways.base_value, 0) as coverage_pct,
+        coverage.parts_named,
+    from both_ways
+    inner join coverage
+        on coverage.source_id = both_ways.source_id
+        and coverage.vintage = both_ways.vintage
+        and coverage.base_reporter = both_ways.base_reporter
+        and coverage.partner = both_ways.partner
+        and coverage.period = both_ways.period
+        and coverage.flow = both_ways.flow
+        and coverage.classification = both_ways.classification
+        and coverage.base_category = both_ways.base_category
+        and coverage.measure = both_ways.measure
+        and coverage.is_category_part = (both_ways.reporter = both_ways.base_reporter)
+),
+
 final as (
     select
         -- ids
@@ -166,18 +222,40 @@ final as (
         round(value, 2) as value_usd,
         round(base_value, 2) as base_value_usd,
         share_pct,
+        round(parts_value, 2) as parts_value_usd,
+        parts_count,
+        coverage_pct,
         -- reported or derived
         is_value_derived,
         is_share_derived,
+        is_base_value_derived,
         derivation,
         quote,
-    from both_ways
+        -- how complete the parts are
+        case when coverage_pct is not null then coverage_pct < 99 end as is_partial,
+        case
+            when base_value is null
+                then printf(
+                    'no %s total of %s in this source and vintage: no share (none is taken from another source, vintage or manual)',
+                    base_category, base_reporter
+                )
+            when coverage_pct < 99
+                then printf('partial: the parts shipped (%s) make %.1f %% of %s', parts_named, coverage_pct, base_category)
+            when coverage_pct > 101
+                then printf(
+                    'the parts shipped (%s) make %.1f %% of %s: they overlap or follow another definition',
+                    parts_named, coverage_pct, base_category
+                )
+            else printf('complete: the parts shipped (%s) make %.1f %% of %s', parts_named, coverage_pct, base_category)
+        end as coverage_note,
+        is_latest_vintage,
+    from covered
     left join core.dim_period as periods using (period)
 )
 
 select * from final;
 
-comment on view marts.trade_composition is 'What a total is made of, latest vintage: each category''s share of its parent category (software in technology exports; services in goods and services) and each sub-national group''s share of its country (Shanghai, Jiangsu and Zhejiang in China). A printed share gives the value (derived), printed values give the share (derived). Only parts and bases of one source, vintage, measure and flow are put together.';
+comment on view marts.trade_composition is 'What a total is made of, every vintage: each category''s share of its parent category (software in technology exports; services in goods and services; IP charges and ICT services in services, from WDI''s 2013 release) and each sub-national group''s share of its country (Shanghai, Jiangsu and Zhejiang in China). A printed share gives the value (derived), printed values give the share (derived). Only parts and bases of one source, vintage, measure and flow are put together; a part without a base there has no share, and says why (coverage_note). Beside each share, how much of the base the parts shipped cover (coverage_pct, is_partial).';
 comment on column marts.trade_composition.source_id is 'Catalogue entry of the figures';
 comment on column marts.trade_composition.vintage is 'Release date of the figures (YYYY-MM-DD)';
 comment on column marts.trade_composition.reporter is 'Economy or group whose figure is the part';
@@ -195,8 +273,15 @@ comment on column marts.trade_composition.base_category is 'The whole the part b
 comment on column marts.trade_composition.measure is 'Measure of value_usd and base_value_usd (core.dim_measure)';
 comment on column marts.trade_composition.value_usd is 'Value of the part, US$ (scale 1), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); derived when only the share was printed';
 comment on column marts.trade_composition.base_value_usd is 'Value of the whole, US$ (scale 1), rounded to the cent (0.01 USD; stored as DOUBLE, exact below 10 trillion); null when not available';
-comment on column marts.trade_composition.share_pct is 'value_usd / base_value_usd x 100 (percent); as printed when is_share_derived is false';
+comment on column marts.trade_composition.share_pct is 'value_usd / base_value_usd x 100 (percent); as printed when is_share_derived is false; null when the source and vintage print no base';
 comment on column marts.trade_composition.is_value_derived is 'True when value_usd was not printed but derived (share x base, or by identity)';
 comment on column marts.trade_composition.is_share_derived is 'True when share_pct was computed from values rather than printed';
-comment on column marts.trade_composition.derivation is 'Formula of the derived figure';
+comment on column marts.trade_composition.derivation is 'Formula of the derived figure, with the derivation of any derived value or base it is computed from (value: ..., base: ...)';
+comment on column marts.trade_composition.is_base_value_derived is 'True when base_value_usd was not printed but derived (e.g. total = export + import): the share rests on a derived figure';
+comment on column marts.trade_composition.parts_value_usd is 'Sum of the parts shipped of the same base (same source, vintage, base economy, partner, period, flow and measure; categories and sub-national groups apart), US$, rounded to the cent';
+comment on column marts.trade_composition.parts_count is 'Number of parts shipped of the same base (those with a value)';
+comment on column marts.trade_composition.coverage_pct is 'parts_value_usd / base_value_usd x 100 (percent): how much of the published total the parts shipped make; null without a base';
+comment on column marts.trade_composition.is_partial is 'True when the parts shipped make less than 99 % of the base (the shares are not a full breakdown); null without a base';
+comment on column marts.trade_composition.coverage_note is 'The coverage in words: complete, partial (naming the parts shipped), above 100 % (parts that overlap), or no base in this source and vintage';
+comment on column marts.trade_composition.is_latest_vintage is 'True when the part''s figure is of the latest vintage of its dataset (core.fct_trade_figure.is_latest_vintage); filter on it for the latest view';
 comment on column marts.trade_composition.quote is 'The sentence that printed the share, for printed shares';

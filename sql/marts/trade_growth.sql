@@ -1,6 +1,8 @@
 -- grain: one row per source x vintage x reporter x partner x flow x classification x category x measure x year
 -- Year-on-year change and compound annual growth within one series (one source, vintage, measure and unit);
 -- latest vintage only. A printed growth rate for the same series and year is shown beside the computed one.
+-- A growth computed from a derived value (core.fct_trade_figure.is_derived: an identity such as import = total -
+-- export, or a base year from a printed growth rate) is flagged, with the derivation of each derived input.
 create or replace view marts.trade_growth as
 with
 
@@ -24,10 +26,15 @@ with_history as (
         lag(year) over series as previous_year,
         lag(value) over series as previous_value,
         lag(is_derived) over series as is_previous_derived,
+        lag(derivation) over series as previous_derivation,
         first_value(year) over series as first_year,
         first_value(value) over series as first_value,
+        first_value(is_derived) over series as is_first_derived,
+        first_value(derivation) over series as first_derivation,
         last_value(year) over whole_series as last_year,
         last_value(value) over whole_series as last_value,
+        last_value(is_derived) over whole_series as is_last_derived,
+        last_value(derivation) over whole_series as last_derivation,
     from series_points
     window
         series as (
@@ -45,7 +52,27 @@ computed as (
         *,
         case when previous_year = year - 1 then previous_value end as previous_year_value,
         case when previous_year = year - 1 then is_previous_derived end as is_previous_year_derived,
+        case when previous_year = year - 1 then previous_derivation end as previous_year_derivation,
     from with_history
+),
+
+carried as (
+    -- which computed figures of the row rest on a derived value, and how each of those values was derived
+    select
+        *,
+        previous_year_value is not null and (is_derived or is_previous_year_derived) as is_yoy_from_derived,
+        year > first_year and (is_derived or is_first_derived) as is_cagr_since_first_from_derived,
+        last_year > first_year and (is_first_derived or is_last_derived) as is_series_cagr_from_derived,
+        nullif(concat_ws('; ',
+            case when is_derived then printf('value (%d): %s', year, derivation) end,
+            case when is_previous_year_derived then printf('previous_year_value (%d): %s', year - 1, previous_year_derivation) end,
+            case when is_first_derived and first_year <> year then printf('first_value (%d): %s', first_year, first_derivation) end,
+            case
+                when is_last_derived and last_year not in (year, first_year)
+                    then printf('last_value (%d): %s', last_year, last_derivation)
+            end
+        ), '') as derivation_of_inputs,
+    from computed
 ),
 
 final as (
@@ -83,7 +110,15 @@ final as (
         -- reported or derived
         computed.is_derived as is_value_derived,
         coalesce(computed.is_previous_year_derived, false) as is_previous_value_derived,
-    from computed
+        computed.is_first_derived as is_first_value_derived,
+        computed.is_last_derived as is_last_value_derived,
+        computed.is_yoy_from_derived,
+        computed.is_cagr_since_first_from_derived,
+        computed.is_series_cagr_from_derived,
+        computed.is_derived or computed.is_yoy_from_derived or computed.is_cagr_since_first_from_derived
+            or computed.is_series_cagr_from_derived as is_derived,
+        computed.derivation_of_inputs as derivation,
+    from carried as computed
     left join core.dim_period as periods on periods.period = cast(computed.year as varchar)
     left join printed_growth
         on printed_growth.source_id = computed.source_id
@@ -125,3 +160,10 @@ comment on column marts.trade_growth.last_year is 'Last year of the series';
 comment on column marts.trade_growth.series_cagr_pct is 'Compound annual growth from first_year to last_year, percent (same on every row of a series)';
 comment on column marts.trade_growth.is_value_derived is 'True when value was not printed but derived (see core.fct_trade_figure.derivation)';
 comment on column marts.trade_growth.is_previous_value_derived is 'True when previous_year_value was derived (e.g. from a printed growth rate: then yoy_growth_pct only restates it)';
+comment on column marts.trade_growth.is_first_value_derived is 'True when first_value was derived (see derivation)';
+comment on column marts.trade_growth.is_last_value_derived is 'True when the last year''s value (the end of series_cagr_pct) was derived (see derivation)';
+comment on column marts.trade_growth.is_yoy_from_derived is 'True when yoy_change and yoy_growth_pct are computed from a derived previous_year_value';
+comment on column marts.trade_growth.is_cagr_since_first_from_derived is 'True when cagr_since_first_pct starts or ends at a derived value (e.g. China''s technology imports 2006 = total - export)';
+comment on column marts.trade_growth.is_series_cagr_from_derived is 'True when series_cagr_pct starts or ends at a derived value';
+comment on column marts.trade_growth.is_derived is 'True when value, or any growth figure of the row, rests on a derived value: read the derivation before quoting it';
+comment on column marts.trade_growth.derivation is 'How each derived value used on the row was derived (value, previous_year_value, first_value, last_value, with its year and formula from core.fct_trade_figure); null when none is derived';
