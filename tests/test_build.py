@@ -19,7 +19,7 @@ from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
 from warehouse.build.builder import build_warehouse, check_trade_figures
 from warehouse.build.checks import UntranslatableRule, check_relation, translate
-from warehouse.build.models import BuildError, create_object, cte_body, materialization, prune_ctes, stored_order
+from warehouse.build.models import BuildError, Header, create_object, cte_body, prune_ctes, read_header
 from warehouse.common.settings import load_settings
 from warehouse.extract.catalogue import Source
 from warehouse.lake.audit import over_threshold
@@ -217,15 +217,57 @@ def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path)
 def test_an_unknown_materialization_is_refused(tmp_path):
     sql_dir = _toy_sql(tmp_path / "sql", "incremental")
     with pytest.raises(BuildError, match="materialized must be one of view, table, not 'incremental'"):
-        materialization(sql_dir / "core" / "dim_toy.sql")
-    assert materialization(_toy_sql(tmp_path / "plain", "view") / "core" / "dim_toy.sql") == "view"
+        read_header(sql_dir / "core" / "dim_toy.sql")
+    assert read_header(_toy_sql(tmp_path / "plain", "view") / "core" / "dim_toy.sql").materialized == "view"
 
 
 @pytest.mark.parametrize(("materialized", "order"), [("view", "toy_id"), ("table", "toy_id; drop table x")])
 def test_an_order_is_column_names_of_a_stored_table(tmp_path, materialized, order):
     path = _toy_sql(tmp_path / "sql", materialized, order=order) / "core" / "dim_toy.sql"
     with pytest.raises(BuildError, match="order by: a, b` takes column names"):
-        stored_order(path)
+        read_header(path)
+
+
+def _header_of(tmp_path: Path, header: str) -> Header:
+    path = tmp_path / "core" / "dim_toy.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "create or replace view core.dim_toy as select 1 as toy_id;\n")
+    return read_header(path)
+
+
+def test_the_header_is_read_once_into_its_settings_grain_and_prose(tmp_path):
+    header = _header_of(
+        tmp_path,
+        "-- grain: one row per toy x colour,\n-- placed in its box: the parent toy\n"
+        "-- Mirror flows: prose, with a colon after two words.\n--   by product: an indented line of prose\n"
+        "-- date d: `where valid_from <= d`; see https://example.org/toys\n"
+        "-- materialized: table\n-- stored: counted\n-- order by: kind, toy_id\n",
+    )
+    assert header == Header(
+        grain="one row per toy x colour, placed in its box: the parent toy",
+        prose="Mirror flows: prose, with a colon after two words. by product: an indented line of prose "
+        "date d: `where valid_from <= d`; see https://example.org/toys",
+        materialized="table",
+        stored="counted",
+        order_by=("kind", "toy_id"),
+    )
+    assert _header_of(tmp_path, "-- grain: one row per toy\n") == Header(grain="one row per toy")
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("-- materialised: table\n", "unknown header setting `-- materialised:`"),
+        ("-- grain: one row per toy\n-- order_by: toy_id\n", "unknown header setting `-- order_by:`"),
+        ("-- note: a lower-case word and a colon read as a setting\n", "unknown header setting `-- note:`"),
+        ("-- materialized: table\n-- materialized: view\n", "`-- materialized:` is set twice"),
+        ("-- materialized: table please\n", "not 'table please'"),
+    ],
+)
+def test_a_header_setting_that_is_unknown_twice_or_malformed_is_refused_with_the_file(tmp_path, header, message):
+    with pytest.raises(BuildError, match=re.escape(message)) as refused:
+        _header_of(tmp_path, header)
+    assert str(refused.value).startswith(str(tmp_path / "core" / "dim_toy.sql") + ": ")
 
 
 STORED_CTE_SQL = """-- grain: one row per toy

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.test_cli import tradewh
-from warehouse.serve.dictionary import generate_dictionary, read_header
+from warehouse.serve.dictionary import generate_dictionary
 
 PAGE = PROJECT_ROOT / "docs" / "data-dictionary.md"
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -96,19 +96,19 @@ def test_a_view_without_comment_says_how_to_describe_it(tmp_path):
     assert "where reporter" not in page
 
 
-def test_header_grain_continues_over_a_trailing_comma(tmp_path):
-    sql = tmp_path / "v.sql"
-    sql.write_text("-- grain: one row per a x b,\n-- placed in its base\n-- Prose here.\ncreate view v as select 1;\n")
-    assert read_header(sql) == ("one row per a x b, placed in its base", "Prose here.")
-    assert read_header(tmp_path / "missing.sql") == ("", "")
-
-
-def test_header_leaves_out_how_the_view_is_stored(tmp_path):
-    sql = tmp_path / "v.sql"
-    sql.write_text(
-        "-- grain: one row per a\n-- Prose here.\n-- materialized: table\n-- order by: a\ncreate view v as select 1;\n"
+def test_the_grain_and_prose_come_from_the_header_without_how_the_view_is_stored(tmp_path):
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "toy.sql").write_text(
+        "-- grain: one row per toy x colour,\n-- placed in its box\n-- Toys by reporter.\n"
+        "-- materialized: table\n-- stored: counted\n-- order by: reporter\n"
+        "create or replace view marts.toy as select 1;\n"
     )
-    assert read_header(sql) == ("one row per a", "Prose here.")
+    with duckdb.connect() as con:
+        _toy(con, "", "Value in USD")
+        page = generate_dictionary(con, tmp_path)
+    assert "**Grain:** one row per toy x colour, placed in its box\n" in page
+    assert "\nToys by reporter.\n" in page  # the prose stands in for a missing view comment; the settings do not
+    assert "materialized" not in page and "counted" not in page and "order by" not in page
 
 
 def test_dictionary_command_writes_and_checks(loaded, tmp_path):

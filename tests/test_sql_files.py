@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from warehouse.build.models import MATERIALIZATIONS, BuildError, materialization, sql_files, stored_order
+from warehouse.build.models import SCHEMAS, BuildError, file_references, read_header, references, sql_files
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FILES = sorted(SQL_DIR.glob("*/*.sql"))
@@ -41,13 +41,13 @@ def test_no_file_paths_and_lower_case_keywords(path):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_materialization_is_a_known_one_in_the_header(path):
-    assert materialization(path) in MATERIALIZATIONS  # '-- materialized: table' or nothing (a view)
-    stored_order(path)  # '-- order by: a, b' names columns, of a stored table only
+def test_the_header_holds_known_settings_only(path):
+    header = read_header(path)  # refuses an unknown setting, one set twice, or a value it cannot take
+    assert header.grain.startswith("one row per ")
 
 
 def test_stored_views_read_their_table_and_the_others_compute(loaded):
-    stored = {f"{p.parent.name}.{p.stem}" for p in FILES if materialization(p) == "table"}
+    stored = {f"{p.parent.name}.{p.stem}" for p in FILES if read_header(p).materialized == "table"}
     assert {"core.fct_trade_figure", "marts.trade_balance_vintages", "marts.goods_composition"} <= stored
     with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
         tables = con.execute("select table_name, comment from duckdb_tables() where schema_name = 'store'").fetchall()
@@ -66,6 +66,59 @@ def test_dependency_order_puts_every_view_after_what_it_reads():
     assert names.index("core.fct_trade_figure") < names.index("marts.trade_balance_vintages")
     assert names.index("marts.trade_balance_vintages") < names.index("marts.trade_balance")
     assert names.index("staging.stg_wdi") < names.index("core.fct_trade_figure")
+
+
+def _qualified_names_in_the_code(path) -> set[str]:
+    """Every ``<schema>.<name>`` of the build's schemas outside comments and strings, by DuckDB's tokenizer:
+    what a view file can read, found without its parse tree."""
+    text = path.read_text()
+    tokens = duckdb.tokenize(text)
+    ends = [start for start, _ in tokens[1:]] + [len(text)]
+    code = [(text[s:e].strip().lower(), kind) for (s, kind), e in zip(tokens, ends, strict=True)]
+    code = [(word, kind) for word, kind in code if kind != duckdb.token_type.comment]
+    return {
+        f"{a}.{b}"
+        for (a, kind), (dot, _), (b, _) in zip(code, code[1:], code[2:], strict=False)
+        if kind == duckdb.token_type.identifier and a in SCHEMAS and dot == "."
+    }
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_parse_tree_finds_every_name_the_code_reads(path):
+    """The build's order comes from the parse tree; the tokens show every qualified name the file's code holds."""
+    name = f"{path.parent.name}.{path.stem}"
+    found = file_references(path) - {name}
+    in_code = _qualified_names_in_the_code(path) - {name}  # the file's own name: its create and comments
+    assert found == in_code
+    assert found  # every view reads something
+
+
+@pytest.mark.parametrize(
+    ("sql", "reads"),
+    [
+        ("with a as (select * from raw.x), b as not materialized (select * from a join core.y using (k)) "
+         "select * from b", {"raw.x", "core.y"}),
+        ("with fct_trade_figure as (select * from core.fct_trade_figure) select * from fct_trade_figure",
+         {"core.fct_trade_figure"}),
+        ("select 'raw.not_read' as s, \"core.quoted\" from marts.t -- core.comment", {"marts.t"}),
+        ("create or replace view marts.v as -- as in a comment\nwith final as (select * from core.f) "
+         "select * from final", {"core.f"}),
+        ("select * from core.a where k in (select k from core.b) and exists (select 1 from raw.c)",
+         {"core.a", "core.b", "raw.c"}),
+        ("with recursive r as (select 1 as n union all select n + 1 from r where n < 3) select * from r, core.z",
+         {"core.z"}),
+        ("select * from core.a union all by name select * from (select * from core.b) as b", {"core.a", "core.b"}),
+    ],
+)  # fmt: skip
+def test_references_come_from_the_parse_tree(sql, reads):
+    assert references(sql) == (reads, "parser")
+
+
+def test_a_query_the_parser_cannot_serialize_is_read_by_its_tokens():
+    assert references("pivot core.fct_trade_figure on flow using sum(value) -- raw.wdi") == (
+        {"core.fct_trade_figure"},
+        "tokens",
+    )
 
 
 def test_a_cycle_is_refused(tmp_path):

@@ -31,13 +31,13 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
 
+from warehouse.build.models import file_references, read_header
 from warehouse.common.readonly import connect_read_only
 from warehouse.extract.catalogue import Source
 from warehouse.lake.manifest import MANIFEST
@@ -45,8 +45,6 @@ from warehouse.lake.manifest import MANIFEST
 AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows")
 CODE_ROOT = Path(__file__).resolve().parents[2]  # warehouse/build/inputs.py -> the checkout
 CODE_PACKAGES = ("warehouse", "schemas", "flows")  # any change to them rebuilds: simpler than knowing what builds
-_REFERENCE = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z_][a-z0-9_]*)\b")
-_STORED = re.compile(r"^--\s*materialized:\s*table\s*$", re.M)
 
 BUILDS_COMMENT = (
     "One row per publish of this file since it was built: the run that built it, then each run that published it "
@@ -174,14 +172,14 @@ def stored_views_reading_audit(sql_dir: Path) -> list[str]:
 
     Rows appended to the audit would not reach such a table, so a run cannot carry the file over while one exists.
     """
-    texts = {f"{f.parent.name}.{f.stem}": f.read_text() for f in sorted(sql_dir.glob("*/*.sql"))}
-    reads = {name: {f"{s}.{t}" for s, t in _REFERENCE.findall(text)} - {name} for name, text in texts.items()}
+    files = {f"{f.parent.name}.{f.stem}": f for f in sorted(sql_dir.glob("*/*.sql"))}
+    reads = {name: file_references(path) - {name} for name, path in files.items()}
     reading_audit: set[str] = set()
     grew = True
     while grew:  # a fixed point: views reading the audit, or reading a view that does
         found = {n for n, r in reads.items() if any(x.startswith("audit.") or x in reading_audit for x in r)}
         grew, reading_audit = found != reading_audit, found
-    return sorted(n for n in reading_audit if _STORED.search(texts[n]))
+    return sorted(n for n in reading_audit if read_header(files[n]).materialized == "table")
 
 
 def _recorded_runs(lake_dir: Path) -> set[str]:

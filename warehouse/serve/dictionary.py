@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build.models import read_header
 from warehouse.common.readonly import connect_read_only
 
 PUBLIC_SCHEMAS = ("marts", "core")
@@ -68,31 +69,6 @@ def public_views(con: duckdb.DuckDBPyConnection) -> list[ViewRef]:
     return sorted((ViewRef(s, v) for s, v in rows), key=lambda r: (PUBLIC_SCHEMAS.index(r.schema), r.name))
 
 
-def read_header(sql_file: Path) -> tuple[str, str]:
-    """The grain and the prose of a view file's leading ``--`` comment block.
-
-    The grain is the first line without ``-- grain:``, continued on the next lines while a line ends with a
-    comma; the prose is the rest of the block, without the build's ``-- materialized:`` and ``-- order by:``
-    lines. Both are empty when the file is missing.
-    """
-    if not sql_file.is_file():
-        return "", ""
-    lines: list[str] = []
-    for line in sql_file.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("--"):
-            break
-        text = line.removeprefix("--").strip()
-        if not text.startswith(("materialized:", "order by:")):  # how the build stores it, not what it holds
-            lines.append(text)
-    if not lines:
-        return "", ""
-    grain = [lines[0].removeprefix("grain:").strip()]
-    rest = lines[1:]
-    while grain[-1].endswith(",") and rest:
-        grain.append(rest.pop(0))
-    return " ".join(grain), " ".join(rest)
-
-
 def describe_views(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[ViewDoc]:
     """Every public view with its grain, description and columns, from the database and ``sql_dir``."""
     docs = []
@@ -109,7 +85,8 @@ def describe_views(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[ViewDo
             [view.schema, view.name],
         ).fetchall()
         sql_file = sql_dir / view.schema / f"{view.name}.sql"
-        grain, prose = read_header(sql_file)
+        header = read_header(sql_file) if sql_file.is_file() else None  # the build's reader: settings left out
+        grain, prose = (header.grain, header.prose) if header else ("", "")
         description = (comment or "").strip() or prose
         if not description:
             description = (

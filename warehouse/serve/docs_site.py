@@ -5,12 +5,12 @@ Like ``dbt docs``, generated from the warehouse itself, read-only: every view an
 grain from the header of its file ``sql/<schema>/<view>.sql``, its columns with types and comments
 (``duckdb_columns()``), and the views it reads and is read by.
 
-Lineage comes from DuckDB's own parser: each view's definition (``duckdb_views().sql``, without its ``CREATE
-VIEW ... AS``) goes through ``json_serialize_sql()`` and every ``BASE_TABLE`` of the parse tree that is not a
-CTE of the query is a reference. A stored view (``-- materialized: table``) reads its table ``store.<schema>__<view>``,
-whose rows come from the query of the view's file: that file is parsed the same way, so the lineage runs on from
-the stored table to what it was built from, down to the ``raw`` tables. Where the parser refuses a statement,
-the build's own dependency scan (qualified names in the code without comments and strings) is used instead.
+Lineage comes from DuckDB's own parser, through the build's dependency scan (``warehouse.build.references``): each
+view's definition (``duckdb_views().sql``) goes through ``json_serialize_sql()`` and every schema-qualified
+``BASE_TABLE`` of the parse tree is a reference (a CTE is read by its bare name). A stored view (``-- materialized:
+table``) reads its table ``store.<schema>__<view>``, whose rows come from the query of the view's file: that file is
+parsed the same way, so the lineage runs on from the stored table to what it was built from, down to the ``raw``
+tables. Where the serializer refuses a statement (a ``pivot``), DuckDB's tokenizer finds the qualified names.
 
 The page needs no network: CSS, script and the lineage graphs (SVG drawn here) are inline. Its search box filters
 views and columns by name or comment; ``#q=<text>`` in the address fills it in.
@@ -19,8 +19,6 @@ views and columns by name or comment; ``#q=<text>`` in the address fills it in.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,14 +28,11 @@ import duckdb
 import jinja2
 from markupsafe import Markup, escape
 
-from warehouse.build.models import _REFERENCE, _blank_literals
+from warehouse.build.models import read_header, references
 from warehouse.common.readonly import connect_read_only
-from warehouse.serve.dictionary import read_header
 
 PUBLIC_SCHEMAS = ("marts", "core", "audit")
 LINEAGE_SCHEMAS = ("raw", "staging", "store", "core", "marts", "audit")  # upstream of the public ones
-_CREATE_VIEW = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?view\s+.*?\s+as\s+", re.I | re.S)
-_LEADING_COMMENTS = re.compile(r"^(?:\s*--[^\n]*(?:\n|$))*")
 
 
 class DocsError(RuntimeError):
@@ -64,7 +59,7 @@ class Relation:
     columns: list[Column] = field(default_factory=list)
     upstream: set[str] = field(default_factory=set)
     downstream: set[str] = field(default_factory=set)
-    parsed_by: str = "duckdb"  # or "regex" where DuckDB's parser refused the statement
+    parsed_by: str = "parser"  # or "tokens" where DuckDB's serializer refused the statement (references)
 
     @property
     def key(self) -> str:
@@ -80,38 +75,6 @@ class Relation:
 
 
 # --- lineage ---------------------------------------------------------------------------------------------------
-
-
-def _walk(tree: object, tables: set[tuple[str, str]], ctes: set[str]) -> None:
-    if isinstance(tree, dict):
-        if tree.get("type") == "BASE_TABLE":
-            tables.add((tree.get("schema_name") or "", tree.get("table_name") or ""))
-        for item in (tree.get("cte_map") or {}).get("map") or []:
-            ctes.add(item.get("key", ""))
-        for value in tree.values():
-            _walk(value, tables, ctes)
-    elif isinstance(tree, list):
-        for value in tree:
-            _walk(value, tables, ctes)
-
-
-def references(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], str]:
-    """The ``schema.name`` a statement reads, and how they were found ("duckdb", or "regex" as a fallback).
-
-    ``sql`` is a SELECT, or a ``CREATE VIEW ... AS <select>`` (the query is parsed). Names a CTE of the query
-    defines are not references; unqualified names are left out (every view of the project qualifies its names).
-    """
-    query = _CREATE_VIEW.sub("", _LEADING_COMMENTS.sub("", sql), count=1)
-    try:
-        tree = json.loads(con.execute("select json_serialize_sql(?)", [query]).fetchone()[0])
-    except duckdb.Error:
-        tree = {"error": True}
-    if tree.get("error"):
-        return {f"{s}.{v}" for s, v in _REFERENCE.findall(_blank_literals(query).lower())}, "regex"
-    tables: set[tuple[str, str]] = set()
-    ctes: set[str] = set()
-    _walk(tree, tables, ctes)
-    return {f"{s}.{t}" for s, t in tables if s and not (t in ctes and not s)}, "duckdb"
 
 
 def _file_query(path: Path) -> str | None:
@@ -143,7 +106,7 @@ def collect(con: duckdb.DuckDBPyConnection, sql_dir: Path, project_root: Path | 
     for key, relation in relations.items():
         path = files.get(key)
         if path is not None:
-            relation.grain = read_header(path)[0]
+            relation.grain = read_header(path).grain
             relation.sql_file = str(path.relative_to(project_root)) if project_root else str(path)
         if relation.schema == "store":  # a stored view's rows: from the query of its file
             stored_from = [f for k, f in files.items() if k.replace(".", "__", 1) == relation.name]
@@ -154,7 +117,7 @@ def collect(con: duckdb.DuckDBPyConnection, sql_dir: Path, project_root: Path | 
                     str(stored_from[0].relative_to(project_root)) if project_root else str(stored_from[0])
                 )
     for key, sql in definitions.items():
-        refs, how = references(con, sql)
+        refs, how = references(sql)
         relation = relations[key]
         relation.parsed_by = how
         # a stored table's file also names the view over it and the table itself: neither is upstream of it
