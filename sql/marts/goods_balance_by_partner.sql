@@ -124,6 +124,8 @@ final as (
         coalesce(partners.is_aggregate, true) as is_partner_aggregate,
         paired.year,
         paired.period,
+        periods.period_start,
+        periods.period_end,
         paired.classification,
         -- numerics (US$, to the cent; null where the level is missing or incomplete: missing is not zero)
         round(paired.exports_usd, 2) as exports_usd,
@@ -161,6 +163,7 @@ final as (
         end as why_missing,
     from paired
     left join countries as partners on partners.iso3 = paired.partner
+    left join core.dim_period as periods on periods.period = paired.period
 )
 
 select * from final;
@@ -172,6 +175,8 @@ comment on column marts.goods_balance_by_partner.partner is 'Partner economy, or
 comment on column marts.goods_balance_by_partner.is_partner_aggregate is 'True when the partner is the world or another aggregate (core.dim_country.is_aggregate), or a code not in core.dim_country';
 comment on column marts.goods_balance_by_partner.year is 'Calendar year';
 comment on column marts.goods_balance_by_partner.period is 'Reference period as published (the year)';
+comment on column marts.goods_balance_by_partner.period_start is 'First day of period (core.dim_period): 2011 -> 2011-01-01; for time axes';
+comment on column marts.goods_balance_by_partner.period_end is 'Last day of period (core.dim_period): 2011 -> 2011-12-31';
 comment on column marts.goods_balance_by_partner.classification is 'Commodity classification and version (SITC4, HS2012, ...)';
 comment on column marts.goods_balance_by_partner.exports_usd is 'Exports to the partner as the reporter reports them (FOB), US$, rounded to the cent: the published TOTAL or the sum of summed_level; null when missing or incomplete';
 comment on column marts.goods_balance_by_partner.imports_usd is 'Imports from the partner as the reporter reports them (CIF), US$, rounded to the cent: the published TOTAL or the sum of summed_level; null when missing or incomplete';
