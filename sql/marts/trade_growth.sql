@@ -135,7 +135,7 @@ final as (
 
 select * from final;
 
-comment on view marts.trade_growth is 'Growth of each series (one source, vintage, measure and unit), latest vintage: year-on-year change, compound annual growth since the first year available and over the whole series, beside any growth rate the publisher printed. Years with a gap have no year-on-year figure.';
+comment on view marts.trade_growth is 'Growth of each series (one source, vintage, measure and unit), latest vintage: year-on-year change, compound annual growth since the first year available and over the whole series, beside any growth rate the publisher printed. Years with a gap have no year-on-year figure. A growth computed from a derived value (an identity, or a base year from a printed rate) is flagged (is_derived and the is_*_from_derived columns) with the derivation of each derived input.';
 comment on column marts.trade_growth.source_id is 'Catalogue entry of the series';
 comment on column marts.trade_growth.vintage is 'Release date of the series (YYYY-MM-DD)';
 comment on column marts.trade_growth.reporter is 'Reporting economy or group';
