@@ -61,6 +61,18 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
+    from warehouse.serve.check_source import check_source
+
+    path = (args.catalogue or settings.catalogue_path).resolve()
+    sources = {s.id: s for s in load_catalogue(path)}
+    if args.source_id not in sources:
+        known = ", ".join(sorted(sources)) or "none"
+        print(f"tradewh check-source: no source '{args.source_id}' in {path} (its sources: {known})", file=sys.stderr)
+        return 2
+    return check_source(sources[args.source_id], settings, path)
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse.serve.export import ExportError, export_views
 
@@ -214,6 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=cmd_sql)
     sources = _command(sub, "sources", "list the source catalogue", "tradewh sources")
     sources.set_defaults(func=cmd_sources)
+    check = _command(
+        sub,
+        "check-source",
+        "fetch, parse, validate and build one source in a temporary folder, publishing nothing: the layout of each "
+        "file, its columns mapped, the rejections by rule, the catalogue lines for what nothing maps yet, and what "
+        "it would add to the marts; exit 0 when it would load",
+        "tradewh check-source my_wdi_travel --catalogue my-catalogue.toml",
+    )
+    check.add_argument("source_id", metavar="ID", help="the catalogue entry's id")
+    check.add_argument(
+        "--catalogue", type=Path, default=None, metavar="FILE", help="the catalogue (default: TRADEWH_CATALOGUE)"
+    )
+    check.set_defaults(func=cmd_check_source)
     status = _command(sub, "status", "the last load runs, from the audit table", "tradewh status --last 3")
     status.add_argument("--last", type=int, default=10, help="how many runs to show")
     status.add_argument("--run", default=None, metavar="RUN_ID", help="one run in detail: each source, the log")
