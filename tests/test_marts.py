@@ -133,12 +133,12 @@ def test_claim_checks_cover_every_figure_of_the_release(con):
     count = one(con, "select count(*) from marts.claim_checks")[0]
     assert count == 15
     verdicts = dict(con.execute("select figure_id, verdict from marts.claim_checks").fetchall())
-    assert set(verdicts.values()) <= {"consistent", "inconsistent", "unverifiable"}
+    assert set(verdicts.values()) <= {"consistent", "indicative", "inconsistent", "unverifiable"}
     assert verdicts["total_2011"] == "consistent"
     assert verdicts["imports_2011_headline"] == "consistent"
     assert verdicts["balance_2011_approx"] == "consistent"
     assert verdicts["region_share_total_2011"] == "unverifiable"
-    assert verdicts["goods_growth_target_2012"] == "unverifiable"
+    assert verdicts["goods_growth_target_2012"] == "consistent"  # "set to miss" the 10 % target: 2012 grew 6.19 %
 
 
 def test_twelve_percent_claim_is_checked_against_wdi_services_trade(con):
@@ -150,9 +150,10 @@ def test_twelve_percent_claim_is_checked_against_wdi_services_trade(con):
     assert recomputed == pytest.approx(100 * 53.56 / (184.763043712730 + 238.906457017550), abs=0.01)
     assert round(recomputed, 1) == 12.6
     assert source == "wdi_2013"
-    # '12 percent' is printed to the unit: 12.6 is outside 12 +/- 0.5, so the verdict follows from precision
+    # '12 percent' is printed to the unit: 12.6 is outside 12 +/- 0.5, but a contract value over a
+    # balance-of-payments total of another vintage is only indicative (tests/test_marts_claims.py)
     assert tolerance == 0.5
-    assert verdict == "inconsistent"
+    assert verdict == "indicative"
 
 
 def test_services_growth_expectation_checked_against_wdi(con):
@@ -323,7 +324,8 @@ def test_amounts_in_usd_are_stored_to_the_cent(con):
         "marts.trade_composition": "value_usd, base_value_usd, parts_value_usd",
         "marts.mirror_flows": "exports_reported_by_exporter, imports_reported_by_importer, gap",
         "marts.trade_concentration": "total_value_usd",
-        "marts.trade_figure_history": "value, previous_vintage_value, revision",
+        "marts.trade_figure_history": "value, previous_vintage_value",  # revision: none in the shipped data
+        "marts.definition_breaks": "previous_vintage_value, value, change_across_definitions",
         "marts.claim_checks": "claimed_value, recomputed_value, difference",
     }
     for view, columns in amounts.items():

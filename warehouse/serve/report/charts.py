@@ -30,7 +30,9 @@ BALANCE_COLOUR = "#222222"
 DEFICIT_COLOUR = "#d55e00"
 SHARE_COLOUR = "#009e73"
 REST_COLOUR = "#d9d9d9"
-VERDICT_COLOURS = {"consistent": "#009e73", "inconsistent": "#d55e00", "unverifiable": "#999999"}
+VERDICT_COLOURS = {
+    "consistent": "#009e73", "indicative": "#0072b2", "inconsistent": "#d55e00", "unverifiable": "#999999",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
