@@ -1037,13 +1037,14 @@ PARSES: list[Case] = [
         "comtrade_commodity_code_leading_zero",
         COMTRADE,
         PLUS_NAME,
-        with_cells("comtrade/plus_api.csv", {3: {"cmdCode": "08542", "refYear": "2011", "period": "2011"}}),
-        "commodity codes are text: '08542' keeps its zero and is another code than '8542' (5 digits, not 4), so "
-        "neither is read as the other and the two records are not duplicates",
+        with_cells("comtrade/plus_api.csv", {3: {"cmdCode": "085420", "refYear": "2011", "period": "2011"}}),
+        "commodity codes are text: '085420' keeps its zero and is another code than '8542' (6 digits, not 4), so "
+        "neither is read as the other and the two records are not duplicates (an HS code of 5 digits is no level "
+        "of HS: rule commodity_level, tests/test_comtrade_layout_families.py)",
         valid={
             "file_row": [2, 3, 4, 5, 6],
-            "commodity_code": ["8542", "08542", "8542", "8542", "8542"],
-            "aggregate_level": [4, 5, 4, 4, 4],
+            "commodity_code": ["8542", "085420", "8542", "8542", "8542"],
+            "aggregate_level": [4, 6, 4, 4, 4],
         },
         lines=(2, 3, 4, 5, 6),
     ),
