@@ -374,8 +374,11 @@ Built by their own scripts from the publishers' lists (each rerun reproduces its
   412 -> XKX (Kosovo, '_KS'); codes with none (regions 'nes', former territories, bunkers, 490 'Other Asia, nes',
   97 EU, 975 ASEAN) have an empty `iso3` and a `note` saying why. 842 is Comtrade's 'USA' (incl. Puerto Rico and
   the US Virgin Islands); 840 is also USA. From `reference/comtrade_plus_partners.csv` and
-  `reference/comtrade_plus_reporters.csv`, the current UN Comtrade API's reference lists (United Nations
-  Statistics Division, UN Comtrade terms of use, https://comtradeplus.un.org/). Regenerate:
+  `reference/comtrade_plus_reporters.csv`, the current UN Comtrade API's reference lists, plus the codes of
+  `reference/comtrade_country_codes.csv`, the legacy Comtrade country list (malformed: unquoted commas, 'NULL',
+  validity years), that the current lists lack: 381 Italy (valid 1962-2061 there; the current lists code Italy
+  380), which legacy API and bulk files use (United Nations Statistics Division, UN Comtrade terms of use,
+  https://comtradeplus.un.org/). Regenerate:
   `python scripts/build_comtrade_reference.py --shared ../shared/data --out seeds/reference`.
 - `sdmx_indicators.csv`: the SDMX indicators a staging view conforms: UNCTAD's exports and imports of
   digitally-deliverable services (printed in millions, UNIT_MULT 6). Every other indicator of an SDMX-CSV source
