@@ -37,6 +37,11 @@ TIDY_FILES: tuple[str, ...] = (
     "tx.val.tech.cd.csv",
 )
 DATAPACKAGE = "tx.val.tech.cd.datapackage.json"
+# the tidy files' indicators, as the upstream folders indicators/<code>/ name them: the files were renamed <code>.csv
+# and only tx.val.tech.cd kept its data package, so seeds/wdi_current/datapackage.json states the others' (a tidy
+# file's indicator is read from its metadata, never from its file name)
+FOLDER_PACKAGE = "datapackage.json"
+UPSTREAM = "GitHub repository datasets/world-development-indicators, commit 4ebec5a2273f"
 
 ATTRIBUTION = (
     "Source: World Bank, World Development Indicators. Licence: CC BY 4.0\n"
@@ -326,7 +331,10 @@ def readme_current(bulk_line: str, tidy_lines: list[str]) -> str:
             (
                 "Upstream: GitHub repository `datasets/world-development-indicators`, path "
                 "`indicators/<code>/data.csv` (renamed `<code>.csv`), commit `4ebec5a2273f`, CC-BY-4.0 (copied in "
-                f"the shared data as `worldbank/wdi-tidy/`). `{DATAPACKAGE}` is copied unchanged."
+                f"the shared data as `worldbank/wdi-tidy/`). `{DATAPACKAGE}` is copied unchanged. "
+                f"`{FOLDER_PACKAGE}` is written by the script: a Frictionless data package stating the indicator of "
+                "each other tidy file (`worldbank.indicator`, the `<code>` of its upstream folder), as tradewh reads a "
+                "tidy file's indicator from its metadata, never from its file name."
             ),
             "",
             *tidy_lines,
@@ -341,6 +349,43 @@ def readme_current(bulk_line: str, tidy_lines: list[str]) -> str:
             "",
         ]
     )
+
+
+def folder_package(names: list[str]) -> str:
+    """A Frictionless data package stating the indicator of each tidy file that has no data package of its own.
+
+    Args:
+        names: the tidy files, each ``<code>.csv`` as renamed from the upstream ``indicators/<code>/data.csv``.
+
+    Returns:
+        The JSON text of ``seeds/wdi_current/datapackage.json``.
+    """
+    import json
+
+    resources = [
+        {
+            "name": name.removesuffix(".csv"),
+            "path": name,
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "sources": [{"title": UPSTREAM, "path": f"indicators/{name.removesuffix('.csv')}/data.csv"}],
+            "worldbank": {"indicator": name.removesuffix(".csv")},
+        }
+        for name in names
+    ]
+    package = {
+        "name": "tradewh-wdi-current-tidy",
+        "title": "WDI tidy files (extract): the indicator of each",
+        "description": (
+            f"Written by {COMMAND}. Each resource is an upstream file indicators/<code>/data.csv ({UPSTREAM}), "
+            "renamed <code>.csv; worldbank.indicator is the <code> of its upstream folder, as the World Bank's "
+            "own indicators/<code>/datapackage.json states it."
+        ),
+        "licenses": [{"name": "CC-BY-4.0"}],
+        "resources": resources,
+    }
+    return json.dumps(package, indent=2) + "\n"
 
 
 def extract(shared: Path, out: Path) -> None:
@@ -359,6 +404,8 @@ def extract(shared: Path, out: Path) -> None:
     tidy_lines = [extract_filtered(worldbank / "wdi-tidy" / name, current / name) for name in TIDY_FILES]
     package = worldbank / "wdi-tidy" / DATAPACKAGE
     (current / DATAPACKAGE).write_bytes(package.read_bytes())
+    described = [name for name in TIDY_FILES if not (worldbank / "wdi-tidy" / f"{name[:-4]}.{FOLDER_PACKAGE}").exists()]
+    write_text(current / FOLDER_PACKAGE, folder_package(described))
     write_text(current / "README.md", readme_current(bulk_line, tidy_lines))
 
 

@@ -23,7 +23,7 @@ import gzip
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from tests.conftest import FIXTURES, PROJECT_ROOT
 from warehouse.common.errors import SourceError
 from warehouse.common.reference import known_country_codes
 from warehouse.extract.catalogue import Source, load_catalogue
-from warehouse.extract.fetch import _store
+from warehouse.extract.fetch import Payload, _store
 from warehouse.stage import parse_payloads, validate_source
 
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
@@ -49,7 +49,8 @@ WDI = "wdi_current"  # dataset wdi
 COMTRADE = "comtrade_chn_usa_hs8542"  # dataset comtrade
 
 FIGURES = "figures.csv"
-TIDY_NAME = "bx.gsr.royl.cd.csv"  # a tidy WDI file takes its indicator code from its name
+TIDY_NAME = "bx.gsr.royl.cd.csv"  # a tidy WDI file, its indicator stated by its data package (with_package)
+TIDY_NAMES = {TIDY_NAME: "BX.GSR.ROYL.CD", "bm.gsr.royl.cd.csv": "BM.GSR.ROYL.CD"}  # tidy files, their indicator
 BULK_NAME = "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
 WIDE_NAME = "WDI_2013_extract.csv"
 PLUS_NAME = "plus_api_CHN_M_USA_HS8542.csv"
@@ -1102,9 +1103,19 @@ def load(
     """
     source = catalogue()[source_id]
     stored = [_store(build(), name, raw_dir, source_id, f"test:{name}") for name, build in payloads]
+    stored = [with_package(p, raw_dir) if p.name in TIDY_NAMES else p for p in stored]
     frame = parse_payloads(source, stored)
     valid, quarantine = validate_source(source, frame, context(source))
     return frame, valid, quarantine
+
+
+def with_package(payload: Payload, raw_dir: Path) -> Payload:
+    """A tidy file with a data package stating its indicator (as the World Bank's ``datapackage.json`` beside each
+    ``indicators/<code>/data.csv`` does), kept in the raw zone as ``fetch_source`` keeps one (``Payload.metadata``)."""
+    name = payload.name.removesuffix(".csv") + ".datapackage.json"
+    text = json.dumps({"worldbank": {"indicator": TIDY_NAMES[payload.name]}}).encode()
+    package = _store(text, name, raw_dir, payload.source_id, f"test:{name}")
+    return replace(payload, metadata=package.raw_path)
 
 
 def load_case(case: Case, raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def test_quoted_field_spanning_lines_keeps_physical_line_numbers() -> None:
     assert frame.indicator_name.iloc[0] == "High-technology exports\n(current US$)"
 
 
-def test_tidy_rows_without_datapackage() -> None:
+def test_tidy_rows_take_their_indicator_from_the_datapackage_beside() -> None:
     parsed = parse_wdi(FIXTURES / "bx.gsr.royl.cd.csv", source_id="test")
     assert (parsed.layout, parsed.vintage) == ("tidy", None)
     assert rows(FIXTURES / "bx.gsr.royl.cd.csv") == [
@@ -89,7 +90,8 @@ def test_tidy_rows_without_datapackage() -> None:
         ("CHN", "BX.GSR.ROYL.CD", 2011, "743301698", 3),
         ("USA", "BX.GSR.ROYL.CD", 2011, "1.2E+11", 5),
     ]
-    assert parsed.frame.indicator_name.tolist() == [None, None, None]
+    title = json.loads((FIXTURES / "bx.gsr.royl.cd.datapackage.json").read_text())["title"]
+    assert parsed.frame.indicator_name.tolist() == [title] * 3
 
 
 def test_tidy_takes_indicator_name_from_datapackage() -> None:
@@ -177,10 +179,22 @@ REAL_FILES = sorted(p for p in WORLDBANK.glob("*/*.csv") if not p.name.startswit
 BULK = WORLDBANK / "wdi-download" / "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
 
 
+def upstream_package(folder: Path, path: Path) -> Path | None:
+    """For a shared tidy file renamed ``<code>.csv`` without its data package: the package the World Bank publishes
+    beside ``indicators/<code>/data.csv`` (PROVENANCE.md), reduced to the indicator it states; None for the others."""
+    if path.parent.name != "wdi-tidy" or path.with_name(f"{path.stem}.datapackage.json").exists():
+        return None
+    package = folder / f"{path.stem}.datapackage.json"
+    package.write_text(json.dumps({"name": path.stem, "worldbank": {"indicator": path.stem}}))
+    return package
+
+
 @needs_shared
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
-def test_real_file_parses(path: Path) -> None:
-    parsed = parse_wdi(path, source_id="worldbank")
+def test_real_file_parses(path: Path, tmp_path: Path) -> None:
+    parsed = parse_wdi(path, source_id="worldbank", metadata=upstream_package(tmp_path, path))
+    if parsed.layout == "tidy":
+        assert set(parsed.frame.indicator_code) == {path.stem.upper()}
     assert len(parsed.frame) > 1000
     assert parsed.frame.value.notna().all()
 
@@ -207,9 +221,10 @@ def test_real_2013_china_services_trade_2011() -> None:
 
 
 @needs_shared
-def test_real_china_ip_receipts_2011_same_in_both_vintages() -> None:
+def test_real_china_ip_receipts_2011_same_in_both_vintages(tmp_path: Path) -> None:
     old = parse_wdi(WORLDBANK / "wdi-2013" / "BX.GSR.ROYL.CD_WDI.csv", source_id="wb").frame
-    tidy = parse_wdi(WORLDBANK / "wdi-tidy" / "bx.gsr.royl.cd.csv", source_id="wb").frame
+    path = WORLDBANK / "wdi-tidy" / "bx.gsr.royl.cd.csv"
+    tidy = parse_wdi(path, source_id="wb", metadata=upstream_package(tmp_path, path)).frame
     assert round(value(old, "CHN", "BX.GSR.ROYL.CD", 2011) / 1e9, 3) == 0.743
     assert round(value(tidy, "CHN", "BX.GSR.ROYL.CD", 2011) / 1e9, 3) == 0.743
 

@@ -21,6 +21,7 @@ from warehouse.stage import parse_payloads, validate_source
 
 SOURCE_ID = "wdi_current"
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "wdi"
 NAME = "Charges for the use of intellectual property, receipts (BoP, current US$)"
 CONSTANT = "Charges for the use of intellectual property, receipts (BoP, constant 2015 US$)"
 
@@ -76,6 +77,15 @@ def payload(path: Path) -> Payload:
     return Payload(SOURCE_ID, path.name, str(path), path, hashlib.sha256(data).hexdigest(), len(data))
 
 
+def tidy_file(folder: Path, text: str | bytes) -> Path:
+    """A tidy file of BX.GSR.ROYL.CD with the World Bank's data package beside it (which states its indicator)."""
+    path = folder / "bx.gsr.royl.cd.csv"
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    package = FIXTURES / "bx.gsr.royl.cd.datapackage.json"
+    (folder / package.name).write_bytes(package.read_bytes())
+    return path
+
+
 def validate(path: Path, source: Source, context: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     return validate_source(source, parse_payloads(source, [payload(path)]), context)
 
@@ -88,8 +98,7 @@ def rules_by_row(quarantine: pd.DataFrame) -> list[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def tidy(tmp_path_factory: pytest.TempPathFactory, source: Source, context: RunContext):
-    path = tmp_path_factory.mktemp("tidy") / "bx.gsr.royl.cd.csv"
-    path.write_text(TIDY, encoding="utf-8")
+    path = tidy_file(tmp_path_factory.mktemp("tidy"), TIDY)
     return validate(path, source, context)
 
 
@@ -204,8 +213,7 @@ United States,USA,2011,5
 
 
 def test_fuzz_mutation_strategy_keeps_the_original_valid(tmp_path: Path, source: Source, context: RunContext) -> None:
-    path = tmp_path / "bx.gsr.royl.cd.csv"
-    path.write_text(SMALL_TIDY, encoding="utf-8")
+    path = tidy_file(tmp_path, SMALL_TIDY)
     valid, quarantine = validate(path, source, context)
     assert (len(valid), len(quarantine)) == (3, 0)
 
@@ -215,8 +223,7 @@ def test_fuzz_mutation_strategy_keeps_the_original_valid(tmp_path: Path, source:
 def test_mutated_tidy_file_raises_only_source_error(
     tmp_path: Path, source: Source, context: RunContext, text: str
 ) -> None:
-    path = tmp_path / "bx.gsr.royl.cd.csv"
-    path.write_bytes(text.encode("utf-8"))
+    path = tidy_file(tmp_path, text.encode("utf-8"))
     try:
         parse_wdi(path, source_id=SOURCE_ID)
         valid, quarantine = validate(path, source, context)

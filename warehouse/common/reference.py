@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,6 +16,13 @@ COUNTRY_COLUMNS = ["iso3", "m49", "name", "region", "sub_region", "is_aggregate"
 ALIAS_COLUMNS = ["alias", "iso3", "publisher", "note"]
 
 _BOOLEANS = {"true": True, "false": False}
+
+
+class Declares(Protocol):
+    """A catalogue entry, as far as the reference lists read it (``warehouse.extract.catalogue.Source``)."""
+
+    id: str
+    country_aliases: tuple[tuple[str, str], ...]
 
 
 def _read_strings(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -67,11 +75,14 @@ def load_countries(reference_dir: Path) -> pd.DataFrame:
     return frame
 
 
-def load_country_aliases(reference_dir: Path) -> pd.DataFrame:
-    """Load ``country_aliases.csv``: codes publishers used that are not current codes.
+def load_country_aliases(reference_dir: Path, sources: Iterable[Declares] = ()) -> pd.DataFrame:
+    """Load ``country_aliases.csv``: codes publishers used that are not current codes, and those catalogue entries
+    declare (``[source.aliases] countries``; the catalogue has checked they contradict neither the list nor each
+    other).
 
     Args:
         reference_dir: the folder holding the seeds (``seeds/reference``).
+        sources: catalogue entries whose declared aliases extend the list (``publisher``: the entry's id).
 
     Returns:
         One row per alias, string columns ``alias, iso3, publisher, note`` (``''`` for empty); ``iso3`` is the
@@ -85,6 +96,17 @@ def load_country_aliases(reference_dir: Path) -> pd.DataFrame:
     duplicated = frame.loc[frame["alias"].duplicated(), "alias"]
     if len(duplicated):
         raise ValueError(f"{path}: aliases repeated: {sorted(set(duplicated))}")
+    declared = [
+        {"alias": alias, "iso3": iso3, "publisher": source.id, "note": "declared in the catalogue ([source.aliases])"}
+        for source in sources
+        for alias, iso3 in source.country_aliases
+    ]
+    if declared:
+        import pandas as pd
+
+        extra = pd.DataFrame(declared, columns=ALIAS_COLUMNS, dtype=str)
+        extra = extra[~extra["alias"].isin(frame["alias"])].drop_duplicates("alias")
+        frame = pd.concat([frame, extra], ignore_index=True)
     return frame
 
 

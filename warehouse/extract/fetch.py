@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,7 @@ HTTP_TIMEOUT_S = 60  # fetch_url's default wait to connect or for the next bytes
 CHUNK_BYTES = 1024**2
 USER_AGENT = "tradewh"
 BOM = b"\xef\xbb\xbf"
+DATAPACKAGE = "datapackage.json"  # Frictionless metadata: <stem>.datapackage.json for one file, or a folder's
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Payload:
         raw_path: where the bytes are kept (``raw/<source_id>/<sha256>/<name>``), never modified.
         sha256: hex digest of the bytes.
         size: number of bytes.
+        metadata: the raw path of the data package that describes this file (``<stem>.datapackage.json`` or the
+            ``datapackage.json`` of its folder, kept in the raw zone as a payload of its own), or None.
+        role: 'data' (a file to parse), or 'metadata' (a data package, read with the files it describes and
+            never parsed alone; kept and hashed like any payload, so a change to it is a change of the source).
     """
 
     source_id: str
@@ -59,6 +64,8 @@ class Payload:
     raw_path: Path
     sha256: str
     size: int
+    metadata: Path | None = None
+    role: str = "data"
 
 
 def confine(path: Path, roots: tuple[Path, ...], *, source_id: str) -> Path:
@@ -99,6 +106,17 @@ def locate(source: Source, *, seeds_dir: Path, project_root: Path, roots: tuple[
             rule="file_missing",
         )
     return [confine(p, allowed, source_id=source.id) for p in matches]
+
+
+def companion(path: Path) -> Path | None:
+    """The data package beside a local file that may describe it: ``<stem>.datapackage.json``, else the folder's
+    ``datapackage.json`` (the World Bank's ``indicators/<code>/data.csv`` beside ``datapackage.json``); or None."""
+    if path.name.endswith(DATAPACKAGE):
+        return None
+    for candidate in (path.with_name(f"{path.stem}.{DATAPACKAGE}"), path.with_name(DATAPACKAGE)):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _raw_path(raw_dir: Path, source_id: str, sha256: str, name: str) -> Path:
@@ -417,12 +435,20 @@ def fetch_source(
     Returns:
         The payloads, in a stable order. A local file whose stat is as it was when last hashed is not read. A URL
         is fetched within the source's ``[source.http]`` limits (``timeout_s``, ``read_timeout_s``, ``max_bytes``).
+        The data package beside a local file (``companion``) comes with it, after the files, as a payload of role
+        'metadata' (once, however many files it describes), and each file it describes names its raw copy
+        (``Payload.metadata``): in the raw zone each payload has a folder of its own, so it is no longer beside them.
     """
     payloads = []
     kept = file_state.load_state(raw_dir, source.id) if source.location_kind != "url" else {}
     seen: dict[str, FileSeen] = {}
     budget = None
-    for item in locate(source, seeds_dir=seeds_dir, project_root=project_root, roots=roots):
+    located = locate(source, seeds_dir=seeds_dir, project_root=project_root, roots=roots)
+    companions = {item: companion(item) for item in located if isinstance(item, Path)}
+    described = {c for c in companions.values() if c is not None}
+    for item in located:
+        if isinstance(item, Path) and item in described:
+            continue  # a data package matched by the glob too: it comes as the metadata of the files it describes
         if isinstance(item, str):
             from warehouse.extract import http as http_fetch  # it builds on this module's raw store
 
@@ -442,6 +468,18 @@ def fetch_source(
         else:
             payload, seen[str(item)] = _store_local(item, raw_dir, source.id, kept.get(str(item)))
             payloads.append(payload)
+    metadata: dict[Path, Payload] = {}
+    for path in sorted(described):
+        confined = confine(path, (seeds_dir,) if source.location_kind == "seed" else roots, source_id=source.id)
+        package, seen[str(path)] = _store_local(confined, raw_dir, source.id, kept.get(str(path)))
+        metadata[path] = replace(package, role="metadata")
+    payloads = [
+        replace(p, metadata=metadata[companions[Path(p.origin)]].raw_path)
+        if companions.get(Path(p.origin)) is not None
+        else p
+        for p in payloads
+    ]
+    payloads.extend(metadata[path] for path in sorted(metadata))
     if seen != kept:
         file_state.save_state(raw_dir, source.id, seen)
     return payloads

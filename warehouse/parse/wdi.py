@@ -9,8 +9,13 @@ positions), and the API v2 JSON (see ``wdi_api``):
   comma on every line. Its vintage is the Last Updated Date.
 * ``wide_2013``: the same wide header on line 1, without the metadata lines and the trailing comma (the
   December 2013 WDI files); one or more indicators per file.
-* ``tidy``: ``Country Name,Country Code,Year,Value``; one indicator per file, whose code is the file name
-  stem upper-cased; its name is the title of a ``<stem>.datapackage.json`` beside the file, if any.
+* ``tidy``: ``Country Name,Country Code,Year,Value`` (the World Bank's per-indicator data packages,
+  ``indicators/<code>/data.csv``), with ``Indicator Code`` (and ``Indicator Name``) columns or without. The
+  indicator is what the file or its metadata states, never its file name: the ``Indicator Code`` column, else
+  the Frictionless data package that describes the file (``worldbank.indicator`` of the resource whose ``path`` is
+  the file, or of the package) -- a ``<stem>.datapackage.json`` beside it or the ``datapackage.json`` of its folder,
+  carried into the raw zone with it (``Payload.metadata``). A file that states no indicator is refused
+  ('no_indicator').
 
 Every layout comes out as one row per published value, with the columns of ``COLUMNS``. Empty cells are
 missing values and produce no row; cells that are not plain numbers keep their text in ``value_text`` and
@@ -59,18 +64,21 @@ COLUMNS: tuple[str, ...] = (
 
 WIDE_ID_COLUMNS: tuple[str, ...] = ("Country Name", "Country Code", "Indicator Name", "Indicator Code")
 TIDY_COLUMNS: tuple[str, ...] = ("Country Name", "Country Code", "Year", "Value")
+TIDY_INDICATOR_COLUMNS: tuple[str, ...] = ("Indicator Code", "Indicator Name")  # optional in a tidy file
+DATAPACKAGE = "datapackage.json"  # a folder's Frictionless data package; <stem>.datapackage.json for one file
 BULK_FIRST_CELL = "Data Source"
 BULK_VINTAGE_CELL = "Last Updated Date"
 
 EXPECTED_HEADERS = (
     f"{BULK_DOWNLOAD}: line 1 '{BULK_FIRST_CELL},...', then header '{','.join(WIDE_ID_COLUMNS)},1960,...'; "
     f"{WIDE_2013}: line 1 '{','.join(WIDE_ID_COLUMNS)},1960,...'; "
-    f"{TIDY}: line 1 '{','.join(TIDY_COLUMNS)}'"
+    f"{TIDY}: line 1 '{','.join(TIDY_COLUMNS)}' (and optionally {' and '.join(TIDY_INDICATOR_COLUMNS)})"
 )
 
 _YEAR_COLUMN = re.compile(r"\d{4}")
 _INTEGER = re.compile(r"\d+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INDICATOR_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._]*")
 
 
 @dataclass
@@ -139,12 +147,14 @@ class Columns:
         )
 
 
-def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
+def parse_wdi(path: Path, *, source_id: str, metadata: Path | None = None) -> ParsedFile:
     """Parse one WDI file in any of the three CSV layouts or the API v2 JSON layout (``wdi_api``).
 
     Args:
         path: the CSV file.
         source_id: the catalogue id of the source, used in error messages.
+        metadata: the data package that describes the file (a tidy file's indicator), when it is not beside the
+            file: the raw zone keeps each payload in a folder of its own (``Payload.metadata``).
 
     Returns:
         The long frame (columns ``COLUMNS``), the vintage the file states (bulk_download only, else None)
@@ -153,7 +163,8 @@ def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
     Raises:
         SourceError: the file is empty, HTML, not UTF-8, of no known layout, or malformed; rules
             'empty_file', 'html_not_csv', 'gzip_not_csv', 'encoding' (from ``decode_text``), 'no_rows',
-            'csv_syntax', 'unknown_layout', 'field_count', 'year_not_integer', 'vintage_date', 'datapackage'.
+            'csv_syntax', 'unknown_layout', 'field_count', 'year_not_integer', 'vintage_date', 'datapackage',
+            'no_indicator'.
     """
     src = FileRef(Path(path), source_id)
     text = decode_text(src.path.read_bytes(), source_id=source_id, file=str(src.path))
@@ -171,8 +182,8 @@ def parse_wdi(path: Path, *, source_id: str) -> ParsedFile:
         return parse_bulk_download(records, src)
     if is_wide_header(header) and header[-1] != "":
         return ParsedFile(frame=melt_wide(records[0], records[1:], src), vintage=None, layout=WIDE_2013)
-    if header == list(TIDY_COLUMNS):
-        return ParsedFile(frame=parse_tidy(records[0], records[1:], src), vintage=None, layout=TIDY)
+    if is_tidy_header(header):
+        return ParsedFile(frame=parse_tidy(records[0], records[1:], src, metadata), vintage=None, layout=TIDY)
     raise src.error(
         f"the header matches no WDI layout; expected {EXPECTED_HEADERS}; got {preview(records[0].cells)}",
         row=records[0].line,
@@ -269,28 +280,37 @@ def melt_wide(header: Record, rows: list[Record], src: FileRef) -> pd.DataFrame:
     return out.to_frame()
 
 
-def parse_tidy(header: Record, rows: list[Record], src: FileRef) -> pd.DataFrame:
-    """Read a tidy file (Country Name, Country Code, Year, Value) of one indicator.
+def parse_tidy(header: Record, rows: list[Record], src: FileRef, metadata: Path | None = None) -> pd.DataFrame:
+    """Read a tidy file (Country Name, Country Code, Year, Value, and optionally Indicator Code and Name).
 
-    The indicator code is the file name stem upper-cased; the indicator name is the ``title`` of a
-    ``<stem>.datapackage.json`` beside the file, or None. Empty values produce no row.
+    The indicator is the ``Indicator Code`` column's, else the one the file's data package states
+    (``describe_tidy``); never the file name. Empty values produce no row.
 
     Args:
         header: the header record.
         rows: the data records after the header, blank lines excluded.
-        src: the file; its name gives the indicator code.
+        src: the file.
+        metadata: its data package, when not beside it (see ``parse_wdi``).
 
     Returns:
         The long frame, in file order.
 
     Raises:
-        SourceError: rules 'no_rows', 'field_count', 'year_not_integer', 'datapackage'.
+        SourceError: rules 'no_rows', 'field_count', 'year_not_integer', 'datapackage', 'no_indicator'.
     """
     names = [cell.strip() for cell in header.cells]
-    at = {name: names.index(name) for name in TIDY_COLUMNS}
+    at = {name: names.index(name) for name in (*TIDY_COLUMNS, *TIDY_INDICATOR_COLUMNS) if name in names}
     require_rows(rows, src)
-    indicator_code = src.path.stem.upper()
-    indicator_name = read_datapackage_title(src)
+    stated_code, stated_name = describe_tidy(src, metadata)
+    if stated_code is None and "Indicator Code" not in at:
+        raise src.error(
+            f"the file states no indicator: no 'Indicator Code' column, and no data package describing it "
+            f"({src.path.stem}.datapackage.json or a {DATAPACKAGE} listing it among its resources, beside it, with "
+            "worldbank.indicator as the World Bank's indicators/<code>/datapackage.json has it); the file name is "
+            "not read as an indicator",
+            row=header.line,
+            rule="no_indicator",
+        )
     out = Columns()
     for record in rows:
         check_field_count(record, len(names), src)
@@ -301,11 +321,22 @@ def parse_tidy(header: Record, rows: list[Record], src: FileRef) -> pd.DataFrame
         value_text = cells[at["Value"]].strip()
         if not value_text:
             continue
+        code, name = stated_code, stated_name
+        if "Indicator Code" in at:
+            code = cells[at["Indicator Code"]].strip().upper()
+            if stated_code is not None and code != stated_code:
+                raise src.error(
+                    f"Indicator Code {code!r} differs from the {stated_code!r} its data package states",
+                    row=record.line,
+                    rule="no_indicator",
+                )
+            if "Indicator Name" in at:
+                name = cells[at["Indicator Name"]].strip() or stated_name
         out.add(
             country_name=cells[at["Country Name"]].strip(),
             country_code=cells[at["Country Code"]].strip(),
-            indicator_name=indicator_name,
-            indicator_code=indicator_code,
+            indicator_name=name,
+            indicator_code=code or "",
             year=int(year_text),
             value_text=value_text,
             file_row=record.line,
@@ -313,29 +344,80 @@ def parse_tidy(header: Record, rows: list[Record], src: FileRef) -> pd.DataFrame
     return out.to_frame()
 
 
-def read_datapackage_title(src: FileRef) -> str | None:
-    """Read the indicator name from the ``<stem>.datapackage.json`` beside a tidy file.
+def is_tidy_header(header: list[str]) -> bool:
+    """Whether a header is a tidy one: the four tidy columns, and at most the optional indicator columns, once each."""
+    return (
+        len(header) == len(set(header))
+        and set(TIDY_COLUMNS) <= set(header)
+        and set(header) <= {*TIDY_COLUMNS, *TIDY_INDICATOR_COLUMNS}
+        and ("Indicator Name" not in header or "Indicator Code" in header)
+    )
+
+
+def datapackage_of(path: Path) -> Path | None:
+    """The data package beside a file that may describe it: ``<stem>.datapackage.json``, else the folder's
+    ``datapackage.json``; None when there is neither."""
+    for candidate in (path.with_name(f"{path.stem}.{DATAPACKAGE}"), path.with_name(DATAPACKAGE)):
+        if candidate.is_file() and candidate != path:
+            return candidate
+    return None
+
+
+def describe_tidy(src: FileRef, metadata: Path | None = None) -> tuple[str | None, str | None]:
+    """The indicator code and name a tidy file's data package states.
+
+    The package is ``metadata`` or the one beside the file (``datapackage_of``). The resource describing the file is
+    the one whose ``path`` is the file's name, else a package's only resource; its ``worldbank.indicator`` is the
+    code, else the package's own ``worldbank.indicator`` when the package describes this one file; the name is the
+    resource's ``worldbank.name``, else the package's ``title`` when the code is the package's.
 
     Args:
         src: the tidy CSV file.
+        metadata: its data package, when not beside it.
 
     Returns:
-        The datapackage's ``title``, or None when there is no datapackage or it has no title.
+        (code upper-cased or None, name or None); (None, None) when there is no package or it states no indicator.
 
     Raises:
-        SourceError: rule 'datapackage' when the datapackage is not valid UTF-8 JSON.
+        SourceError: rule 'datapackage' when the package is not valid UTF-8 JSON, or names an indicator that is not
+            a code.
     """
-    package = src.path.with_name(f"{src.path.stem}.datapackage.json")
-    if not package.is_file():
-        return None
+    package = metadata if metadata is not None else datapackage_of(src.path)
+    if package is None:
+        return None, None
+    ref = FileRef(package, src.source_id)
     try:
         meta = json.loads(package.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FileRef(package, src.source_id).error(f"not valid JSON: {err}", rule="datapackage") from err
-    title = meta.get("title") if isinstance(meta, dict) else None
-    if not isinstance(title, str) or not title.strip():
-        return None
-    return title.strip()
+        raise ref.error(f"not valid JSON: {err}", rule="datapackage") from err
+    if not isinstance(meta, dict):
+        return None, None
+    resources = [r for r in meta.get("resources") or [] if isinstance(r, dict)]
+    resource = next((r for r in resources if Path(str(r.get("path", ""))).name == src.path.name), None)
+    own_file = package.name == f"{src.path.stem}.{DATAPACKAGE}"  # a package of this one file, whatever its paths say
+    if resource is None and own_file and len(resources) <= 1:
+        resource = resources[0] if resources else {}
+    if resource is None:
+        return None, None
+    code, name = _stated(resource), _text(_worldbank(resource).get("name")) or _text(resource.get("title"))
+    if code is None and len(resources) <= 1:
+        code, name = _stated(meta), _text(meta.get("title"))
+    if code is not None and not _INDICATOR_CODE.fullmatch(code):
+        raise ref.error(f"worldbank.indicator {code!r} is not an indicator code", rule="datapackage")
+    return (code.upper() if code else None), name
+
+
+def _worldbank(item: dict) -> dict:
+    block = item.get("worldbank")
+    return block if isinstance(block, dict) else {}
+
+
+def _stated(item: dict) -> str | None:
+    return _text(_worldbank(item).get("indicator"))
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def is_wide_header(header: list[str]) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -65,13 +66,20 @@ def parsed_batches(
     source: Source, payload: Payload, batch_rows: int = BATCH_ROWS, *, read_ahead: bool = False
 ) -> Iterator[ParsedFile]:
     """The payload's rows in batches: ``batches_<dataset>(path, source_id=, batch_rows=, read_ahead=)`` when the
-    dataset's parser streams, else one batch from ``parse_<dataset>``. With ``read_ahead``, a streaming parser may
-    parse while it checks the file and raise ``ReadAgain`` after some batches (see ``stage_source``)."""
+    dataset's parser streams, else one batch from ``parse_<dataset>`` (given the payload's data package as ``metadata``
+    when it has one and the parser reads it); a data package itself yields nothing. With ``read_ahead``, a streaming
+    parser may parse while it checks the file and raise ``ReadAgain`` after some batches (see ``stage_source``)."""
+    if payload.role == "metadata":
+        return  # a data package: read by the parser of each file it describes (Payload.metadata), never alone
     batches = registry.dataset(source.dataset).batches
     if batches is not None:
         yield from batches(payload.raw_path, source_id=source.id, batch_rows=batch_rows, read_ahead=read_ahead)
+        return
+    parse = parser_for(source.dataset)
+    if payload.metadata is not None and "metadata" in inspect.signature(parse).parameters:
+        yield parse(payload.raw_path, source_id=source.id, metadata=payload.metadata)
     else:
-        yield parser_for(source.dataset)(payload.raw_path, source_id=source.id)
+        yield parse(payload.raw_path, source_id=source.id)
 
 
 def prefetched(items: Iterator[ParsedFile], depth: int = 1) -> Iterator[ParsedFile]:
@@ -155,11 +163,33 @@ def validate_source(source: Source, frame: pd.DataFrame, context: RunContext) ->
     return validate_frame(frame, schema, rules)
 
 
+def arrow_types(model: type[pa.DataFrameModel]) -> dict[str, pa_arrow.DataType]:
+    """The Arrow type of each column of the model, and of the provenance columns: what a column of that pandas type
+    becomes in Arrow, whatever the values of a batch (a batch whose column is empty everywhere has no type of its own:
+    inferred, it would be Arrow's null type, and the next batch's text could not be cast to it)."""
+    columns = {name: str(column.dtype) for name, column in model.to_schema().columns.items()}
+    columns.update({name: "str" for name in PROVENANCE_COLUMNS if name not in columns})
+    return {name: pa_arrow.Array.from_pandas(pd.Series([], dtype=dtype)).type for name, dtype in columns.items()}
+
+
 def to_arrow(frame: pd.DataFrame, model: type[pa.DataFrameModel]) -> pa_arrow.Table:
-    """The frame as an Arrow table with the model's columns first, strings as Arrow strings."""
+    """The frame as an Arrow table with the model's columns first, each of the model's type (``arrow_types``), never
+    the type a batch's values suggest; a column the model does not name keeps its own, text where it holds nothing."""
+    types = arrow_types(model)
     columns = [c for c in model.to_schema().columns if c in frame.columns]
     ordered = frame[columns + [c for c in frame.columns if c not in columns]]
-    return pa_arrow.Table.from_pandas(ordered, preserve_index=False)
+    table = pa_arrow.Table.from_pandas(ordered, preserve_index=False)
+    for i, name in enumerate(table.column_names):
+        wanted = types.get(name, pa_arrow.string() if pa_arrow.types.is_null(table.schema.field(i).type) else None)
+        if wanted is not None and table.schema.field(i).type != wanted:
+            try:
+                table = table.set_column(i, pa_arrow.field(name, wanted), table.column(i).cast(wanted))
+            except (pa_arrow.ArrowInvalid, pa_arrow.ArrowNotImplementedError) as exc:
+                raise TypeError(
+                    f"column '{name}' holds {table.schema.field(i).type}, which cannot be read as the {wanted} of "
+                    f"{model.__name__}: {exc}"
+                ) from exc
+    return table
 
 
 def _cut(text: str) -> str:
