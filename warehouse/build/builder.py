@@ -89,13 +89,20 @@ def _load_reference(con: duckdb.DuckDBPyConnection, seeds_dir: Path, catalogue: 
     import pandas as pd
 
     reference = seeds_dir / "reference"
-    typed = {"countries": load_countries(reference), "country_aliases": load_country_aliases(reference)}
+    from schemas.wdi import load_indicators
+
+    typed = {  # the aliases and WDI indicators: the shipped lists, extended by the catalogue's declarations
+        "countries": load_countries(reference),
+        "country_aliases": load_country_aliases(reference, catalogue),
+        "wdi_indicators": load_indicators(reference, catalogue),
+    }
     for path in sorted(reference.glob("*.csv")):
         frame = typed.get(path.stem)
         if frame is None:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         _load_frame(con, f"raw.ref_{path.stem}", frame)
-    sources = pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "measures"} for s in catalogue])
+    declared = ("measures", "indicators", "country_aliases")  # in reference tables of their own, not columns here
+    sources = pd.DataFrame([{k: v for k, v in asdict(s).items() if k not in declared} for s in catalogue])
     _load_frame(con, "raw.ref_sources", sources, SOURCE_TYPES)
 
 
