@@ -33,7 +33,7 @@ SUBCOMMANDS = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF0
 
 def test_the_commands_are_all_there():
     expected = {"load", "serve", "server", "sql", "sources", "status", "freshness", "rollback", "export"}
-    expected |= {"dictionary", "report", "docs", "verify"}
+    expected |= {"dictionary", "report", "docs", "verify", "check-source"}
     assert set(SUBCOMMANDS) == expected
 
 
