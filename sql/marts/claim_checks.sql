@@ -14,7 +14,7 @@ claims as (
     select
         *,
         -- the last printed digit: '32.16' -> 0.01, '21.4' -> 0.1, '10' and '580' -> 1 (every printed digit counts)
-        pow(10, -length(split_part(trim(value_printed), '.', 2))) as last_digit_unit,
+        pow(10, -length(regexp_extract(trim(value_printed), '[.]([0-9]+)$', 1))) as last_digit_unit,
     from staging.stg_press_release
     qualify vintage = max(vintage) over (partition by source_id)
 ),
@@ -392,7 +392,7 @@ comment on column marts.claim_checks.unit is 'Unit of claimed_value, recomputed_
 comment on column marts.claim_checks.quote is 'The sentence as printed';
 comment on column marts.claim_checks.value_printed is 'The number as printed (580 in $580 million)';
 comment on column marts.claim_checks.comparator is 'What the claim asserts about the figure: = (equal at its precision), ~ (about), > (more than), < (less than, e.g. short of a target), >=, <=';
-comment on column marts.claim_checks.claim_kind is 'The kind of claim (seeds/reference/claim_comparators.csv): exact, about, more_than, less_than, at_least, at_most';
+comment on column marts.claim_checks.claim_kind is 'The kind of claim (the reference list raw.ref_claim_comparators): exact, about, more_than, less_than, at_least, at_most';
 comment on column marts.claim_checks.claimed_value is 'The claim in unit (signed: a deficit is negative); in USD rounded to the cent (32.2 bn is 32200000000.0)';
 comment on column marts.claim_checks.recomputed_value is 'The value the warehouse recomputes, in unit (in USD rounded to the cent; the verdict compares before rounding); null when it cannot';
 comment on column marts.claim_checks.recomputed_in_print_scale is 'recomputed_value in the scale the claim was printed in (bn for $ billions)';

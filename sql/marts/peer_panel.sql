@@ -61,6 +61,8 @@ final as (
         panel_keys.reporter,
         economies.name as economy,
         panel_keys.year,
+        periods.period_start,
+        periods.period_end,
         panel_keys.reporter = 'CHN' as is_china,
         -- charges for the use of intellectual property (balance of payments)
         ip_charges.exports as ip_receipts_usd,
@@ -92,6 +94,7 @@ final as (
         ) as is_any_side_derived,
     from panel_keys
     inner join economies on economies.iso3 = panel_keys.reporter
+    left join core.dim_period as periods on periods.period = cast(panel_keys.year as varchar)
     left join ip_charges on ip_charges.reporter = panel_keys.reporter and ip_charges.year = panel_keys.year
     left join digital_services
         on digital_services.reporter = panel_keys.reporter and digital_services.year = panel_keys.year
@@ -114,6 +117,8 @@ comment on view marts.peer_panel is 'China against its peers, one row per econom
 comment on column marts.peer_panel.reporter is 'Economy (core.dim_country.iso3; no aggregates)';
 comment on column marts.peer_panel.economy is 'Name of the economy';
 comment on column marts.peer_panel.year is 'Calendar year';
+comment on column marts.peer_panel.period_start is 'First day of year (core.dim_period): 2011 -> 2011-01-01; for time axes';
+comment on column marts.peer_panel.period_end is 'Last day of year (core.dim_period): 2011 -> 2011-12-31';
 comment on column marts.peer_panel.is_china is 'True for China, the economy the panel compares';
 comment on column marts.peer_panel.ip_receipts_usd is 'Charges for the use of intellectual property, receipts (balance of payments), USD to the cent; null if not published';
 comment on column marts.peer_panel.ip_payments_usd is 'Charges for the use of intellectual property, payments (balance of payments), USD to the cent; null if not published';

@@ -65,6 +65,8 @@ final as (
         balances.reporter,
         economies.name as economy,
         balances.year,
+        balances.period_start,
+        balances.period_end,
         technology_measures.display_order,
         technology_measures.label as measure_label,
         balances.classification,
@@ -106,6 +108,8 @@ comment on view marts.technology_deficit_reconciliation is 'One economy''s techn
 comment on column marts.technology_deficit_reconciliation.reporter is 'Economy (core.dim_country.iso3; no aggregates)';
 comment on column marts.technology_deficit_reconciliation.economy is 'Name of the economy';
 comment on column marts.technology_deficit_reconciliation.year is 'Calendar year';
+comment on column marts.technology_deficit_reconciliation.period_start is 'First day of year (core.dim_period): 2011 -> 2011-01-01; for time axes';
+comment on column marts.technology_deficit_reconciliation.period_end is 'Last day of year (core.dim_period): 2011 -> 2011-12-31';
 comment on column marts.technology_deficit_reconciliation.display_order is 'Order of the measures: 1 contracts, 2 IP charges, 3 digitally-deliverable services, 4 OECD technology balance of payments';
 comment on column marts.technology_deficit_reconciliation.measure_label is 'The measure in words';
 comment on column marts.technology_deficit_reconciliation.classification is 'Classification of the series (technology_contracts, bop, technology_bop)';
@@ -120,4 +124,4 @@ comment on column marts.technology_deficit_reconciliation.balance_usd is 'export
 comment on column marts.technology_deficit_reconciliation.is_exports_derived is 'True when exports were derived rather than printed (see derivation)';
 comment on column marts.technology_deficit_reconciliation.is_imports_derived is 'True when imports were derived rather than printed (see derivation)';
 comment on column marts.technology_deficit_reconciliation.derivation is 'Formula of any derived side, e.g. import = total - export = 22.61 bn - 0.58 bn';
-comment on column marts.technology_deficit_reconciliation.what_it_measures is 'What the measure counts and on what basis (seeds/reference/definitions.csv)';
+comment on column marts.technology_deficit_reconciliation.what_it_measures is 'What the measure counts and on what basis (the reference list raw.ref_definitions)';
