@@ -39,13 +39,10 @@ definitions as (
 
 figure_definitions as (
     -- the definition each series was compiled under, and what it measures (the most specific description)
-    select distinct
+    select
         figures.source_id, figures.vintage, figures.reporter, figures.year, figures.classification, figures.category,
         figures.measure, figures.definition,
-        first(definitions.description order by definitions.specificity desc) over (
-            partition by figures.source_id, figures.vintage, figures.reporter, figures.year, figures.classification,
-                figures.category, figures.measure
-        ) as description,
+        arg_max(definitions.description, definitions.specificity) as description,
     from core.fct_trade_figure as figures
     semi join technology_measures
         on technology_measures.classification = figures.classification
@@ -57,6 +54,7 @@ figure_definitions as (
         and definitions.classification in ('', figures.classification)
         and definitions.category in ('', figures.category)
     where figures.is_latest_vintage and figures.partner = 'WLD' and figures.period_type = 'year'
+    group by all
 ),
 
 final as (
