@@ -273,6 +273,8 @@ def csv_layout_records(text: str, src: FileRef) -> tuple[Layout, list[Record]]:
         raise src.error("a header but no data rows", rule="no_rows")
     records = []
     for line, cells in rows[1:]:
+        if len(cells) == len(header) + 1 and cells[-1] == "":
+            cells = cells[:-1]  # a separator after the last field, as Comtrade+ CSV files end their data rows
         if len(cells) != len(header):
             raise src.error(
                 f"line {line} has {len(cells)} fields, the header has {len(header)}", row=line, rule="field_count"

@@ -154,16 +154,19 @@ def _columnar_plan(
     Without ``read_ahead`` the scan has ended, and said every record is one line; with it, it runs on.
     """
     with open(src.path, "rb") as fh:
-        first = fh.readline()
+        first, second = fh.readline(), fh.readline()
     if first.startswith((b"\xef\xbb\xbf", b"{", b"[")) or not first.endswith(b"\n"):
         return None
     try:
         header = [cell.strip() for cell in next(csv.reader([first.decode("utf-8").rstrip("\r\n")]))]
+        row = next(csv.reader([second.decode("utf-8").rstrip("\r\n")]), [])
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return None
     layout = match_header(header)
     if layout is None or len(set(header)) != len(header):
         return None
+    if len(row) == len(header) + 1 and row[-1] == "":
+        return None  # data rows ending with a separator (Comtrade+ CSV files): the record reader drops it
     if failed_scan(src.path):
         return None
     # a record has a comma between any two fields: a shorter line is for the record reader to judge
