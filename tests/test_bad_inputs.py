@@ -1,6 +1,6 @@
 """A corpus of bad inputs, each driven through the public path and asserted.
 
-Every case goes ``fetch._store`` -> ``ingest.parse_payloads`` -> ``ingest.validate_source`` with the project's
+Every case goes ``fetch.store_payload`` -> ``ingest.parse_payloads`` -> ``ingest.validate_source`` with the project's
 own catalogue entries and reference lists, and ends in exactly one of three outcomes:
 
 * PARSE: the input is odd but legitimate and must load; ``why`` says why that is right, and the exact parsed
@@ -37,7 +37,7 @@ from tests.conftest import FIXTURES, PROJECT_ROOT
 from warehouse.common.errors import SourceError
 from warehouse.common.reference import known_country_codes
 from warehouse.extract.catalogue import Source, load_catalogue
-from warehouse.extract.fetch import Payload, _store
+from warehouse.extract.fetch import Payload, store_payload
 from warehouse.stage import parse_payloads, validate_source
 
 REFERENCE = PROJECT_ROOT / "seeds" / "reference"
@@ -1102,7 +1102,7 @@ def load(
         (parsed frame, valid rows, quarantine rows).
     """
     source = catalogue()[source_id]
-    stored = [_store(build(), name, raw_dir, source_id, f"test:{name}") for name, build in payloads]
+    stored = [store_payload(build(), name, raw_dir, source_id, f"test:{name}") for name, build in payloads]
     stored = [with_package(p, raw_dir) if p.name in TIDY_NAMES else p for p in stored]
     frame = parse_payloads(source, stored)
     valid, quarantine = validate_source(source, frame, context(source))
@@ -1114,7 +1114,7 @@ def with_package(payload: Payload, raw_dir: Path) -> Payload:
     ``indicators/<code>/data.csv`` does), kept in the raw zone as ``fetch_source`` keeps one (``Payload.metadata``)."""
     name = payload.name.removesuffix(".csv") + ".datapackage.json"
     text = json.dumps({"worldbank": {"indicator": TIDY_NAMES[payload.name]}}).encode()
-    package = _store(text, name, raw_dir, payload.source_id, f"test:{name}")
+    package = store_payload(text, name, raw_dir, payload.source_id, f"test:{name}")
     return replace(payload, metadata=package.raw_path)
 
 

@@ -169,10 +169,11 @@ OLD_NS = 1_000_000_000_000_000_000  # 2001-09-09: an mtime long before any fetch
 
 
 class ChunksOnly(io.RawIOBase):
-    """A file that can only be read into a caller's buffer (no read-it-all), recording the largest request."""
+    """A file that can only be read into a caller's buffer (no read-it-all), recording the largest request and
+    how many bytes were read in all."""
 
     def __init__(self, data: bytes) -> None:
-        self.inner, self.largest = io.BytesIO(data), 0
+        self.inner, self.largest, self.read_bytes = io.BytesIO(data), 0, 0
 
     def readable(self) -> bool:
         return True
@@ -185,18 +186,21 @@ class ChunksOnly(io.RawIOBase):
 
     def readinto(self, buffer: memoryview) -> int:
         self.largest = max(self.largest, len(buffer))
-        return self.inner.readinto(buffer)
+        n = self.inner.readinto(buffer)
+        self.read_bytes += n
+        return n
 
     def readall(self) -> bytes:
         raise AssertionError("the payload was read whole")
 
 
 @pytest.mark.parametrize("hash_first", [True, False])
-def test_store_copies_and_hashes_in_bounded_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_first):
-    monkeypatch.setattr(fetch, "CHUNK_BYTES", 10)
+def test_store_copies_and_hashes_in_bounded_chunks(tmp_path: Path, hash_first):
     data = bytes(range(256)) * 4
     source = ChunksOnly(data)
-    payload = fetch._store(source, "big.bin", tmp_path, "test_source", "test:big", hash_first=hash_first)
+    payload = fetch.store_payload(
+        source, "big.bin", tmp_path, "test_source", "test:big", hash_first=hash_first, chunk_bytes=10
+    )
     assert payload.raw_path.read_bytes() == data
     assert (payload.sha256, payload.size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert source.largest <= 10
@@ -204,7 +208,6 @@ def test_store_copies_and_hashes_in_bounded_chunks(tmp_path: Path, monkeypatch: 
 
 
 def test_failpoint_fires_with_half_the_payload_in_a_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(fetch, "CHUNK_BYTES", 10)
     seen: list[tuple[str, int]] = []
 
     def spy(name: str) -> None:
@@ -212,15 +215,19 @@ def test_failpoint_fires_with_half_the_payload_in_a_part_file(tmp_path: Path, mo
         seen.append((name, part.stat().st_size))
 
     monkeypatch.setattr(fetch, "failpoint", spy)
-    payload = fetch._store(b"x" * 105, "figures.csv", tmp_path, "test_source", "test:figures")
+    payload = fetch.store_payload(b"x" * 105, "figures.csv", tmp_path, "test_source", "test:figures", chunk_bytes=10)
     assert seen == [("fetch", 52)]
     assert payload.raw_path.read_bytes() == b"x" * 105
 
 
-def test_store_of_bytes_already_kept_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    first = fetch._store(CSV_BODY, "figures.csv", tmp_path, "test_source", "test:figures")
-    monkeypatch.setattr(fetch, "_copy_hashing", lambda *a: pytest.fail("bytes already kept were copied again"))
-    assert fetch._store(CSV_BODY, "figures.csv", tmp_path, "test_source", "test:figures") == first
+def test_store_of_bytes_already_kept_writes_nothing(tmp_path: Path):
+    first = fetch.store_payload(CSV_BODY, "figures.csv", tmp_path, "test_source", "test:figures")
+    folder = tmp_path / "test_source"
+    before = folder.stat().st_mtime_ns, first.raw_path.stat().st_ino
+    again = ChunksOnly(CSV_BODY)
+    assert fetch.store_payload(again, "figures.csv", tmp_path, "test_source", "test:figures") == first
+    assert again.read_bytes == len(CSV_BODY)  # read once, to hash it: not a second time to copy it
+    assert (folder.stat().st_mtime_ns, first.raw_path.stat().st_ino) == before  # no temporary file made, no rename
 
 
 def age(path: Path) -> None:
@@ -228,7 +235,7 @@ def age(path: Path) -> None:
 
 
 def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fetch, "_store", lambda *a, **k: pytest.fail("an unchanged file was read again"))
+    monkeypatch.setattr(fetch, "store_payload", lambda *a, **k: pytest.fail("an unchanged file was read again"))
 
 
 def test_unchanged_local_file_is_not_read_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,8 +255,8 @@ def test_a_racy_file_is_read_again(tree: dict[str, Path], monkeypatch: pytest.Mo
     (entry,) = file_state.load_state(tree["raw"], "test_source").values()
     assert entry.racy
     reads = []
-    real = fetch._store
-    monkeypatch.setattr(fetch, "_store", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    real = fetch.store_payload
+    monkeypatch.setattr(fetch, "store_payload", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
     (again,) = do_fetch(tree, "data/figures.csv")
     assert reads == ["figures.csv"] and again.sha256 == entry.sha256
 
@@ -303,10 +310,10 @@ def test_a_file_written_while_it_is_read_is_refused(tree: dict[str, Path], monke
     path = tree["project"] / "data" / "figures.csv"
     real = fetch._copy_hashing
 
-    def publisher_still_writing(src, dst, size):  # noqa: ANN001, ANN202
+    def publisher_still_writing(src, dst, size, chunk_bytes):  # noqa: ANN001, ANN202
         with path.open("ab") as fh:
             fh.write(b"Japan,JPN,2011,5\n")
-        return real(src, dst, size)
+        return real(src, dst, size, chunk_bytes)
 
     monkeypatch.setattr(fetch, "_copy_hashing", publisher_still_writing)
     with pytest.raises(SourceError) as info:

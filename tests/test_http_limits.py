@@ -372,7 +372,8 @@ def test_a_limit_that_is_no_positive_number_is_refused(tmp_path: Path, setting: 
 # --- a real `tradewh load` against a 3 GiB answer ----------------------------------------------------------------
 
 
-WDI_SEED = PROJECT_ROOT / "seeds" / "wdi_current" / "bx.gsr.royl.cd.csv"
+# the bulk-download file: it states its indicator (a tidy file states it in a data package beside it, not in a URL)
+WDI_SEED = PROJECT_ROOT / "seeds" / "wdi_current" / "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
 FIGURES = [
     "raw.wdi",
     "core.fct_trade_figure",
@@ -476,7 +477,7 @@ def last_run(warehouse: Path, source_id: str) -> tuple[str, str]:
         ).fetchone()
 
 
-WDI_PATH = "/wdi/bx.gsr.royl.cd.csv"
+WDI_PATH = "/wdi/API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
 
 
 def big_pages(server: Server, pages: int, page_bytes: int) -> Route:

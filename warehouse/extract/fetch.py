@@ -123,17 +123,17 @@ def _raw_path(raw_dir: Path, source_id: str, sha256: str, name: str) -> Path:
     return raw_dir / source_id / sha256 / name
 
 
-def _sha256_of(src: BinaryIO) -> str:
-    """Hex SHA-256 of a stream from where it stands to its end, read in CHUNK_BYTES pieces."""
+def _sha256_of(src: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> str:
+    """Hex SHA-256 of a stream from where it stands to its end, read in ``chunk_bytes`` pieces."""
     digest = hashlib.sha256()
-    view = memoryview(bytearray(CHUNK_BYTES))
+    view = memoryview(bytearray(chunk_bytes))
     while n := src.readinto(view):
         digest.update(view[:n])
     return digest.hexdigest()
 
 
-def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int) -> tuple[str, int]:
-    """Copy a stream into an unbuffered file in CHUNK_BYTES pieces, hashing each piece on the way (one read).
+def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int, chunk_bytes: int = CHUNK_BYTES) -> tuple[str, int]:
+    """Copy a stream into an unbuffered file in ``chunk_bytes`` pieces, hashing each piece on the way (one read).
 
     Hashing needs the bytes in user space, so a kernel-only copy (sendfile, copy_file_range) would cost a second
     read; two reused buffers, each read into, then hashed (in a thread: hashlib releases the GIL) while it is
@@ -144,7 +144,7 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int) -> tuple[str, int]:
         (hex SHA-256, bytes copied).
     """
     digest = hashlib.sha256()
-    buffers = [memoryview(bytearray(CHUNK_BYTES)) for _ in range(2)]
+    buffers = [memoryview(bytearray(chunk_bytes)) for _ in range(2)]
     half, copied, fired = size // 2, 0, False
     hashing: list[Future[None] | None] = [None, None]  # the hash of each buffer's last bytes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-sha256") as pool:  # in order: one worker
@@ -156,7 +156,7 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int) -> tuple[str, int]:
             if not fired and copied >= half:
                 failpoint("fetch")  # about half a payload on disk under a temporary name
                 fired = True
-            n = src.readinto(view if fired else view[: min(CHUNK_BYTES, half - copied)])
+            n = src.readinto(view if fired else view[: min(chunk_bytes, half - copied)])
             if not n:
                 break
             chunk = view[:n]
@@ -170,7 +170,7 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int) -> tuple[str, int]:
     return digest.hexdigest(), copied
 
 
-def _store(
+def store_payload(
     data: bytes | BinaryIO,
     name: str,
     raw_dir: Path,
@@ -179,6 +179,7 @@ def _store(
     *,
     hash_first: bool = True,
     check: Callable[[], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> Payload:
     """Keep a payload in the raw zone as ``raw/<source_id>/<sha256>/<name>``, in chunks (bounded memory).
 
@@ -196,6 +197,7 @@ def _store(
         origin: where they came from (for the payload).
         hash_first: hash before copying (see above).
         check: called once the bytes are read, before they are kept; raises when the source changed meanwhile.
+        chunk_bytes: the size of each piece read, hashed and written (the memory it takes, twice).
 
     Returns:
         The payload.
@@ -208,7 +210,7 @@ def _store(
     src.seek(0)
     expected = None
     if hash_first:
-        expected = _sha256_of(src)
+        expected = _sha256_of(src, chunk_bytes)
         target = _raw_path(raw_dir, source_id, expected, name)
         if target.exists():
             if check is not None:
@@ -220,7 +222,7 @@ def _store(
     fd, part = tempfile.mkstemp(dir=folder, prefix=".part-")
     try:
         with open(fd, "wb", buffering=0) as dst:
-            sha256, size = _copy_hashing(src, dst, size)
+            sha256, size = _copy_hashing(src, dst, size, chunk_bytes)
             os.fsync(dst.fileno())
         if check is not None:
             check()
@@ -279,7 +281,7 @@ def _store_local(path: Path, raw_dir: Path, source_id: str, seen: FileSeen | Non
 
         # the same size as last time: probably the same bytes (touched, copied again), so hash before writing
         same_size = seen is not None and seen.size == before.st_size
-        payload = _store(
+        payload = store_payload(
             src, path.name, raw_dir, source_id, str(path), hash_first=same_size, check=unchanged_while_read
         )
     return payload, FileSeen.of(before, sha256=payload.sha256, name=path.name, hashed_at_ns=hashed_at)
