@@ -31,6 +31,7 @@ def test_first_run_loads_every_source(loaded):
         "comtrade_chn_usa_hs8542",
         "unctad_digital_services",
         "oecd_msti_2018",
+        "comtrade_chn_usa_deu_total_2022",
     }
     assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
 
@@ -45,7 +46,7 @@ def test_second_run_adds_nothing_and_changes_no_figure(loaded):
         second = con.execute(
             "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
         ).fetchall()
-    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 7, 0), ("succeeded", 0, 7)]
+    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 8, 0), ("succeeded", 0, 8)]
     assert second == [("skipped", 0)]
 
 
@@ -59,6 +60,7 @@ def test_lake_has_one_folder_per_source_and_vintage(loaded):
     lake = loaded["home"] / "lake"
     found = sorted(str(p.parent.relative_to(lake)) for p in lake.glob("*/*/*/data-*.parquet"))
     assert found == [
+        "comtrade/comtrade_chn_usa_deu_total_2022/2025-06-15",
         "comtrade/comtrade_chn_usa_hs8542/2025-01-01",
         "comtrade/comtrade_chn_usa_sitc/2015-01-01",
         "oecd_msti/oecd_msti_2018/2018-12-01",
@@ -176,5 +178,5 @@ def test_each_run_publishes_prefect_artifacts(loaded):
         (table,) = [a for a in tables if a.description == f"Sources of run {result['run_id']}"]
         (summary,) = [a for a in summaries if a.data.startswith(f"# tradewh run {result['run_id']}:")]
         rows = json.loads(table.data) if isinstance(table.data, str) else table.data
-        assert len(rows) == 7 and {r["status"] for r in rows} <= {"loaded", "skipped"}
+        assert len(rows) == 8 and {r["status"] for r in rows} <= {"loaded", "skipped"}
         assert "Largest revisions" in summary.data
