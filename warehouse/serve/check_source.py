@@ -115,6 +115,11 @@ def _columns(out: Callable[[str], None], source: Source, payload: fetch.Payload,
         years = [h for h in header if h.isdigit() and len(h) == 4]
         if years:
             shown.append((f"{years[0]} ... {years[-1]} ({len(years)} year columns)", "year, value (one row a cell)"))
+    if layout == "tidy" and source.dataset == "wdi":
+        shown.append(("(its data package: worldbank.indicator)", "indicator_code"))
+    if layout == "?":
+        out("    no rows of its own: read with the files it describes")
+        return
     if not shown:
         out("    (columns read by the parser; no heading map to show for this layout)")
     for heading, column in shown:
@@ -287,7 +292,8 @@ def _check(source: Source, settings: Settings, catalogue_path: Path, work: Path,
     out(f"files: {len(payloads)}")
     for payload in payloads:
         layout = staged.layouts.get(payload.name, "?")
-        out(f"  {payload.origin} ({payload.size:,} bytes): layout {layout}")
+        kind = f"layout {layout}" if layout != "?" else "metadata"
+        out(f"  {payload.origin} ({payload.size:,} bytes): {kind}")
         _columns(out, source, payload, layout)
     rejected = staged.rows_read - staged.rows_valid
     out(f"rows: {staged.rows_read:,} read, {staged.rows_valid:,} valid, {rejected:,} rejected")
