@@ -194,3 +194,24 @@ def test_an_unknown_id_names_the_sources_there_are(
     assert main(["check-source", "nope", "--catalogue", str(new_entry)]) == 2
     err = capsys.readouterr().err
     assert "no source 'nope'" in err and "its sources: my_wdi_ict_share" in err
+
+
+def test_the_meaning_read_from_a_name_is_the_shipped_one_for_every_shipped_indicator() -> None:
+    """The guesser, run on the name each shipped indicator's description starts with, gives the flow,
+    classification, category, measure and unit that seeds/reference/wdi_indicators.csv states."""
+    from warehouse.extract.declared import known_categories
+    from warehouse.serve.check_lines import guess_meaning
+
+    reference = PROJECT_ROOT / "seeds" / "reference"
+    with (reference / "categories.csv").open(encoding="utf-8", newline="") as fh:
+        names = {(r["classification"], r["category"]): r["name"] for r in csv.DictReader(fh)}
+    with (reference / "wdi_indicators.csv").open(encoding="utf-8", newline="") as fh:
+        shipped = list(csv.DictReader(fh))
+    assert shipped
+    for row in shipped:
+        meaning = guess_meaning(row["description"].split(";")[0], known_categories(reference), names)
+        read = (meaning.flow, meaning.classification, meaning.category, meaning.measure, meaning.unit, meaning.scale)
+        stated = tuple(row[k] for k in ("flow", "classification", "category", "measure", "unit")) + (
+            float(row["scale"]),
+        )
+        assert read == stated, row["indicator_code"]

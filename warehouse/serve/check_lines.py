@@ -38,11 +38,20 @@ def _words(text: str) -> set[str]:
     return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", text.lower())}
 
 
+# the classifications a measure's figures are filed under (``seeds/reference/categories.csv``)
+MEASURE_CLASSIFICATIONS = {"bop_value": ("bop",), "customs_value": ("customs", "hightech_products")}
+_SYNONYMS = {"merchandise": "good", "commodity": "good"}  # the publishers' words for a category's
+_STOP = {"export", "import", "receipt", "payment", "of", "and", "the", "for", "use", "total", "current", "us"}
+
+
 def guess_meaning(
     name: str, categories: Iterable[tuple[str, str]], category_names: dict[tuple[str, str], str]
 ) -> Meaning:
     """An indicator's flow, classification, category, measure, unit and scale, read from its published name
     ('ICT service exports (% of service exports, BoP)'); '?' where the name does not say.
+
+    The category is the one of the measure's classifications whose words the name's subject (before the
+    parenthesis) shares most: its id's words count twice, a word of its id the subject lacks counts against it.
 
     Args:
         name: the indicator's name as the file prints it.
@@ -56,25 +65,27 @@ def guess_meaning(
         flow = "export"
     elif imports:
         flow = "import"
+    bop = "bop" in _words(lower)
     if "%" in name or "percent" in lower:
         measure, unit = "share", "percent"
     elif "us$" in lower and "constant" not in lower:
-        unit = "USD"
-        measure = "bop_value" if "bop" in lower else "customs_value"
+        measure, unit = ("bop_value" if bop else "customs_value"), "USD"
     else:
         measure, unit = UNKNOWN, UNKNOWN
-    classification = "bop" if "bop" in lower else ("customs" if measure == "customs_value" else UNKNOWN)
-    subject = _words(name.split("(")[0]) - {"export", "import", "receipt", "payment", "of", "and", "the", "for"}
-    best, best_score = UNKNOWN, 0
+    allowed = MEASURE_CLASSIFICATIONS.get(measure, ("bop",) if bop else ())
+    subject = _words(name.split("(")[0].replace("-", " ")) - _STOP
+    subject |= {_SYNONYMS[w] for w in subject if w in _SYNONYMS}
+    best, best_score = (UNKNOWN, UNKNOWN), 0
     for pair in sorted(categories):
-        if pair[0] != classification:
+        if pair[0] not in allowed:
             continue
-        score = 2 * len(subject & _words(pair[1].replace("_", " "))) + len(
-            subject & _words(category_names.get(pair, ""))
-        )
+        own = _words(pair[1].replace("_", " ")) - _STOP
+        named = _words(category_names.get(pair, "").split("(")[0].replace("-", " ")) - _STOP
+        score = 2 * len(subject & own) - len(own - subject) + len(subject & named)
         if score > best_score:
-            best, best_score = pair[1], score
-    return Meaning(flow, classification, best, measure, unit, 1.0)
+            best, best_score = pair, score
+    classification = best[0] if best[0] != UNKNOWN else (allowed[0] if len(allowed) == 1 else UNKNOWN)
+    return Meaning(flow, classification, best[1], measure, unit, 1.0)
 
 
 def measure_lines(measure: str, unit: str, scales: Iterable[float]) -> str:
