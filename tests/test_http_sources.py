@@ -482,7 +482,8 @@ def test_only_http_and_https_urls_are_fetched(tmp_path: Path) -> None:
         ("comtrade_plus_json", parse_comtrade, 2),
         ("comtrade_plus_csv", parse_comtrade, 2),
         ("sdmx_csv", parse_sdmx_csv, 2),
-        ("wdi_tidy", parse_wdi, 2),
+        # a tidy body states no indicator: the World Bank's data package beside it does (fetched with it locally)
+        ("wdi_tidy", functools.partial(parse_wdi, metadata=FIXTURES / "wdi" / "bx.gsr.royl.cd.datapackage.json"), 2),
         ("worldbank_api_v2", parse_wdi, 2),
     ],
 )
@@ -734,8 +735,9 @@ def test_the_flow_task_retries_a_500_three_times_then_succeeds(
     assert [s.status for s in server.seen] == [500, 429, 503, 200]
 
 
-WDI_SEED = PROJECT_ROOT / "seeds" / "wdi_current" / "bx.gsr.royl.cd.csv"
-WDI_PATH = "/datasets/world-development-indicators/main/indicators/bx.gsr.royl.cd.csv"
+# the bulk-download file, which states its indicator (a tidy file's is in a data package one URL does not carry)
+WDI_SEED = PROJECT_ROOT / "seeds" / "wdi_current" / "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
+WDI_PATH = "/datasets/worldbank/API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"
 
 
 def catalogue_with_url(tmp_path: Path, url: str) -> Path:
