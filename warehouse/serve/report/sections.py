@@ -272,16 +272,16 @@ def largest_deficits(
         ``imports``, ``balance`` (US$), most negative first.
     """
     found = run(con, "deficit_partners", reporter=reporter)
-    partners = sorted({str(r["partner"]) for r in found})
     name = country_name(con, reporter)
-    if not partners:
+    if not found:
         return "category", f"No customs figures of {name} by partner.", []
+    years = {int(r["year"]) for r in found}
+    in_year = year if year in years else max(years)
+    partners = sorted({str(r["partner"]) for r in found if int(r["year"]) == in_year})  # that year's partners
     if len(partners) > 1:
-        years = {int(r["year"]) for r in found}
-        chosen = year if year in years else max(years)
-        rows = run(con, "deficits_by_partner", reporter=reporter, year=chosen, limit=limit)
+        rows = run(con, "deficits_by_partner", reporter=reporter, year=in_year, limit=limit)
         caption = (
-            f"{name}'s goods trade deficits by partner, {chosen} (customs value; a partner's printed total, or the "
+            f"{name}'s goods trade deficits by partner, {in_year} (customs value; a partner's printed total, or the "
             "sum of its 2-digit codes): the largest first."
         )
         return "partner", caption, rows
@@ -296,7 +296,7 @@ def largest_deficits(
     )  # fmt: skip
     family = "SITC division" if cls.startswith("SITC") else "HS chapter" if cls.startswith("HS") else "code"
     caption = (
-        f"By category, not by partner: the warehouse's customs figures of {name} have one partner only "
+        f"By category, not by partner: the warehouse's customs figures of {name} for {in_year} have one partner only "
         f"({partner}), so these are {name}'s largest deficits with {partner} by {family} ({cls}, 2-digit), "
         f"{chosen}, from {source_label(con, source_id)}: the largest first."
     )
