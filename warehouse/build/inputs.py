@@ -42,7 +42,7 @@ from warehouse.common.readonly import connect_read_only
 from warehouse.extract.catalogue import Source
 from warehouse.lake.manifest import MANIFEST
 
-AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows")
+AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows", "partial_losses")
 CODE_ROOT = Path(__file__).resolve().parents[2]  # warehouse/build/inputs.py -> the checkout
 CODE_PACKAGES = ("warehouse", "schemas", "flows")  # any change to them rebuilds: simpler than knowing what builds
 

@@ -95,12 +95,7 @@ DATASETS: dict[str, Dataset] = {
             parse=comtrade.parse_comtrade,
             schema=comtrade_schema.schema,
             model=comtrade_schema.Comtrade,
-            layouts=(
-                comtrade_layouts.LEGACY_API,
-                comtrade_layouts.LEGACY_BULK,
-                comtrade_layouts.PLUS_API_CSV,
-                comtrade_layouts.PLUS_API_JSON,
-            ),
+            layouts=tuple(comtrade_layouts.LAYOUTS),
             batches=comtrade_columnar.batches_comtrade,
             cross_batch_rules=comtrade_schema.cross_batch_rules,
         ),
