@@ -199,6 +199,8 @@ def schema(context: RunContext) -> tuple[pa.DataFrameSchema, list[FrameRule]]:
     """
     codes = load_codes(context.reference_dir)
     mapped = frozenset(int(code) for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3)
+    # codes the entry maps itself ([source.aliases] countries = { "381" = "ITA" }): known for this source only
+    mapped |= {int(alias) for alias, _ in context.source.country_aliases if alias.isdigit()}
     # every Comtrade value is a customs value in US$ at scale 1: one answer from the catalogue for every row
     allowed = context.source.allows(MEASURE, UNIT, 1.0)
 

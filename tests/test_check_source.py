@@ -215,3 +215,22 @@ def test_the_meaning_read_from_a_name_is_the_shipped_one_for_every_shipped_indic
             float(row["scale"]),
         )
         assert read == stated, row["indicator_code"]
+
+
+def test_a_comtrade_code_declared_in_the_catalogue_is_read_as_its_country(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = with_unknown_reporter(tmp_path / "data" / "comtrade.csv")
+    catalogue = catalogue_for(tmp_path, data)
+    with catalogue.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n  [source.aliases]\n  countries = {{ "{UNKNOWN}" = "SMR" }}\n')
+    code, out = check(
+        tmp_path / "home", "comtrade_with_unknown", "--catalogue", str(catalogue),
+        monkeypatch=monkeypatch, TRADEWH_ALLOWED_ROOTS=str(tmp_path / "data"),
+    )  # fmt: skip
+    assert code == 0, out
+    with data.open(encoding="utf-8", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    assert f"rows: {len(records):,} read, {len(records):,} valid, 0 rejected" in out
+    assert "partial loss" not in out.lower()
+    assert "2 reporter(s): CHN, SMR" in out, out  # the rows of code 999 are read as San Marino's

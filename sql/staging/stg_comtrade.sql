@@ -31,6 +31,16 @@ codes as (
     from raw.ref_comtrade_codes
 ),
 
+declared as (
+    -- codes a catalogue entry maps itself ([source.aliases] countries = { "381" = "ITA" }), for that source only
+    select
+        publisher as source_id,
+        cast(alias as bigint) as code,
+        iso3,
+    from raw.ref_country_aliases
+    where regexp_full_match(alias, '[0-9]+')
+),
+
 totals_only as (
     -- rule 1: the totals; the breakdowns by second partner, customs procedure and mode of transport are parts
     select * from source
@@ -44,8 +54,8 @@ renamed as (
         -- ids
         totals_only.source_id,
         totals_only.vintage,
-        reporters.iso3 as reporter,
-        partners.iso3 as partner,
+        coalesce(reporters.iso3, declared_reporters.iso3) as reporter,
+        coalesce(partners.iso3, declared_partners.iso3) as partner,
         case
             when length(totals_only.period) = 6
                 then left(totals_only.period, 4) || '-' || right(totals_only.period, 2)
@@ -78,6 +88,10 @@ renamed as (
     from totals_only
     left join codes as reporters on reporters.code = totals_only.reporter_code
     left join codes as partners on partners.code = totals_only.partner_code
+    left join declared as declared_reporters
+        on declared_reporters.source_id = totals_only.source_id and declared_reporters.code = totals_only.reporter_code
+    left join declared as declared_partners
+        on declared_partners.source_id = totals_only.source_id and declared_partners.code = totals_only.partner_code
 ),
 
 final as (

@@ -192,8 +192,11 @@ def _comtrade_codes(out: Callable[[str], None], quarantine: pd.DataFrame) -> Non
             out(
                 f"  {rule}: code(s) {', '.join(values)} are in no Comtrade code list the project ships "
                 "(seeds/reference/comtrade_codes.csv, the publisher's current and historical codes): a typo, or a "
-                "code newer than the list; the catalogue cannot map Comtrade's numeric codes"
+                "code newer than the list. To read it as an economy, add to the entry (the ISO3 code of "
+                "seeds/reference/countries.csv in place of each '?'):"
             )
+            pairs = ", ".join(f'"{value}" = "?"' for value in values)
+            out(f"    [source.aliases]\n    countries = {{ {pairs} }}")
 
 
 MARTS_SUMMARY = """
