@@ -372,7 +372,8 @@ final as (
     left join core.dim_period as periods using (period)
 )
 
-select * from final;
+select * from final
+order by source_id, vintage, figure_id;
 
 comment on view marts.claim_checks is 'Every figure a press release states, checked: the claim, the value the warehouse recomputes without using the claim (from the release''s other figures, the figure a headline restates, another publisher''s series, or marts.trade_growth), the difference, and a verdict by the kind of claim (exact at its printed precision, about within a stated relative tolerance, more than, less than): consistent, inconsistent, indicative (the comparison mixes measures, vintages or periods: mismatch says which) or unverifiable.';
 comment on column marts.claim_checks.source_id is 'Catalogue entry of the release';
