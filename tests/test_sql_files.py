@@ -26,7 +26,8 @@ def test_file_starts_with_its_grain_and_ends_with_final(path):
     text = path.read_text()
     assert text.startswith("-- grain: one row per ")
     view_sql = text.split("\ncomment on ")[0]
-    assert view_sql.rstrip().endswith("select * from final;")
+    # a view whose rows are read in order (claim_checks, listed as the release states them) may sort them
+    assert re.search(r"\nselect \* from final(\norder by [a-z_, ]+)?;$", view_sql.rstrip()), path.name
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
