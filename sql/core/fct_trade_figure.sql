@@ -53,6 +53,12 @@ definitions as (
     from raw.ref_definitions
 ),
 
+declared as (
+    -- a catalogue entry's own definition (definition = "BPM6"), where the curated list has no row for it
+    select id as source_id, nullif(definition, '') as definition,
+    from raw.ref_sources
+),
+
 staged as not materialized (
     select
         source_id, vintage, reporter, partner, period, period_type, year, flow, classification, category,
@@ -283,7 +289,9 @@ final as (
         latest_flagged.file_sha256,
         latest_flagged.file_row,
         latest_flagged.is_latest_vintage,
-        coalesce(by_category.definition, by_classification.definition, by_source.definition) as definition,
+        coalesce(
+            by_category.definition, by_classification.definition, by_source.definition, declared.definition
+        ) as definition,
     from latest_flagged
     left join definitions as by_category
         on by_category.specificity = 3
@@ -300,6 +308,7 @@ final as (
         on by_source.specificity = 1
         and by_source.source_id = latest_flagged.source_id
         and latest_flagged.year between by_source.from_year and by_source.to_year
+    left join declared on declared.source_id = latest_flagged.source_id
 )
 
 select * from final;
@@ -332,4 +341,4 @@ comment on column core.fct_trade_figure.file_name is 'File the figure was read f
 comment on column core.fct_trade_figure.file_sha256 is 'SHA-256 of that file as kept in the raw zone';
 comment on column core.fct_trade_figure.file_row is 'Line (or JSON row) of the figure in that file';
 comment on column core.fct_trade_figure.is_latest_vintage is 'True when no later vintage of the same figure exists';
-comment on column core.fct_trade_figure.definition is 'Definition the figure was compiled under (the reference list raw.ref_definitions): BPM5 or BPM6 for balance-of-payments series, hightech_old_series or hightech_series_2007 for WDI high-technology exports, mofcom_contract_value, oecd_tbp, ...; two vintages under different definitions are a break in series, not a revision; null where none is curated';
+comment on column core.fct_trade_figure.definition is 'Definition the figure was compiled under (the reference list raw.ref_definitions, else the catalogue entry''s definition): BPM5 or BPM6 for balance-of-payments series, hightech_old_series or hightech_series_2007 for WDI high-technology exports, mofcom_contract_value, oecd_tbp, ...; two vintages under different definitions are a break in series, not a revision; null where none is curated';

@@ -65,6 +65,9 @@ class Source:
     freshness_error_after: str = ""
     # reject_threshold = 0.01: the share of rejected rows above which this source fails (None = the setting)
     reject_threshold: float | None = None
+    # definition = "BPM6": what the entry's figures are compiled under, where seeds/reference/definitions.csv
+    # has no row for it (two vintages under different definitions are a break in series, not a revision)
+    definition: str = ""
     # [[source.indicators]]: indicators this source maps beyond the shipped list (seeds/reference/wdi_indicators.csv)
     indicators: tuple[IndicatorSpec, ...] = ()
     # [source.aliases] countries: (the publisher's code, the ISO3 code it stands for), beyond the shipped aliases
@@ -158,6 +161,14 @@ def _parse_freshness(entry: dict, where: str) -> dict[str, str]:
     }
 
 
+def _definition(entry: dict, where: str) -> str:
+    """The entry's ``definition`` (a short key such as BPM6), or ''."""
+    value = entry.get("definition", "")
+    if not isinstance(value, str) or (value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", value)):
+        raise CatalogueError(f"{where}: definition must be a short key such as \"BPM6\" (letters, digits, _ . -)")
+    return value
+
+
 def _parse_entry(entry: dict, where: str, categories: frozenset[tuple[str, str]] | None = None) -> Source:
     source_id = require(entry, "id", where)
     where = f"{where} (id '{source_id}')"
@@ -205,6 +216,7 @@ def _parse_entry(entry: dict, where: str, categories: frozenset[tuple[str, str]]
         **_parse_http(entry, kind, where),
         **_parse_freshness(entry, where),
         reject_threshold=None if threshold is None else float(threshold),
+        definition=_definition(entry, where),
         indicators=parse_indicators(entry, where, measures, categories),
         country_aliases=parse_aliases(entry, where),
     )
