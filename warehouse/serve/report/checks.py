@@ -72,6 +72,8 @@ def claim_checks(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section | None
             claimed += " deficit"
         recomputed = claim_text(str(r["unit"]), r["recomputed_in_print_scale"], scale, decimals)
         keys.append(str(r["figure_id"]))
+        mismatch = str(r["mismatch"] or "") if r["verdict"] == "indicative" else ""
+        basis = str(r["verdict_basis"] or "").removesuffix(f"; only indicative: {mismatch}")  # in its own column
         cells.append(
             [
                 str(r["quote"]),
@@ -79,13 +81,14 @@ def claim_checks(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section | None
                 claimed,
                 recomputed,
                 str(r["verdict"]),
-                str(r["verdict_basis"] or ""),
+                basis,
+                mismatch,
                 str(r["recomputed_from"] or ""),
             ]
         )
     table = Table(
         "table-claim-checks",
-        ["claim", "figure", "printed", "recomputed", "verdict", "basis", "recomputed from"],
+        ["claim", "figure", "printed", "recomputed", "verdict", "basis", "why only indicative", "recomputed from"],
         cells,
         numeric=(2, 3),
         keys=keys,
@@ -93,8 +96,9 @@ def claim_checks(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section | None
     )
     caption = (
         f"Each figure {source_label(con, str(rows[0]['source_id']))} states, against the value the warehouse "
-        "recomputes without the claim itself. The verdict follows from the precision each figure was printed with: "
-        "the basis column states the test."
+        "recomputes without the claim itself. The verdict follows from the kind of claim and the precision it was "
+        "printed with: the basis column states the test. Indicative: the comparison mixes measures, vintages or "
+        "periods, so it cannot confirm or refute the claim; the next column says which (marts.claim_checks.mismatch)."
     )
     return Section(
         "section-claim-checks", "Do the figures in the press hold up?", [Chart("chart-claim-verdicts", chart)],

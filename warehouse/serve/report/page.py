@@ -16,17 +16,21 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from warehouse.common.atomic import write_text_atomic
 from warehouse.common.readonly import connect_read_only
-from warehouse.serve.report import checks, sections
+from warehouse.serve.report import analyses, checks, sections
 from warehouse.serve.report.model import Section, utc
 from warehouse.serve.report.queries import Focus, choose_focus, run
 
 BUILDERS = (
     sections.technology_balance,
     sections.ip_charges,
+    analyses.deficit_across_measures,
+    analyses.peers,
     sections.composition,
     sections.goods_balance,
     sections.goods_composition,
+    analyses.mirror_flows,
     sections.deficits,
+    analyses.breaks_in_series,
     checks.claim_checks,
     checks.partial_losses,
     checks.freshness,
