@@ -24,7 +24,7 @@ from pathlib import Path
 from seedtools import RawRecord, project_path, raw_records  # scripts/ is on sys.path when a script runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-COUNTRIES: tuple[str, ...] = ("CHN", "USA", "JPN", "KOR", "DEU", "HKG", "WLD")
+COUNTRIES: tuple[str, ...] = ("CHN", "USA", "JPN", "KOR", "DEU", "HKG", "IND", "WLD")
 COMMAND = "python scripts/extract_wdi.py --shared ../shared/data --out seeds"
 
 BULK_FILE = "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv"

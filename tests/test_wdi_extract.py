@@ -40,4 +40,4 @@ def test_extract_reproduces_the_seeds_byte_for_byte(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", [p for p in seed_files() if p.suffix == ".csv"], ids=str)
 def test_seed_file_parses(name: Path) -> None:
     parsed = parse_wdi(ROOT / "seeds" / name, source_id="seeds")
-    assert set(parsed.frame.country_code) == {"CHN", "USA", "JPN", "KOR", "DEU", "HKG", "WLD"}
+    assert set(parsed.frame.country_code) == {"CHN", "USA", "JPN", "KOR", "DEU", "HKG", "IND", "WLD"}
