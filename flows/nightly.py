@@ -129,16 +129,50 @@ def publish_unchanged(settings: Settings, catalogue: list[Source], run: audit.Ru
     return target
 
 
+def _build_on_published(settings: Settings, plan: build.Plan, inputs: build.BuildInputs, run: audit.Run) -> bool:
+    """Build on a copy of the published file, replacing only the changed sources (``build.build_incremental``) and
+    publish it; False (the reason logged) when the night must build in full instead."""
+    logger, target = get_run_logger(), settings.warehouse_path
+    if plan.reason is not None:
+        logger.info("full build: %s", plan.reason)
+        return False
+    copy = publish.working_copy(target, run.run_id)
+    try:
+        try:
+            done = build.build_incremental(
+                copy,
+                plan,
+                lake_dir=settings.lake_dir,
+                sql_dir=settings.sql_dir,
+                memory_limit=settings.duckdb_memory_limit,
+                temp_dir=settings.duckdb_temp_dir,
+                check=build.check_trade_figures,
+                finish=lambda con: (_finished(run)(con), build.stamp_build(con, inputs, run.run_id)),
+            )
+        except Exception as exc:  # noqa: BLE001 (any doubt: the full build, which reads everything again)
+            logger.warning("full build: building on the published file failed: %s: %s", type(exc).__name__, exc)
+            return False
+        publish.publish(copy, target, run_id=run.run_id)
+    finally:
+        copy.unlink(missing_ok=True)
+        copy.with_name(copy.name + ".wal").unlink(missing_ok=True)
+    replaced = ", ".join(f"{d}/{s}" for d, s in plan.sources)
+    logger.info("published %s, built on the published file: %s replaced; stored views: %s", target, replaced, done)
+    return True
+
+
 @task(cache_policy=NO_CACHE)
 def build_and_publish(settings: Settings, catalogue: list[Source], run: audit.Run) -> Path:
-    """Build a new warehouse file from the lake and swap it in atomically."""
+    """Build a new warehouse file (on the published one when only some sources changed) and swap it in atomically."""
     run_id = run.run_id
     target = settings.warehouse_path
+    inputs = _build_inputs(settings, catalogue)  # before the build reads them: a change meanwhile rebuilds next time
+    if _build_on_published(settings, build.plan_incremental(target, inputs), inputs, run):
+        return target
     publish.drop_carried(target)  # the copy made in case nothing changed: a build does not need it
     target.parent.mkdir(parents=True, exist_ok=True)
     built = target.with_name(f".{target.name}.{run_id}.building")
     built.unlink(missing_ok=True)
-    inputs = _build_inputs(settings, catalogue)  # before the build reads them: a change meanwhile rebuilds next time
     try:
         build.build_warehouse(
             built,

@@ -27,6 +27,7 @@ from warehouse.publish import swap
 from warehouse.publish.debris import clear_debris
 
 SOURCE_ID = "mofcom_2012_technology_trade"
+LAKE = f"lake:press_release/{SOURCE_ID}"  # the part of the inputs that is this source's folder of the lake
 
 
 # --- what the warehouse is built from --------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def inputs_of(dirs: dict[str, Path], catalogue_path: Path | None = None, storage
 def test_build_inputs_are_stable(inputs_dirs):
     first, second = inputs_of(inputs_dirs), inputs_of(inputs_dirs)
     assert first == second and len(first.sha256) == 64
-    assert set(first.parts) == {"lake", "sql", "reference", "catalogue", "storage_version", "code", "libraries"}
+    assert set(first.parts) == {LAKE, "sql", "reference", "catalogue", "storage_version", "code", "libraries"}
 
 
 def append(path: Path, text: str) -> None:
@@ -69,8 +70,8 @@ def append(path: Path, text: str) -> None:
     [
         ("sql/marts/trade_balance.sql", "\n-- a comment\n", "sql"),
         ("seeds/reference/categories.csv", "x,y,,z\n", "reference"),
-        (f"lake/press_release/{SOURCE_ID}/_manifest.json", " ", "lake"),
-        (f"lake/press_release/{SOURCE_ID}/2012-12-07/data-r1.parquet", "more", "lake"),  # rewritten under its name
+        (f"lake/press_release/{SOURCE_ID}/_manifest.json", " ", LAKE),
+        (f"lake/press_release/{SOURCE_ID}/2012-12-07/data-r1.parquet", "more", LAKE),  # rewritten under its name
     ],
     ids=["sql_file", "reference_list", "lake_manifest", "lake_file"],
 )

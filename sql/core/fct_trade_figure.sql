@@ -10,6 +10,7 @@
 -- costs seconds at a million rows). The CTEs read more than once are inlined (`not materialized`): re-reading a
 -- staging view costs less than storing its rows, which spill to disk at ten million rows.
 -- materialized: table
+-- incremental: source_id
 create or replace view core.fct_trade_figure as
 with
 

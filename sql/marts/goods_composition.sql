@@ -10,6 +10,7 @@
 -- stored (`summed`); the names (from core.dim_commodity) and the shares (from the stored sums) are added when the
 -- view is read, as writing them costs more than reading them (measured at 10M rows: the build 3.9-4.2 s -> 3.4 s).
 -- materialized: table
+-- incremental: source_id
 -- stored: summed
 create or replace view marts.goods_composition as
 with

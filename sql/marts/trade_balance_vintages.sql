@@ -5,6 +5,7 @@
 -- a million rows. Only the pairs are stored (`paired`): balance, total and coverage are computed from them when
 -- the view is read.
 -- materialized: table
+-- incremental: source_id
 -- stored: paired
 create or replace view marts.trade_balance_vintages as
 with

@@ -8,6 +8,7 @@
 -- the published total (flagged partial below 99 %). A figure computed from a derived one carries its derivation.
 -- Stored once by the build: its joins run over every money figure of the fact.
 -- materialized: table
+-- incremental: source_id
 create or replace view marts.trade_composition as
 with
 

@@ -2,10 +2,12 @@
 where the file says), checked against the conformed trade figure, stamped with what it was built from."""
 
 from warehouse.build.builder import build_warehouse, check_trade_figures
+from warehouse.build.incremental import Plan, build_incremental, plan_incremental
 from warehouse.build.inputs import BuildInputs, build_inputs, reason_to_rebuild, stamp_build, stored_views_reading_audit
 from warehouse.build.models import BuildError, Header, create_object, read_header, references, sql_files
 
 __all__ = [
-    "BuildError", "BuildInputs", "Header", "build_inputs", "build_warehouse", "check_trade_figures", "create_object",
-    "read_header", "reason_to_rebuild", "references", "sql_files", "stamp_build", "stored_views_reading_audit",
+    "BuildError", "BuildInputs", "Header", "Plan", "build_incremental", "build_inputs", "build_warehouse",
+    "check_trade_figures", "create_object", "plan_incremental", "read_header", "reason_to_rebuild", "references",
+    "sql_files", "stamp_build", "stored_views_reading_audit",
 ]  # fmt: skip

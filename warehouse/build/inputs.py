@@ -84,7 +84,8 @@ class BuildInputs:
     """Digests of what a warehouse file is built from.
 
     Attributes:
-        parts: input name (lake, sql, reference, catalogue, storage_version, code, libraries) -> hex SHA-256.
+        parts: input name -> hex SHA-256: one ``lake:<dataset>/<source id>`` per source folder of the lake (its
+            manifest and the stat of its files), then sql, reference, catalogue, storage_version, code, libraries.
     """
 
     parts: dict[str, str]
@@ -114,20 +115,35 @@ def _files(folder: Path, pattern: str = "**/*") -> Iterable[bytes]:
         yield path.read_bytes()
 
 
-def _lake(lake_dir: Path) -> Iterable[bytes]:
-    """Each source's manifest (the lake's commit point, see ``warehouse.lake.manifest``) and the stat of the files
-    it names."""
-    for manifest in sorted(lake_dir.glob(f"*/*/{MANIFEST}")):
-        text = manifest.read_bytes()
-        yield str(manifest.relative_to(lake_dir)).encode()
-        yield text
-        with contextlib.suppress(ValueError, KeyError, AttributeError, TypeError):
-            for vintage, name in sorted(json.loads(text)["files"].items()):
-                try:
-                    stat = (manifest.parent / vintage / name).stat()
-                    yield f"{vintage}/{name} {stat.st_size} {stat.st_mtime_ns}".encode()
-                except FileNotFoundError:
-                    yield f"{vintage}/{name} missing".encode()
+LAKE_PART = "lake:"  # a part per source folder of the lake: ``lake:<dataset>/<source id>``
+
+
+def lake_part(dataset: str, source_id: str) -> str:
+    """The name of a source folder's part of ``BuildInputs`` (``lake:<dataset>/<source id>``)."""
+    return f"{LAKE_PART}{dataset}/{source_id}"
+
+
+def _lake(manifest: Path) -> Iterable[bytes]:
+    """A source's manifest (the lake's commit point, see ``warehouse.lake.manifest``) and the stat of the files it
+    names."""
+    text = manifest.read_bytes()
+    yield text
+    with contextlib.suppress(ValueError, KeyError, AttributeError, TypeError):
+        for vintage, name in sorted(json.loads(text)["files"].items()):
+            try:
+                stat = (manifest.parent / vintage / name).stat()
+                yield f"{vintage}/{name} {stat.st_size} {stat.st_mtime_ns}".encode()
+            except FileNotFoundError:
+                yield f"{vintage}/{name} missing".encode()
+
+
+def _lake_parts(lake_dir: Path) -> dict[str, str]:
+    """One digest per source folder that has a manifest: a run that changed one source tells which
+    (``warehouse.build.incremental`` replaces only its rows)."""
+    return {
+        lake_part(m.parent.parent.name, m.parent.name): _digest(_lake(m))
+        for m in sorted(lake_dir.glob(f"*/*/{MANIFEST}"))
+    }
 
 
 def _libraries() -> Iterable[bytes]:
@@ -156,7 +172,7 @@ def build_inputs(
     entries = json.dumps([asdict(s) for s in catalogue], sort_keys=True, default=str).encode()
     return BuildInputs(
         {
-            "lake": _digest(_lake(lake_dir)),
+            **_lake_parts(lake_dir),
             "sql": _digest(_files(sql_dir)),
             "reference": _digest(_files(seeds_dir / "reference")),
             "catalogue": _digest([entries]),

@@ -5,8 +5,12 @@ A view file may ask to be stored (dbt's idea): a line ``-- materialized: table``
 build run its query once into the table ``store.<schema>__<name>`` and create the public view as ``select * from
 store.<schema>__<name>``, keeping the file's comments on it. Analysts and BI tools see the same views as before; queries
 read stored rows instead of recomputing the layers below. A line ``-- order by: <columns>`` stores the rows in
-that order: runs of equal values compress into runs, and queries grouping by them read less. ``read_header`` is the
-one reader of these settings (the build, the no-op check, the data dictionary and the docs page use it).
+that order: runs of equal values compress into runs, and queries grouping by them read less. A line ``-- incremental:
+source_id`` says that the stored rows of each source are computed from the rows of that source's dataset (and the
+reference lists) alone: a build that starts from the published file (``warehouse.build.incremental``) recomputes the
+rows of the sources whose dataset changed and keeps the others (delete and insert by that column); a stored view
+without it is recomputed whole. ``read_header`` is the one reader of these settings (the build, the no-op check,
+the data dictionary and the docs page use it).
 
 What a view reads comes from DuckDB's own parser (``references``), not from a pattern over the text: the dependency
 order of the build, the no-op check and the docs page's lineage are the same scan.
@@ -34,7 +38,7 @@ STORE = "store"  # the tables behind materialized views
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
 LAYERS = ("staging", "core", "marts", "audit")
 MATERIALIZATIONS = ("view", "table")
-HEADER_SETTINGS = ("grain", "materialized", "stored", "order by")
+HEADER_SETTINGS = ("grain", "materialized", "stored", "order by", "incremental")
 # a header line that sets something: ``-- <key>: <value>``, the key one lower-case word (or ``order by``); a prose
 # line never starts so (``-- Mirror flows: ...``, ``--   by product: ...`` and ``-- see https://...`` do not)
 _SETTING = re.compile(r"^--\s*(order by|[a-z][a-z0-9_]*):(?!//)\s*(.*?)\s*$")
@@ -61,6 +65,8 @@ class Header:
         materialized: ``view`` (the default), or ``table`` (``-- materialized: table``): the build stores its rows.
         stored: ``-- stored: <cte>``: the CTE whose rows the stored table keeps; None: the whole query's.
         order_by: ``-- order by: a, b``: the columns a stored table's rows are sorted by; empty if none.
+        incremental: ``-- incremental: source_id``: the column whose values partition a stored table's rows by
+            source (see the module's docstring); None: an incremental build recomputes the table whole.
     """
 
     grain: str = ""
@@ -68,6 +74,7 @@ class Header:
     materialized: str = "view"
     stored: str | None = None
     order_by: tuple[str, ...] = ()
+    incremental: str | None = None
 
 
 def read_header(path: Path) -> Header:
@@ -104,6 +111,7 @@ def read_header(path: Path) -> Header:
         materialized=settings.get("materialized", "view"),
         stored=settings.get("stored"),
         order_by=tuple(c.strip() for c in settings["order by"].split(",")) if "order by" in settings else (),
+        incremental=settings.get("incremental"),
     )
     if header.materialized not in MATERIALIZATIONS:
         raise BuildError(
@@ -114,6 +122,8 @@ def read_header(path: Path) -> Header:
         raise BuildError(f"{path}: `-- order by: a, b` takes column names, with `-- materialized: table`")
     if header.stored is not None and not (stored and _COLUMN.match(header.stored)):
         raise BuildError(f"{path}: `-- stored: <cte>` names a CTE of the query, with `-- materialized: table`")
+    if header.incremental is not None and not (stored and header.incremental == "source_id"):
+        raise BuildError(f"{path}: `-- incremental: source_id` is the one setting, with `-- materialized: table`")
     return header
 
 
@@ -279,22 +289,34 @@ def stored_table(path: Path) -> str:
     return f"{STORE}.{path.parent.name}__{path.stem}"
 
 
-def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them.
+@dataclass(frozen=True)
+class Stored:
+    """The statements of a ``-- materialized: table`` view file (``stored_statements``).
 
-    With ``-- stored: <cte>`` as well, only that CTE's rows are stored (the query ending in ``select * from
-    <cte>``), and the public view is the file's own query reading them: the CTEs after it (names joined from a
-    dimension, figures computed from stored ones) run when the view is read. A column costs more to write than
-    to compute again (measured at 10M rows: a text column of one value, 0.3 s to store).
+    Attributes:
+        table: the stored table, ``store.<schema>__<view>``.
+        create_table: ``create or replace table <table> as <query>`` (with its ``order by``).
+        view: the public view over the stored rows.
+        others: the file's other statements (its comments), unchanged.
+    """
 
-    The file's other statements (its comments) run unchanged, so the public view keeps its descriptions.
+    table: str
+    create_table: str
+    view: str
+    others: tuple[str, ...]
+
+
+def stored_statements(path: Path) -> Stored:
+    """What ``create_object`` runs for a ``-- materialized: table`` file: the table, the view over it, the comments.
+
+    With ``-- stored: <cte>``, only that CTE's rows are stored (the query ending in ``select * from <cte>``), and
+    the public view is the file's own query reading them: the CTEs after it (names joined from a dimension, figures
+    computed from stored ones) run when the view is read. A column costs more to write than to compute again
+    (measured at 10M rows: a text column of one value, 0.3 s to store).
     """
     text = path.read_text()
     header = read_header(path)
     order, cte = header.order_by, header.stored
-    if header.materialized == "view":
-        con.execute(text)
-        return
     name = f"{path.parent.name}.{path.stem}"
     stored = stored_table(path)
     statements = duckdb.extract_statements(text)
@@ -312,11 +334,27 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         view = prune_ctes(query[: body[0]] + f"(\n    select * from {stored}\n)" + query[body[1] :])
         query = _FINAL_SELECT.sub(f"select * from {cte}", query)
     query = _CREATE_VIEW.sub(f"create or replace table {stored} as", query, count=1)
-    con.execute(query + (f"\norder by {', '.join(order)}" if order else ""))
-    con.execute(view)
-    con.execute(f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'")
-    for statement in statements[1:]:
-        con.execute(statement.query)
+    comment = f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'"
+    return Stored(
+        table=stored,
+        create_table=query + (f"\norder by {', '.join(order)}" if order else ""),
+        view=view,
+        others=(comment, *(s.query for s in statements[1:])),
+    )
+
+
+def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them
+    (``stored_statements``). The file's other statements (its comments) run unchanged, so the public view keeps
+    its descriptions."""
+    if read_header(path).materialized == "view":
+        con.execute(path.read_text())
+        return
+    stored = stored_statements(path)
+    con.execute(stored.create_table)
+    con.execute(stored.view)
+    for statement in stored.others:
+        con.execute(statement)
 
 
 def refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[str]:

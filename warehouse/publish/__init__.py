@@ -11,6 +11,7 @@ from warehouse.publish.noop import (
     largest_revisions,
     republish,
     take_carried,
+    working_copy,
 )
 from warehouse.publish.restore import NothingToRollBackTo, RollbackError, rollback
 from warehouse.publish.swap import build_stamp, discard, history, history_dir, publish
@@ -18,5 +19,5 @@ from warehouse.publish.swap import build_stamp, discard, history, history_dir, p
 __all__ = [
     "LoadRunning", "NothingToRollBackTo", "RollbackError", "build_stamp", "carried_copies", "carry_over",
     "clear_debris", "discard", "drop_carried", "history", "history_dir", "largest_revisions", "publish",
-    "republish", "rollback", "take_carried", "writer_lock",
+    "republish", "rollback", "take_carried", "working_copy", "writer_lock",
 ]  # fmt: skip

@@ -137,6 +137,19 @@ def take_carried(published: Path) -> Path | None:
     return None
 
 
+def working_copy(published: Path, run_id: str) -> Path:
+    """A copy of the published file for a build to start from (``warehouse.build.build_incremental``): the one carried
+    over while Prefect started when it is complete and exact (``take_carried``), else one made now. The caller
+    publishes or deletes it (its name is one ``warehouse.publish.debris`` clears after a crash)."""
+    carried = take_carried(published)
+    if carried is not None:
+        return carried
+    copy = published.with_name(f".{published.name}.{run_id}.building")
+    copy.unlink(missing_ok=True)
+    _clone(published, copy)
+    return copy
+
+
 def drop_carried(published: Path | None = None) -> None:
     """Stop and delete the copy carried over for ``published`` (every copy when None): the run builds a new file."""
     keys = list(_CARRIED) if published is None else [Path(os.path.abspath(published))]

@@ -1,0 +1,294 @@
+"""A night that changed some sources builds on the published file: only those sources' rows are read from the lake
+and only what depends on them is computed again (issue 22).
+
+A full build reads every source's Parquet into the raw tables and stores every ``-- materialized: table`` view
+from them: at 10M Comtrade rows a night that revised a press release paid for the 10M rows again. Here the build
+starts from a copy of the published file (the one ``warehouse.publish.carry_over`` made while Prefect started) and:
+
+1. in each raw table of a changed dataset, deletes the changed sources' rows and inserts their lake files (each
+   verified against its SHA-256 first, as the full build does);
+2. loads the audit tables again from ``lake/_audit`` (the full build's own ``_load_audit``: small, and exact);
+3. computes the stored tables again in dependency order: one that reads nothing that changed is kept; one whose
+   file says ``-- incremental: source_id`` (its rows of a source come from that source's dataset and the
+   reference lists alone) is computed over the changed datasets' rows only, in a scratch catalogue whose raw
+   tables hold those datasets and no other, and its rows of those datasets' sources replace the old ones; any
+   other is computed whole;
+4. runs the build's check on the conformed figures it computed (the unchanged sources' rows passed it when
+   they were built), stamps the file like a build (``audit.builds``), and leaves the swap to the caller.
+
+Plain views need nothing: the SQL files are those of the published build, or this is not an incremental night.
+Anything else goes to the full build, with the reason (``plan_incremental``): a change of the SQL, the reference
+lists, the catalogue, the code or the libraries; a source that left the lake; a file that does not say what it
+was built from; a raw table whose columns the changed files would change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse.build.builder import BUILD_CONFIG, _load_audit, _quote
+from warehouse.build.inputs import LAKE_PART, BuildInputs, truncation
+from warehouse.build.models import (
+    STORE,
+    BuildError,
+    create_object,
+    file_references,
+    read_header,
+    sql_files,
+    stored_statements,
+)
+from warehouse.common.readonly import connect_read_only
+from warehouse.common.settings import Settings
+from warehouse.lake.audit import TABLES
+from warehouse.lake.manifest import LakeIntegrityError, file_problems, lake_files, manifest
+
+log = logging.getLogger(__name__)
+
+SCRATCH = "memory"  # the connection's own in-memory catalogue: the stored tables computed over the changed rows
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an incremental build replaces, or why the night builds in full.
+
+    Attributes:
+        reason: why a full build is needed (for the log); None when the published file can be built on.
+        sources: the changed source folders, ``(dataset, source id)``.
+    """
+
+    reason: str | None
+    sources: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def datasets(self) -> list[str]:
+        """The datasets (raw tables) the changed sources belong to."""
+        return sorted({dataset for dataset, _ in self.sources})
+
+
+def _recorded(published: Path) -> dict[str, str] | str:
+    """The inputs the published file records having been built from, or why it cannot say."""
+    try:
+        with connect_read_only(published) as con:
+            short = truncation(con, published)
+            if short is not None:
+                return short
+            row = con.execute(
+                "select inputs from audit.builds order by published_at desc, run_id desc limit 1"
+            ).fetchone()
+    except (duckdb.Error, FileNotFoundError) as exc:
+        return f"the published file cannot say what it was built from ({type(exc).__name__})"
+    if row is None:
+        return "the published file records no build"
+    try:
+        recorded = json.loads(row[0])
+    except (TypeError, ValueError):
+        recorded = None
+    return recorded if isinstance(recorded, dict) else "the published file's inputs are unreadable"
+
+
+def plan_incremental(published: Path, inputs: BuildInputs) -> Plan:
+    """Whether a build can start from the published file and replace only the sources whose lake files changed.
+
+    Args:
+        published: the published warehouse file.
+        inputs: what a build would read now (``build_inputs``).
+
+    Returns:
+        The plan: the changed sources, or the reason for a full build.
+    """
+    if not published.exists():
+        return Plan("no warehouse published yet")
+    recorded = _recorded(published)
+    if isinstance(recorded, str):
+        return Plan(recorded)
+    changed = inputs.changed_since(recorded)
+    others = [name for name in changed if not name.startswith(LAKE_PART)]
+    if others:
+        return Plan(f"changed since the published build: {', '.join(others)}")
+    gone = [name.removeprefix(LAKE_PART) for name in changed if name not in inputs.parts]
+    if gone:
+        return Plan(f"source(s) no longer in the lake: {', '.join(gone)}")
+    if not changed:
+        return Plan("no source changed since the published build")
+    sources = tuple(tuple(name.removeprefix(LAKE_PART).split("/", 1)) for name in changed)
+    return Plan(None, sources)  # type: ignore[arg-type]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str, params: list[object] | None = None) -> list[tuple]:
+    return [tuple(r[:2]) for r in con.execute(f"describe {relation}", params).fetchall()]
+
+
+def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> dict[str, int]:
+    """In each changed dataset's raw table, the changed sources' rows replaced by their lake files (verified)."""
+    counts = {}
+    for dataset in plan.datasets:
+        ids = [source_id for d, source_id in plan.sources if d == dataset]
+        files: list[str] = []
+        for source_id in ids:
+            base = lake_dir / dataset / source_id
+            state = manifest(base)
+            problems = file_problems(base, state)  # each read in full against its SHA-256, as the full build does
+            if problems:
+                raise LakeIntegrityError(problems)
+            files += [str(base / vintage / name) for vintage, name in sorted(state["files"].items())]
+        every = [str(f) for f in lake_files(lake_dir, dataset)]
+        if not every:
+            raise BuildError(f"raw.{dataset} would have no lake file left: the full build makes it empty")
+        # the columns the full build would give the table (read from the Parquet footers only)
+        if _columns(con, "select * from read_parquet(?, union_by_name = true)", [every]) != _columns(
+            con, f"wh.raw.{dataset}"
+        ):
+            raise BuildError(f"the columns of raw.{dataset} would change")
+        if files:
+            stray = con.execute(
+                "select distinct source_id from read_parquet(?, union_by_name = true) where source_id not in "
+                "(select unnest(?))",
+                [files, ids],
+            ).fetchall()
+            if stray:
+                raise BuildError(f"lake files of {', '.join(ids)} hold rows of {stray}")
+        con.execute(f"delete from wh.raw.{dataset} where source_id in (select unnest(?))", [ids])
+        if files:
+            con.execute(
+                f"insert into wh.raw.{dataset} by name select * from read_parquet(?, union_by_name = true)", [files]
+            )
+        counts[dataset] = con.execute(f"select count(*) from wh.raw.{dataset}").fetchall()[0][0]
+        log.info("build: raw.%s: %s replaced, %s rows", dataset, ", ".join(ids), f"{counts[dataset]:,}")
+    return counts
+
+
+def _reads(sql_dir: Path) -> dict[str, set[str]]:
+    """What each view reads, directly or through other views."""
+    files = {f"{f.parent.name}.{f.stem}": f for f in sql_files(sql_dir)}
+    direct = {name: file_references(path) - {name} for name, path in files.items()}
+    closed: dict[str, set[str]] = {}
+    for name in files:  # sql_files' order: a view after what it reads
+        closed[name] = set(direct[name])
+        for read in direct[name]:
+            closed[name] |= closed.get(read, set())
+    return closed
+
+
+def _scratch(con: duckdb.DuckDBPyConnection, datasets: list[str]) -> None:
+    """The scratch catalogue's raw and audit tables: views over the file's, the unchanged datasets' empty."""
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'wh' "
+        "and schema_name in ('raw', 'audit')"
+    ).fetchall()
+    for schema in ("raw", "staging", "core", "marts", "audit", STORE):
+        con.execute(f"create schema if not exists {SCRATCH}.{schema}")
+    for schema, table in tables:
+        kept = schema == "audit" or table.startswith("ref_") or table in datasets
+        con.execute(
+            f"create or replace view {SCRATCH}.{schema}.{table} as select * from wh.{schema}.{table}"
+            + ("" if kept else " limit 0")
+        )
+
+
+def _refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path, plan: Plan) -> dict[str, str]:
+    """Every view of ``sql/`` in the scratch catalogue, and each stored table of the file computed again as it must
+    be (see the module's docstring). Returns stored view -> what was done."""
+    reads = _reads(sql_dir)
+    changed = {f"raw.{d}" for d in plan.datasets}
+    sources = {source_id for _, source_id in plan.sources}  # a source whose every row went has none left to read
+    for dataset in plan.datasets:
+        sources |= {r[0] for r in con.execute(f"select distinct source_id from wh.raw.{dataset}").fetchall()}
+    done = {}
+    for path in sql_files(sql_dir):
+        name = f"{path.parent.name}.{path.stem}"
+        header = read_header(path)
+        con.execute(f"use {SCRATCH}")
+        if header.materialized == "view":
+            con.execute(path.read_text())
+            continue
+        began = time.monotonic()
+        stored = stored_statements(path)
+        affected = reads[name] & changed or any(r.startswith("audit.") for r in reads[name])
+        by_source = header.incremental is not None and not any(r.startswith("audit.") for r in reads[name])
+        if affected and by_source:
+            create_object(con, path)  # over the changed datasets' rows only
+            column = header.incremental
+            con.execute(f"delete from wh.{stored.table} where {column} in (select unnest(?))", [sorted(sources)])
+            con.execute(f"insert into wh.{stored.table} by name select * from {SCRATCH}.{stored.table}")
+            done[name] = "the changed datasets' sources"
+        else:
+            if affected:
+                con.execute("use wh")
+                create_object(con, path)
+                con.execute(f"use {SCRATCH}")
+            con.execute(f"create or replace view {SCRATCH}.{stored.table} as select * from wh.{stored.table}")
+            con.execute(stored.view)
+            done[name] = "whole" if affected else "kept"
+        log.info("build: %s: %s (%.1f s)", name, done[name], time.monotonic() - began)
+    return done
+
+
+def build_incremental(
+    target: Path,
+    plan: Plan,
+    *,
+    lake_dir: Path,
+    sql_dir: Path,
+    check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    finish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+) -> dict[str, str]:
+    """Turn ``target``, a copy of the published file, into what a full build would make now; on any failure, remove
+    it (the caller then builds in full).
+
+    Args:
+        target: the copy (``warehouse.publish.working_copy``), not published.
+        plan: ``plan_incremental``'s, without a reason.
+        lake_dir: the Parquet lake.
+        sql_dir: the view files (the published build's).
+        check: called with the connection using the scratch catalogue, whose ``core.fct_trade_figure`` holds the
+            conformed figures computed again; raises to refuse the build.
+        finish: called with the connection using the file, once the check passed, before the checkpoint.
+        memory_limit: DuckDB's memory limit (``Settings.duckdb_memory_limit``'s default when None).
+        temp_dir: where DuckDB spills (a ``tmp`` folder beside ``target`` when None).
+
+    Returns:
+        Each stored view -> what was done to it (kept, whole, or the changed datasets' sources).
+    """
+    if plan.reason is not None:
+        raise ValueError(f"no incremental build: {plan.reason}")
+    temp_dir = temp_dir or target.parent / "tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    config = {"memory_limit": memory_limit or Settings.duckdb_memory_limit, "temp_directory": str(temp_dir)}
+    con = duckdb.connect(config={**config, "preserve_insertion_order": False, **BUILD_CONFIG})
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.execute(f"attach '{_quote(target)}' as wh")
+        _replace_raw(con, lake_dir, plan)
+        con.execute("use wh")
+        for table in TABLES:
+            con.execute(f"delete from audit.{table}")
+        _load_audit(con, lake_dir)  # the full build's: every record of the lake
+        _scratch(con, plan.datasets)
+        done = _refresh_stored(con, sql_dir, plan)
+        con.execute(f"use {SCRATCH}")
+        if check is not None:
+            check(con)
+        con.execute("use wh")
+        con.execute("delete from audit.builds")  # one row per publish since the file was built: this is a build
+        if finish is not None:
+            finish(con)
+        con.execute("checkpoint wh")
+        con.execute(f"use {SCRATCH}")
+        con.execute("detach wh")
+    except BaseException:
+        con.close()
+        for path in (target, target.with_name(target.name + ".wal")):
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return done
