@@ -36,8 +36,9 @@ from tests.conftest import CHROMIUM_FLAGS, PROJECT_ROOT
 from warehouse.build.models import refresh_stored
 from warehouse.serve.cli import main
 from warehouse.serve.report import ReportError, build_report, write_report
+from warehouse.serve.report.analyses import MIRROR_ROWS, reconciliation_year
 from warehouse.serve.report.model import bn, pct
-from warehouse.serve.report.queries import names, sql
+from warehouse.serve.report.queries import Focus, names, sql
 from warehouse.serve.report.sections import largest_deficits
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -45,6 +46,7 @@ CHROMIUM_TIMEOUT = 120  # seconds, for one headless run (a cold start on two cor
 CHARTS = (
     "chart-technology-balance",
     "chart-ip-charges",
+    "chart-deficit-across-measures",
     "chart-technology-composition",
     "chart-goods-balance",
     "chart-goods-composition",
@@ -54,6 +56,7 @@ CHARTS = (
 )
 GENERATED_CHARTS = ("chart-goods-balance", "chart-goods-composition", "chart-largest-deficits", "chart-freshness")
 GENERATED_ROWS = 20_000
+SEEDS = PROJECT_ROOT / "seeds"
 
 
 # --- the page as a tree ---------------------------------------------------------------------------------------
@@ -444,6 +447,13 @@ def test_claim_checks_match_the_marts(doc, con):
         return [td.text().strip() for td in shown[figure_id].find_all("td")]
 
     assert cells("total_2011")[2:5] == ["53.56 bn US$", "53.56 bn US$", "consistent"]
+    header = [th.text().strip() for th in table.one("thead").find_all("th")]
+    why = header.index("why only indicative")
+    mismatches = dict(con.execute("select figure_id, mismatch from marts.claim_checks").fetchall())
+    for figure_id, verdict in expected.items():  # the mismatch of every indicative verdict, nothing for the others
+        assert cells(figure_id)[why] == (mismatches[figure_id] if verdict == "indicative" else "")
+    assert "different measures" in cells("technology_share_services_trade")[why]
+    assert "2012-01..10" in cells("goods_growth_2012_ytd")[why]
     assert cells("technology_share_services_trade")[2:5] == ["12 %", "12.6 %", "indicative"]
     assert cells("balance_2011_approx")[2:5] == ["~ 10 bn US$ deficit", "-10.76 bn US$", "consistent"]
     assert cells("exports_2006")[2:5] == ["580 m US$", "n/a", "unverifiable"]
@@ -452,6 +462,227 @@ def test_claim_checks_match_the_marts(doc, con):
     assert set(counts) <= set(verdicts)
     bars = " ".join(verdicts) + " " + " ".join(str(counts.get(v, 0)) for v in verdicts)  # labels, then the counts
     assert bars in chart_text(doc, "chart-claim-verdicts")
+
+
+# --- the analyses of issue 19: figures from the shipped seed files, read with the csv module ------------------------
+
+
+def seed(*path: str, skip: int = 0) -> list[dict[str, str]]:
+    """The rows of a shipped seed file as the publisher printed them (``skip``: lines before the header)."""
+    with SEEDS.joinpath(*path).open(encoding="utf-8-sig", newline="") as handle:
+        for _ in range(skip):
+            handle.readline()
+        return list(csv.DictReader(handle))
+
+
+def economies() -> dict[str, str]:
+    """ISO3 -> name of every economy of the reference list (no aggregate, no sub-national group)."""
+    return {
+        r["iso3"]: r["name"]
+        for r in seed("reference", "countries.csv")
+        if r["is_aggregate"] == "false" and not r["parent_iso3"]
+    }
+
+
+def mofcom(figure_id: str) -> float:
+    (row,) = [r for r in seed("mofcom_2012_technology_trade", "figures.csv") if r["figure_id"] == figure_id]
+    return float(row["value"]) * float(row["scale"])
+
+
+def wdi_tidy(name: str, year: int) -> dict[str, float]:
+    """Country -> value of a current-vintage tidy WDI file in one year."""
+    return {r["Country Code"]: float(r["Value"]) for r in seed("wdi_current", name) if r["Year"] == str(year)}
+
+
+def unctad(year: int) -> dict[str, dict[str, float]]:
+    """Area -> {'EXP': ..., 'IMP': ...} of digitally-deliverable services in USD (OBS_VALUE x 10^UNIT_MULT)."""
+    out: dict[str, dict[str, float]] = {}
+    for r in seed("unctad_digital_services", "UNCTAD_DE_digital_services_trade.csv"):
+        if r["TIME_PERIOD"] == str(year) and r["OBS_VALUE"]:
+            value = float(r["OBS_VALUE"]) * 10 ** int(r["UNIT_MULT"])
+            out.setdefault(r["REF_AREA"], {})[r["INDICATOR"][-3:]] = value
+    return out
+
+
+def oecd_tbp(year: int) -> dict[str, dict[str, float]]:
+    """ISO3 -> {'TBP_RUSD': receipts, 'TBP_PUSD': payments} in USD (millions in the file; NA left out)."""
+    iso3 = {r["country_name"]: r["iso3"] for r in seed("reference", "oecd_country_names.csv")}
+    out: dict[str, dict[str, float]] = {}
+    for r in seed("oecd_msti_2018", "msti_2018_wide_by_country.csv"):
+        if r["YEAR"] == str(year) and r["MSTI_VAR"] in ("TBP_RUSD", "TBP_PUSD"):
+            for name, code in iso3.items():
+                if r.get(name) not in (None, "", "NA"):
+                    out.setdefault(code, {})[r["MSTI_VAR"]] = float(r[name]) * 1e6
+    return out
+
+
+def balance(pair: dict[str, float], receipts: str, payments: str) -> float | None:
+    return pair[receipts] - pair[payments] if receipts in pair and payments in pair else None
+
+
+def test_the_deficit_across_measures_is_the_seeds_2011_balances_side_by_side(doc):
+    contracts = mofcom("exports_2011") - mofcom("imports_2011")
+    ip = wdi_tidy("bx.gsr.royl.cd.csv", 2011)["CHN"] - wdi_tidy("bm.gsr.royl.cd.csv", 2011)["CHN"]
+    dds = unctad(2011)["CHN"]["EXP"] - unctad(2011)["CHN"]["IMP"]
+    assert [bn(contracts), bn(ip), bn(dds)] == ["-10.76 bn US$", "-13.96 bn US$", "-13.03 bn US$"]
+    part = section(doc, "deficit-across-measures")
+    assert part.one("h2").text() == "The deficit across measures: China, 2011"  # the report's year, the article's
+    rows = part.one("table", data_testid="table-deficit-across-measures").rows()
+    assert [r[0].split(" (")[0] for r in rows] == [
+        "technology contracts", "charges for the use of intellectual property", "digitally-deliverable services",
+    ]  # fmt: skip
+    assert [r[1] for r in rows] == ["mofcom_2012_technology_trade", "wdi_current", "unctad_digital_services"]
+    assert [r[5] for r in rows] == [bn(contracts), bn(ip), bn(dds)]
+    assert rows[0][3:5] == [bn(mofcom("exports_2011")), bn(mofcom("imports_2011"))]
+    assert [r[2] for r in rows] == ["mofcom_contract_value", "BPM6", "BPM6"]
+    assert all(r[6] and r[6] != "n/a" for r in rows)  # what each measures, from the reference list
+    text = chart_text(doc, "chart-deficit-across-measures").replace("−", "-")
+    for value in (contracts, ip, dds):
+        assert bn(value) in text
+    assert bn(contracts + ip + dds) not in text and bn(contracts + ip) not in text  # no bar sums measures
+
+
+def test_the_deficit_year_is_the_reports_else_the_latest_with_several_measures(con):
+    years = dict(
+        con.execute(
+            "select year, count(*) from marts.technology_deficit_reconciliation "
+            "where reporter = 'CHN' and balance_usd is not null group by year"
+        ).fetchall()
+    )
+    several = sorted(y for y, n in years.items() if n > 1)
+    one_only = max(y for y, n in years.items() if n == 1)
+    china = Focus("CHN", "China", "USA", "United States of America", 2011)
+    assert reconciliation_year(con, china) == 2011
+    assert reconciliation_year(con, Focus("CHN", "China", None, None, None)) == several[-1]
+    assert reconciliation_year(con, Focus("CHN", "China", None, None, one_only)) == several[-1]
+    assert reconciliation_year(con, Focus("ZZZ", "Nowhere", None, None, 2011)) is None
+
+
+def test_against_its_peers_are_the_seeds_2011_economies(doc):
+    names = economies()
+    ip_receipts, ip_payments = wdi_tidy("bx.gsr.royl.cd.csv", 2011), wdi_tidy("bm.gsr.royl.cd.csv", 2011)
+    dds, tbp = unctad(2011), oecd_tbp(2011)
+    held = ({*ip_receipts, *ip_payments} | set(dds) | set(tbp)) & set(names)  # economies only: WLD, EU28 out
+    expected = {}
+    for code in held:
+        ip = ip_receipts[code] - ip_payments[code] if code in ip_receipts and code in ip_payments else None
+        flows = dds.get(code, {})
+        share = 100 * flows["EXP"] / dds["WLD"]["EXP"] if "EXP" in flows else None
+        expected[code] = [
+            names[code], bn(ip), bn(balance(flows, "EXP", "IMP")), pct(share, 2),
+            bn(balance(tbp.get(code, {}), "TBP_RUSD", "TBP_PUSD")),
+        ]  # fmt: skip
+    assert {"CHN", "USA", "JPN", "KOR", "DEU", "IND"} <= held and "WLD" not in held
+    part = section(doc, "peer-panel")
+    assert part.one("h2").text() == f"Against its peers: China and {len(held) - 1} other economies, 2011"
+    table = part.one("table", data_testid="table-peer-panel")
+    keys = [tr.attrs["data-key"] for tr in table.one("tbody").find_all("tr")]
+    assert keys[0] == "CHN" and sorted(keys) == sorted(held)  # China first
+    assert table.rows() == [expected[k] for k in keys]
+    assert [names[k] for k in keys[1:]] == sorted(names[k] for k in keys[1:])
+    china = dict(zip(keys, table.rows(), strict=True))["CHN"]
+    assert china[1:3] == ["-13.96 bn US$", "-13.03 bn US$"] and china[4] == "n/a"  # no OECD figure: n/a, not 0
+
+
+def mirror_seed() -> dict[tuple[str, str], tuple[float, float]]:
+    """(exporter, importer) -> (the exporter's export, the importer's import) of the 2022 totals seed."""
+    sides: dict[tuple[str, str], dict[str, float]] = {}
+    for r in seed("comtrade_chn_usa_deu_total_2022", "plus_api_CHN_USA_DEU_TOTAL_2022.csv"):
+        reporter, partner = r["reporterISO"], r["partnerISO"]
+        pair = (reporter, partner) if r["flowCode"] == "X" else (partner, reporter)
+        sides.setdefault(pair, {})[r["flowCode"]] = float(r["primaryValue"])
+    return {pair: (v["X"], v["M"]) for pair, v in sides.items() if "X" in v and "M" in v}
+
+
+def test_mirror_flows_are_what_each_side_of_the_seed_reports(doc, con):
+    names = economies()
+    part = section(doc, "mirror-flows")
+    table = part.one("table", data_testid="table-mirror-flows")
+    header = [th.text().strip() for th in table.one("thead").find_all("th")]
+    assert header[4:] == ["exporter says (FOB)", "importer says (CIF)", "ratio (CIF / FOB)"]
+    rows = table.rows()
+    by_pair = {(r[0], r[1], r[2], r[3]): r[4:] for r in rows}
+    pairs = {p: v for p, v in mirror_seed().items() if "CHN" in p}
+    assert len(pairs) == 4
+    for (exporter, importer), (exported, imported) in pairs.items():
+        key = (names[exporter], names[importer], "2022", "all goods (HS2022 total)")
+        assert by_pair[key] == [bn(exported), bn(imported), f"{imported / exported:.3f}"]
+    assert by_pair[("China", "Germany", "2022", "all goods (HS2022 total)")][2] == "1.778"
+    # every flow shown: the paired flows of the mart, grouped here (a TOTAL, else the 2-digit codes summed)
+    flows: dict[tuple[str, str, str, str], list[tuple[str, float, float]]] = {}
+    for exporter, importer, period, cls, code, exported, imported in con.execute(
+        "select exporter, importer, period, classification, category, exports_reported_by_exporter, "
+        "imports_reported_by_importer from marts.mirror_flows where is_paired and 'CHN' in (exporter, importer)"
+    ).fetchall():
+        flows.setdefault((exporter, importer, period, cls), []).append((code, exported, imported))
+    expected = []
+    for (exporter, importer, period, cls), codes in flows.items():
+        total = [c for c in codes if c[0] == "TOTAL"]
+        two_digit = [c for c in codes if len(c[0]) == 2]
+        chosen = total or two_digit or codes
+        groups = [chosen] if chosen is two_digit else [[c] for c in chosen]
+        for group in groups:
+            e, i = sum(c[1] for c in group), sum(c[2] for c in group)
+            goods = (
+                f"all goods ({cls} total)" if group[0][0] == "TOTAL"
+                else f"{len(group)} {cls} 2-digit codes both sides report, summed" if group is two_digit
+                else f"{cls} {group[0][0]}"
+            )  # fmt: skip
+            expected.append(((period, exporter != "CHN", exporter, importer, cls, goods), [names[exporter],
+                             names[importer], period, goods, e, i]))  # fmt: skip
+    expected.sort(key=lambda x: x[0][1:])
+    expected.sort(key=lambda x: x[0][0], reverse=True)  # the latest period first (stable: the rest in order)
+    assert len(rows) == min(len(expected), MIRROR_ROWS)
+    assert [r[:4] for r in rows] == [e[1][:4] for e in expected[: len(rows)]]
+    caption = " ".join(part.one("p", **{"class": "caption"}).text().split())
+    assert "CIF (cost, insurance and freight" in caption and "FOB (free on board" in caption
+
+
+def test_breaks_in_series_are_the_seeds_two_definitions_largest_first(doc):
+    (ict_2013,) = [
+        r for r in seed("wdi_2013", "WDI_2013_extract.csv")
+        if r["Country Code"] == "CHN" and r["Indicator Code"] == "BX.GSR.CCIS.CD"
+    ]  # fmt: skip
+    (ict_now,) = [
+        r for r in seed("wdi_current", "API_BX.GSR.CCIS.CD_DS2_en_csv_v2_920.csv", skip=4) if r["Country Code"] == "CHN"
+    ]
+    (tech_2013,) = [
+        r for r in seed("wdi_2013", "WDI_2013_extract.csv")
+        if r["Country Code"] == "CHN" and r["Indicator Code"] == "TX.VAL.TECH.CD"
+    ]  # fmt: skip
+    tech_now = {r["Year"]: r["Value"] for r in seed("wdi_current", "tx.val.tech.cd.csv") if r["Country Code"] == "CHN"}
+    names = {r["category"]: r["name"] for r in seed("reference", "categories.csv")}
+    breaks = []
+    for category, definitions, before, after in (
+        ("ict_services", "BPM5 (wdi_2013) -> BPM6 (wdi_current)", ict_2013, ict_now),
+        ("hightech", "hightech_old_series (wdi_2013) -> hightech_series_2007 (wdi_current)", tech_2013, tech_now),
+    ):
+        for year in range(1990, 2030):
+            old, new = before.get(str(year)), after.get(str(year))
+            if old and new:
+                change = 100 * (float(new) - float(old)) / abs(float(old))
+                row = [f"{names[category]}, export", str(year), definitions, bn(float(old)), bn(float(new))]
+                breaks.append((abs(change), row + [f"{change:+,.1f} %"]))
+    assert len(breaks) == 13  # ICT services 2005-2012 (BPM5 -> BPM6), high-technology exports 2007-2011
+    breaks.sort(key=lambda b: -b[0])
+    part = section(doc, "definition-breaks")
+    rows = part.one("table", data_testid="table-definition-breaks").rows()
+    assert rows == [row for _, row in breaks[:10]]
+    assert ["ICT services (communications, computer and information services), export", "2011",
+            "BPM5 (wdi_2013) -> BPM6 (wdi_current)", "60.69 bn US$", "13.91 bn US$", "-77.1 %"] in rows  # fmt: skip
+    assert "The 10 largest of 13 breaks" in " ".join(part.one("p", **{"class": "caption"}).text().split())
+
+
+def test_the_analyses_are_left_out_where_the_marts_hold_nothing(con):
+    from warehouse.serve.report import analyses
+
+    nowhere = Focus("ZZZ", "Nowhere", None, None, 2011)
+    for build in (analyses.deficit_across_measures, analyses.peers, analyses.mirror_flows, analyses.breaks_in_series):
+        assert build(con, nowhere) is None, build.__name__
+    # Hong Kong: IP charges and digital services (so a peer panel), no technology contracts, no customs figures
+    hong_kong = Focus("HKG", "Hong Kong", None, None, None)
+    assert analyses.mirror_flows(con, hong_kong) is None
+    assert analyses.peers(con, hong_kong) is not None
 
 
 def test_freshness_matches_the_audit(doc, con):
@@ -495,6 +726,8 @@ def test_the_page_follows_the_warehouse_not_typed_numbers(loaded, tmp_path):
     assert software[2] == "19.98 bn US$ (derived)"  # 89.2 % of 22.40 bn
     total = doc.one("tr", data_key="total_2011")
     assert total.one("span", **{"class": "verdict inconsistent"}).text() == "inconsistent"  # 22.40 + 32.16 != 53.56
+    contracts = doc.one("table", data_testid="table-deficit-across-measures").rows()[0]
+    assert contracts[0].startswith("technology contracts") and contracts[5] == "-9.76 bn US$"
 
 
 def test_report_is_read_only_and_repeatable(loaded):
@@ -577,7 +810,9 @@ def test_every_query_is_a_file_that_says_what_it_returns():
 
 
 def test_no_report_module_is_over_500_lines():
-    for module in (PROJECT_ROOT / "warehouse" / "report").glob("*.py"):
+    modules = sorted((PROJECT_ROOT / "warehouse" / "serve" / "report").glob("*.py"))
+    assert {"analyses.py", "sections.py", "checks.py", "page.py"} <= {m.name for m in modules}
+    for module in modules:
         assert len(module.read_text(encoding="utf-8").splitlines()) <= 500, module.name
 
 
