@@ -307,7 +307,8 @@ def parse_tidy(header: Record, rows: list[Record], src: FileRef, metadata: Path 
             f"the file states no indicator: no 'Indicator Code' column, and no data package describing it "
             f"({src.path.stem}.datapackage.json or a {DATAPACKAGE} listing it among its resources, beside it, with "
             "worldbank.indicator as the World Bank's indicators/<code>/datapackage.json has it); the file name is "
-            "not read as an indicator",
+            f"not read as an indicator. To state it, write {src.path.stem}.datapackage.json beside the file: "
+            '{"worldbank": {"indicator": "<the indicator code>"}}',
             row=header.line,
             rule="no_indicator",
         )
