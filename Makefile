@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format lock serve clean browser bench bench-quick
+.PHONY: run test check lint format lock serve clean browser bench bench-quick lake-env lake-lock
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,28 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/tradewh load
 
+# The DuckLake target's own environment (docs/decisions/0002-ducklake-environment.md): DuckDB 1.5.5, the version the
+# PyPI-packaged DuckLake, SQLite and Postgres extensions are built for (DuckDB 2.0.1 refuses them), and the project.
+# `python -m warehouse.ducklake` runs in it; tests/test_ducklake.py drives it and skips where it is absent.
+LAKE_VENV := .venv-lake
+LAKE_STAMP := $(LAKE_VENV)/.installed
+LAKE_EXTENSIONS := duckdb-extension-ducklake duckdb-extension-sqlite duckdb-extension-postgres
+
+$(LAKE_STAMP): pyproject.toml requirements-ducklake.lock
+	$(PYTHON) -m venv $(LAKE_VENV)
+	$(LAKE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAKE_VENV)/bin/python -m pip install --quiet -c requirements-ducklake.lock -e '.[dev]' $(LAKE_EXTENSIONS)
+	touch $(LAKE_STAMP)
+
+lake-env: $(LAKE_STAMP)
+
+# Re-pin the lake environment after `make lock`: requirements.lock with DuckDB and the extensions at LAKE_DUCKDB
+# (tests/test_ducklake_env.py fails while the two locks disagree)
+LAKE_DUCKDB := 1.5.5
+lake-lock:
+	{ grep -v '^duckdb==' requirements.lock; printf '%s==$(LAKE_DUCKDB)\n' duckdb $(LAKE_EXTENSIONS); } | \
+	  LC_ALL=C sort -f > requirements-ducklake.lock
+
 # Headless Chromium (Debian's package) renders the HTML report in tests/test_report.py. Installed when missing
 # and this is a root shell with apt-get (CI, the project's machines); elsewhere the test says how to get it.
 browser:
@@ -24,7 +46,7 @@ browser:
 	  echo "make: chromium not installed; the browser test of the report will skip or fail under CI" >&2
 
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
-test: $(STAMP) browser
+test: $(STAMP) browser lake-env
 	$(BIN)/python -m pytest --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
 
@@ -56,4 +78,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^tradewh' > requirements.lock
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LAKE_VENV) data .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ ORDER = (
     "warehouse.stage",
     "warehouse.build",
     "warehouse.publish",
+    "warehouse.ducklake",
     "warehouse.orchestrate",
     "flows",
     "warehouse.serve",

@@ -1,0 +1,50 @@
+"""The DuckLake environment (docs/decisions/0002-ducklake-environment.md) stays the project's environment but for
+DuckDB: its lock is ``requirements.lock`` with DuckDB 1.5.5 and the three packaged extensions; and where DuckLake
+cannot load (the project's own DuckDB 2.0.1), the error says how to get it."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from warehouse.ducklake import LakeUnavailable, connect, load_extensions, packaged_file, target_from
+
+LAKE_ONLY = {
+    "duckdb": "1.5.5",
+    "duckdb_extension_ducklake": "1.5.5",
+    "duckdb_extension_postgres": "1.5.5",
+    "duckdb_extension_sqlite": "1.5.5",
+}
+
+
+def pins(name: str) -> dict[str, str]:
+    lines = (PROJECT_ROOT / name).read_text().splitlines()
+    return {k.lower().replace("-", "_"): v for k, _, v in (line.partition("==") for line in lines if "==" in line)}
+
+
+def test_the_lake_lock_is_the_project_lock_but_duckdb_and_the_extensions():
+    project, lake = pins("requirements.lock"), pins("requirements-ducklake.lock")
+    assert {k: v for k, v in lake.items() if k in LAKE_ONLY} == LAKE_ONLY
+    differ = {k: (project.get(k), lake.get(k)) for k in project.keys() | lake.keys() if k not in LAKE_ONLY}
+    assert {k: v for k, v in differ.items() if v[0] != v[1]} == {}, "run `make lake-lock` after `make lock`"
+
+
+@pytest.mark.skipif(duckdb.__version__ == "1.5.5", reason="this DuckDB can load the packaged DuckLake")
+def test_without_the_lake_environment_the_error_says_how_to_get_it(tmp_path):
+    assert packaged_file("ducklake") is None  # not installed beside DuckDB 2.0.1: pip refuses it (duckdb==1.5.5)
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    with pytest.raises(LakeUnavailable, match="make lake-env"):
+        load_extensions(con, ("ducklake",))
+    with pytest.raises(LakeUnavailable, match="make lake-env"):
+        connect(target_from(str(tmp_path / "catalog.sqlite"), tmp_path / "data"))
+    assert not (tmp_path / "catalog.sqlite").exists()  # nothing was created
+
+
+def test_a_target_names_its_catalog_kind(tmp_path):
+    sqlite = target_from(str(tmp_path / "lake.sqlite"), tmp_path / "data")
+    assert sqlite.catalog == f"sqlite:{tmp_path / 'lake.sqlite'}" and sqlite.data_path.endswith("/data/")
+    assert sqlite.extensions == ("ducklake", "sqlite")
+    postgres = target_from("postgres:dbname=lake host=127.0.0.1 port=5433", "s3://bucket/lake")
+    assert postgres.extensions == ("ducklake", "postgres") and postgres.data_path == "s3://bucket/lake/"
+    assert target_from(str(tmp_path / "lake.ducklake"), tmp_path).extensions == ("ducklake",)

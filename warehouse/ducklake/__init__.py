@@ -1,0 +1,18 @@
+"""DuckLake: the warehouse published as snapshots of a DuckLake (Parquet files and a SQL catalog, SQLite for one
+machine, Postgres for several), beside the default single DuckDB file. Runs in its own environment (DuckDB 1.5.5
+with the PyPI-packaged extensions: ``make lake-env``; docs/decisions/0002-ducklake-environment.md)."""
+
+from warehouse.ducklake.connect import LakeTarget, LakeUnavailable, connect, load_extensions, packaged_file, target_from
+from warehouse.ducklake.publish import (
+    LakePublishError,
+    Snapshot,
+    history,
+    publish_to_lake,
+    rollback_lake,
+    snapshot_of,
+)
+
+__all__ = [
+    "LakePublishError", "LakeTarget", "LakeUnavailable", "Snapshot", "connect", "history", "load_extensions",
+    "packaged_file", "publish_to_lake", "rollback_lake", "snapshot_of", "target_from",
+]  # fmt: skip
