@@ -1515,6 +1515,15 @@ def targets(results: dict[str, Any], figs: dict[int, dict[str, Any]]) -> list[st
 # --- main ----------------------------------------------------------------------------------------------------
 
 
+def _incremental() -> Any:  # noqa: ANN401 (a module)
+    """benchmarks/incremental.py (issue 22's case), beside this script; this folder is not a package."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    import incremental
+
+    return incremental
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=""
@@ -1550,8 +1559,27 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--from-json", type=Path, default=None, help="only re-render --out from this JSON")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--incremental", type=int, nargs="+", default=None, metavar="ROWS",
+        help="only issue 22's incremental night and no-op at these sizes (benchmarks/incremental.py): writes their "
+        "section of --out, the rest of it unchanged, and benchmarks/results/incremental.json",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.say = (lambda *_: None) if args.quiet else (lambda text: print(text, flush=True))
+
+    if args.incremental:
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="tradewh-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
+        shown = [a if a != str(PROJECT_ROOT / "BENCHMARKS.md") else "BENCHMARKS.md" for a in (argv or sys.argv[1:])]
+        try:
+            _incremental().main_incremental(
+                args.incremental, args.repeat, work, args.out, args.json or BENCH_DIR / "results" / "incremental.json",
+                ".venv/bin/python benchmarks/run.py " + shlex.join(shown), args.say,
+            )  # fmt: skip
+        finally:
+            if not args.keep:
+                shutil.rmtree(work if args.workdir is None else work / "logs", ignore_errors=True)
+        return 0
 
     if args.from_json:
         results = json.loads(args.from_json.read_text())
@@ -1598,7 +1626,11 @@ def main(argv: list[str] | None = None) -> int:
         results["meta"]["elapsed_minutes"] = round((time.perf_counter() - started) / 60)
         results["meta"]["code_at_end"] = code_fingerprint()
         json_path.write_text(json.dumps(results, indent=1))
+        kept = args.out.read_text() if args.out.exists() else ""  # issue 22's section (--incremental) stays
         args.out.write_text(render(results), encoding="utf-8")
+        inc = _incremental()
+        if inc.BEGIN in kept and inc.END in kept:
+            inc.write_section(args.out, inc.BEGIN + kept.split(inc.BEGIN, 1)[1].split(inc.END, 1)[0] + inc.END + "\n")
         args.say(f"wrote {args.out} and {json_path}")
     finally:
         if not args.keep and args.workdir is None:

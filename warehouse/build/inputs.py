@@ -284,8 +284,14 @@ LARGEST_REVISIONS = (
 
 def truncation(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
     """Whether a DuckDB file opened on ``con`` is shorter than the blocks its header counts (a truncated copy opens,
-    and answers until a query reaches a missing block: "Corrupt database file"). None when it is long enough."""
-    blocks, block_size = con.execute("select total_blocks, block_size from pragma_database_size()").fetchone()
+    and answers until a query reaches a missing block: "Corrupt database file"). None when it is long enough for the
+    blocks in use."""
+    # free blocks at the end of a file are cut off at a checkpoint (a file that had rows deleted, as an
+    # incremental build's has): only the blocks in use must be there
+    blocks, free, block_size = con.execute(
+        "select total_blocks, free_blocks, block_size from pragma_database_size()"
+    ).fetchone()
+    blocks -= free
     size = path.stat().st_size
     if size < blocks * block_size:
         return f"{path} is truncated: {size:,} bytes where its header counts {blocks} blocks of {block_size:,}"
