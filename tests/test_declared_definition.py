@@ -60,7 +60,7 @@ def test_a_definition_must_be_a_short_key(tmp_path):
         load_catalogue(path)
 
 
-def test_a_later_release_under_the_declared_definition_is_a_revision(tmp_path):
+def test_a_later_release_under_the_declared_definition_is_a_revision(tmp_path, prefect_home):
     data, before, after = later_release(tmp_path / "data")
     catalogue = tmp_path / "catalogue.toml"
     catalogue.write_text(
