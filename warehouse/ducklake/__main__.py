@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+
 from warehouse.common.settings import load_settings
 from warehouse.ducklake.connect import LakeUnavailable, connect, target_from
 from warehouse.ducklake.publish import LakePublishError, history, publish_to_lake, rollback_lake
@@ -50,13 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalog = args.catalog or os.environ.get("TRADEWH_LAKE_CATALOG") or str(lake / "catalog.sqlite")
     data_path = args.data_path or os.environ.get("TRADEWH_LAKE_DATA") or str(lake / "data")
     target = target_from(catalog, data_path)
-    if target.catalog.startswith("sqlite:"):
-        Path(target.catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+    sqlite = Path(target.catalog.removeprefix("sqlite:")) if target.catalog.startswith("sqlite:") else None
+    if sqlite is not None and args.command != "publish" and not sqlite.exists():
+        print(f"tradewh lake: no lake at {sqlite}: publish into it first (publish), or give --catalog", file=sys.stderr)
+        return 1
     try:
         if args.command == "publish":
-            snapshot = publish_to_lake(
-                args.warehouse or settings.warehouse_path, target, sql_dir=settings.sql_dir, run_id=args.run_id
-            )
+            warehouse = args.warehouse or settings.warehouse_path
+            if not warehouse.is_file():
+                print(f"tradewh lake: no warehouse file at {warehouse}: run `tradewh load` first", file=sys.stderr)
+                return 1
+            if sqlite is not None:
+                sqlite.parent.mkdir(parents=True, exist_ok=True)
+            snapshot = publish_to_lake(warehouse, target, sql_dir=settings.sql_dir, run_id=args.run_id)
             print(f"published snapshot {snapshot} to {target.catalog}")
         elif args.command == "history":
             for s in history(target):
@@ -74,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("\t".join("" if v is None else str(v) for v in row))
             finally:
                 con.close()
-    except (LakeUnavailable, LakePublishError) as exc:
+    except (LakeUnavailable, LakePublishError, duckdb.Error) as exc:
         print(f"tradewh lake: {exc}", file=sys.stderr)
         return 1
     return 0

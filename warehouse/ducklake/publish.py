@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +102,19 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, source: str) -> set[tuple[str, 
     return tables
 
 
-def _is_view_column_comment(con: duckdb.DuckDBPyConnection, statement: str, views: set[tuple[str, str]]) -> bool:
-    tokens = statement.split(None, 4)
-    if [t.lower() for t in tokens[:3]] != ["comment", "on", "column"]:
-        return False
-    parts = tokens[3].split(".")
-    return len(parts) == 3 and (parts[0], parts[1]) in views
+_COLUMN_COMMENT = re.compile(r"^\s*comment\s+on\s+column\s+(\w+)\.(\w+)\.(\w+)\s+is\s+(.*?);?\s*$", re.I | re.S)
+
+
+def _view_column_comment(
+    con: duckdb.DuckDBPyConnection, statement: str, views: set[tuple[str, str]]
+) -> tuple[str, str, str, str] | None:
+    """(schema, view, column, text) of a ``comment on column <schema>.<view>.<column> is '...'`` on one of ``views``
+    (the text read by DuckDB itself); None for any other statement."""
+    found = _COLUMN_COMMENT.match(statement)
+    if found is None or (found.group(1), found.group(2)) not in views:
+        return None
+    text = con.execute(f"select {found.group(4)}").fetchone()[0]
+    return found.group(1), found.group(2), found.group(3), text
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> tuple[set[tuple[str, str]], list[tuple]]:
@@ -126,19 +134,12 @@ def _create_views(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> tuple[set[tu
             statements = [s.query for s in duckdb.extract_statements(path.read_text())]
         views.add(name)
         for statement in statements:
-            if _is_view_column_comment(con, statement, views):
-                column_comments.append(_parse_column_comment(con, statement))
-            else:
+            comment = _view_column_comment(con, statement, views)
+            if comment is None:
                 con.execute(statement)
+            else:
+                column_comments.append(comment)
     return views, column_comments
-
-
-def _parse_column_comment(con: duckdb.DuckDBPyConnection, statement: str) -> tuple[str, str, str, str]:
-    """(schema, view, column, text) of ``comment on column s.v.c is '...'``: the text read by DuckDB itself."""
-    target, _, literal = statement.partition(" is ")
-    schema, view, column = target.split()[3].split(".")
-    text = con.execute(f"select {literal.strip().rstrip(';')}").fetchone()[0]
-    return schema, view, column, text
 
 
 def _drop_stale(con: duckdb.DuckDBPyConnection, keep_tables: set, keep_views: set) -> list[str]:
