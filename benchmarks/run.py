@@ -81,10 +81,15 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # this process's RSS at spawn (Linux carries the pre-exec high-water mark over), so it is only the fallback.
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 MIB = 1024 * 1024
+# issue 22's baselines run in the bench-only environment (`make bench-env`), never in the project's
+BENCH_PYTHON = PROJECT_ROOT / ".venv-bench" / "bin" / "python"
+BASELINES = {"polars": "polars_parquet.py", "dlt": "dlt_pipeline.py"}  # measurement -> script in benchmarks/
 
 # measurement keys, in the order they run in each repeat, with their labels in the table
 LABELS: dict[str, str] = {
     "a": "(a) bare DuckDB: CSV -> Parquet -> table, rules, uniqueness",
+    "polars": "polars `scan_csv` -> `sink_parquet` (zstd): CSV -> Parquet only (baseline)",
+    "dlt": "dlt: pyarrow batches -> Parquet -> DuckDB destination, load only (baseline)",
     "empty_cold": "empty Prefect flow, fresh Prefect home",
     "b": "(b) tradewh load (fresh home)",
     "c": "(c) tradewh load again, nothing changed (no-op)",
@@ -512,6 +517,8 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
         "measurements": {m: [] for m in measures},
         "skipped": {},
         "checks": {},
+        "loadavg": {"start": [round(v, 2) for v in os.getloadavg()]},  # other work on the machine
+        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     guess = predict(done, rows)
     over = []
@@ -568,6 +575,25 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                     env=base_env(), log=logs / f"a-{tag}.log", **budget,
                 ),
             )  # fmt: skip
+        for key, script in BASELINES.items():  # right after (a): the same file, the same page cache
+            if key not in measures:
+                continue
+            if not BENCH_PYTHON.exists():
+                skip(key, f"not run: the bench environment {BENCH_PYTHON.relative_to(PROJECT_ROOT)} is absent "
+                     "(`make bench-env`)")  # fmt: skip
+                continue
+            out_dir = work / f"{key}-{tag}"
+            run = record(
+                key,
+                measure(
+                    [str(BENCH_PYTHON), str(BENCH_DIR / script), "--csv", str(clean), "--workdir", str(out_dir)],
+                    env=base_env(), log=logs / f"{key}-{tag}.log", **budget,
+                ),
+            )  # fmt: skip
+            rows_out = run.payload.get("rows_loaded", run.payload.get("rows_written"))
+            all_rows = rows_out == files["clean"]["rows"]
+            size["checks"].setdefault(key, []).append({"rows": rows_out, "all_rows": all_rows})
+            shutil.rmtree(out_dir, ignore_errors=True)
         if "empty_cold" in measures:
             cold = work / f"empty-home-{tag}"
             shutil.rmtree(cold, ignore_errors=True)
@@ -707,6 +733,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                 size["skipped"][key] = "not run: (b) did not load the file (see its log)"
             elif key == "c_srv":
                 size["skipped"][key] = "not run: (b) with the server did not load the file (see its log)"
+    size["loadavg"]["end"] = [round(v, 2) for v in os.getloadavg()]
     return size
 
 
@@ -981,7 +1008,7 @@ def render(results: dict[str, Any]) -> str:
                 continue
             walls = [r["wall_s"] for r in ok]
             med = statistics.median(walls)
-            rate = f"{rows / med:,.0f}" if key in {"a", "b", "b_srv", "a_bad", "b_bad"} else "—"
+            rate = f"{rows / med:,.0f}" if key in {"a", "b", "b_srv", "a_bad", "b_bad", *BASELINES} else "—"
             rss = statistics.median(r["maxrss_mib"] for r in ok)
             tree = statistics.median(r["tree_peak_mib"] for r in ok)
             failed = len(runs) - len(ok)
@@ -1172,6 +1199,9 @@ def render(results: dict[str, Any]) -> str:
         if any(checked.values()):
             w("**Verifying the lake** (issue 16): the SHA-256 stages of the profile above, each with what it "
               "includes: " + "; ".join(f"{key}: {text}" for key, text in checked.items() if text) + ".\n")  # fmt: skip
+    base = _baselines()
+    if base.has_baselines(sizes):  # issue 22's dlt and polars, measured in this run
+        w(base.section(sizes))
     w("## Raw figures\n")
     w(f"Every run (wall, RSS, exit code, log) is in `{meta.get('json', 'the JSON file')}` as written by this run.\n")
     return "\n".join(out)
@@ -1524,6 +1554,15 @@ def _incremental() -> Any:  # noqa: ANN401 (a module)
     return incremental
 
 
+def _baselines() -> Any:  # noqa: ANN401 (a module)
+    """benchmarks/baselines.py (issue 22's dlt and polars section), beside this script."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    import baselines
+
+    return baselines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=""
@@ -1564,8 +1603,35 @@ def main(argv: list[str] | None = None) -> int:
         help="only issue 22's incremental night and no-op at these sizes (benchmarks/incremental.py): writes their "
         "section of --out, the rest of it unchanged, and benchmarks/results/incremental.json",
     )  # fmt: skip
+    parser.add_argument(
+        "--baselines-only", action="store_true",
+        help="only issue 22's side-by-side cases at --rows ((a), polars, dlt, (b), (b) with the server; --measure "
+        "narrows them), interleaved: writes their section of --out, the rest of it unchanged, and "
+        "benchmarks/results/baselines.json (other sizes of an earlier such run kept); with --from-json, only re-render",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.say = (lambda *_: None) if args.quiet else (lambda text: print(text, flush=True))
+
+    if args.baselines_only:
+        base = _baselines()
+        json_path = args.json or BENCH_DIR / "results" / "baselines.json"
+        if args.from_json:
+            base.write_section(args.out, base.section(json.loads(args.from_json.read_text())["sizes"]))
+            return 0
+        if args.measure == list(ALL_MEASURES):
+            args.measure = list(base.CASES)
+        shown = [a if a != str(PROJECT_ROOT / "BENCHMARKS.md") else "BENCHMARKS.md" for a in (argv or sys.argv[1:])]
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="tradewh-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            base.main_baselines(args, ".venv/bin/python benchmarks/run.py " + shlex.join(shown), json_path, work)
+        finally:
+            if not args.keep:  # a folder the caller named: only what this run put there
+                for name in ("data", "logs") if args.workdir else ():
+                    shutil.rmtree(work / name, ignore_errors=True)
+                if args.workdir is None:
+                    shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     if args.incremental:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="tradewh-bench-"))
@@ -1628,7 +1694,11 @@ def main(argv: list[str] | None = None) -> int:
         json_path.write_text(json.dumps(results, indent=1))
         kept = args.out.read_text() if args.out.exists() else ""  # issue 22's section (--incremental) stays
         args.out.write_text(render(results), encoding="utf-8")
-        inc = _incremental()
+        base, inc = _baselines(), _incremental()
+        if base.BEGIN in kept and base.END in kept and base.BEGIN not in args.out.read_text():  # not measured now
+            base.write_section(
+                args.out, base.BEGIN + kept.split(base.BEGIN, 1)[1].split(base.END, 1)[0] + base.END + "\n"
+            )
         if inc.BEGIN in kept and inc.END in kept:
             inc.write_section(args.out, inc.BEGIN + kept.split(inc.BEGIN, 1)[1].split(inc.END, 1)[0] + inc.END + "\n")
         args.say(f"wrote {args.out} and {json_path}")
