@@ -254,3 +254,39 @@ def test_a_reader_during_publishes_sees_whole_commits_only(lake_python, loaded, 
     assert {s for s, *_ in seen} > {min(expected)}  # the reader saw more than the first snapshot
     half = [row for row in seen if expected.get(row[0]) != tuple(row[1:])]
     assert half == []  # every read is one committed snapshot's state, whole
+
+
+def test_two_publishes_at_once_leave_one_whole_state(lake_python, loaded, tmp_path):
+    files = {"run-a": loaded["after_first"], "run-b": loaded["warehouse"]}
+    lake(lake_python, *lake_args(tmp_path), "publish", "--warehouse", str(files["run-a"]), "--run-id", "run-0")
+    both = [
+        subprocess.Popen(
+            [
+                str(lake_python),
+                "-m",
+                "warehouse.ducklake",
+                *lake_args(tmp_path),
+                "publish",
+                "--warehouse",
+                str(file),
+                "--run-id",
+                run,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )  # fmt: skip
+        for run, file in files.items()
+    ]
+    outcomes = {}
+    for run, proc in zip(files, both, strict=True):
+        _, err = proc.communicate(timeout=300)
+        outcomes[run] = proc.returncode
+        # the one that loses says why in one line (SQLite: "database is locked"; DuckLake: a transaction conflict)
+        assert proc.returncode == 0 or err.startswith("tradewh lake: "), err
+    assert 0 in outcomes.values()
+    entries = history(lake_python, tmp_path)
+    assert [e[3] for e in entries][0] == "run-0"
+    assert sorted(e[3] for e in entries[1:]) == sorted(run for run, code in outcomes.items() if code == 0)
+    assert_same(compare(lake_python, files[entries[-1][3]], tmp_path))  # the latest is one file's state, whole
