@@ -55,12 +55,17 @@ def column_types() -> dict[str, pa.DataType]:
 def read_batches(csv: Path, types: dict[str, pa.DataType]) -> Iterator[pa.Table]:
     """The CSV as pyarrow tables, one per block read (streaming: one block in memory at a time).
 
-    An empty field is null in every column, as in DuckDB's ``read_csv``."""
+    An empty field is null in every column, and only an empty field, as in DuckDB's ``read_csv`` (pyarrow's
+    default null markers would also null the publisher's ``N/A`` unit abbreviation)."""
     reader = pacsv.open_csv(
         csv,
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
         convert_options=pacsv.ConvertOptions(
-            column_types=types, include_columns=list(types), strings_can_be_null=True, quoted_strings_can_be_null=True
+            column_types=types,
+            include_columns=list(types),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
         ),
     )
     for batch in reader:
