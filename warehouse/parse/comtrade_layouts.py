@@ -73,13 +73,28 @@ class Layout:
     optional: Mapping[str, str] = field(default_factory=dict)
 
     def columns(self, names: Sequence[str]) -> dict[str, str]:
-        """The field -> column map of a file of this layout with these column names."""
-        return {**self.required, **{f: c for f, c in self.optional.items() if c in names}}
+        """The field -> column map of a file of this layout with these column names (each the file's own
+        spelling: see ``resolve_column``)."""
+        required = {f: resolve_column(c, names) or c for f, c in self.required.items()}
+        optional = {f: resolve_column(c, names) for f, c in self.optional.items()}
+        return {**required, **{f: c for f, c in optional.items() if c is not None}}
 
     def missing(self, names: Sequence[str]) -> list[str]:
-        """The required columns these names lack, in the layout's order."""
-        present = set(names)
-        return [c for c in self.required.values() if c not in present]
+        """The required columns these names lack (case aside), in the layout's order."""
+        return [c for c in self.required.values() if resolve_column(c, names) is None]
+
+
+def resolve_column(column: str, names: Sequence[str]) -> str | None:
+    """The header name that is this layout column: the same spelling, else the one name equal to it case aside.
+
+    The publisher's reality: the Comtrade+ portal's CSV download capitalises the API's headers ("PrimaryValue",
+    "RefYear", "CmdCode" for "primaryValue", "refYear", "cmdCode"; e.g. TradeData_*.csv files of 2023) while the
+    API's own CSV does not, so names are matched case-insensitively; two names equal case aside match neither.
+    """
+    if column in names:
+        return column
+    folded = [name for name in names if name.casefold() == column.casefold()]
+    return folded[0] if len(folded) == 1 else None
 
 
 # The legacy API / website CSV ("human" headings). Its 35-column form (comtrade.un.org, 2017-2023) added the
