@@ -32,6 +32,7 @@ def test_first_run_loads_every_source(loaded):
         "unctad_digital_services",
         "oecd_msti_2018",
         "comtrade_chn_usa_deu_total_2022",
+        "comtrade_usa_chn_monthly_2010_2014",
     }
     assert all(r[1] == "loaded" and r[3] == 0 and r[2] == r[4] > 0 for r in rows)
 
@@ -46,7 +47,7 @@ def test_second_run_adds_nothing_and_changes_no_figure(loaded):
         second = con.execute(
             "select distinct status, rows_loaded from audit.source_runs where run_id = ?", [runs[-1][0]]
         ).fetchall()
-    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 8, 0), ("succeeded", 0, 8)]
+    assert [(r[1], r[2], r[3]) for r in runs] == [("succeeded", 9, 0), ("succeeded", 0, 9)]
     assert second == [("skipped", 0)]
 
 
@@ -63,6 +64,7 @@ def test_lake_has_one_folder_per_source_and_vintage(loaded):
         "comtrade/comtrade_chn_usa_deu_total_2022/2025-06-15",
         "comtrade/comtrade_chn_usa_hs8542/2025-01-01",
         "comtrade/comtrade_chn_usa_sitc/2015-01-01",
+        "comtrade/comtrade_usa_chn_monthly_2010_2014/2023-04-16",
         "oecd_msti/oecd_msti_2018/2018-12-01",
         "press_release/mofcom_2012_technology_trade/2012-12-07",
         "sdmx_csv/unctad_digital_services/2025-12-18",
@@ -178,5 +180,5 @@ def test_each_run_publishes_prefect_artifacts(loaded):
         (table,) = [a for a in tables if a.description == f"Sources of run {result['run_id']}"]
         (summary,) = [a for a in summaries if a.data.startswith(f"# tradewh run {result['run_id']}:")]
         rows = json.loads(table.data) if isinstance(table.data, str) else table.data
-        assert len(rows) == 8 and {r["status"] for r in rows} <= {"loaded", "skipped"}
+        assert len(rows) == 9 and {r["status"] for r in rows} <= {"loaded", "skipped"}
         assert "Largest revisions" in summary.data

@@ -30,7 +30,8 @@ def con(tmp_path_factory, prefect_home):
 def test_mirror_flows_pair_the_exporter_and_the_importer(con):
     rows = con.execute(
         "select category, exports_reported_by_exporter, imports_reported_by_importer, gap, mirror_ratio "
-        "from marts.mirror_flows where exporter = 'CHN' and importer = 'USA' and period = '2011' order by category"
+        "from marts.mirror_flows where exporter = 'CHN' and importer = 'USA' and period = '2011' "
+        "and category <> 'TOTAL' order by category"  # the fixture's codes; the USA's shipped 2011 total is unpaired
     ).fetchall()
     assert rows == [("75", 600.0, 660.0, 60.0, 1.1), ("76", 300.0, 330.0, 30.0, 1.1), ("84", 100.0, None, None, None)]
 

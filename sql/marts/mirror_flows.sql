@@ -50,7 +50,7 @@ monthly_totals as (
         source_id, reporter, partner, year, flow, classification,
         count(distinct period) as months_count,
         count(*) as rows_count,
-        sum(value) as value,
+        round(sum(value), 2) as value,  -- each month is to the cent: so is their sum
     from figures
     where category = 'TOTAL' and period_type = 'month' and unit = 'USD'
     group by all
