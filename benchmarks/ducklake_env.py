@@ -50,10 +50,8 @@ PUBLISH = """
 import json, sys, time
 from pathlib import Path
 from warehouse.ducklake import publish_to_lake, target_from
-from warehouse.common.settings import load_settings
 began = time.perf_counter()
-snap = publish_to_lake(Path(sys.argv[1]), target_from(sys.argv[2], sys.argv[3]), sql_dir=load_settings().sql_dir,
-    run_id="bench")
+snap = publish_to_lake(Path(sys.argv[1]), target_from(sys.argv[2], sys.argv[3]), run_id="bench")
 print(json.dumps({"seconds": time.perf_counter() - began, "snapshot": snap}))
 """
 

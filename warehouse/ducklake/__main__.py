@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             if sqlite is not None:
                 sqlite.parent.mkdir(parents=True, exist_ok=True)
-            snapshot = publish_to_lake(warehouse, target, sql_dir=settings.sql_dir, run_id=args.run_id)
+            snapshot = publish_to_lake(warehouse, target, run_id=args.run_id)
             print(f"published snapshot {snapshot} to {target.catalog}")
         elif args.command == "history":
             for s in history(target):

@@ -1,12 +1,13 @@
 """A built warehouse published into a DuckLake as ONE transaction, one snapshot whose commit message is the run id;
 the history of those snapshots, reads as of one, and a rollback that publishes an earlier run's snapshot again.
 
-What a publish writes: every table of the built DuckDB file (the lake zone's rows as ``raw.*``, the reference
-lists, the stored marts ``store.*``, the audit), copied as they are, and every view of ``sql/`` run in the lake
-(the files' own SQL; a ``-- materialized: table`` file's view over its stored rows, ``stored_statements``), with
-their comments. What the lake no longer holds is dropped in the same transaction. Readers see the snapshot before
-the publish or the one after it, never half (DuckLake commits the catalog's rows in one database transaction;
-Parquet files written before a crash are referenced by no snapshot).
+What a publish writes: everything the built DuckDB file holds, taken from the file alone: every table (the lake
+zone's rows as ``raw.*``, the reference lists, the stored marts ``store.*``, the audit) copied as it is, every view
+with the SQL the file keeps for it (DuckDB's rendering of the ``sql/`` file the build ran: DuckDB 1.5.5 creates all
+28 unchanged; the checkout's ``sql/`` may have changed since the build, the file's views cannot), in the order they
+read each other, and the comments. What the lake no longer holds is dropped in the same transaction. Readers see
+the snapshot before the publish or the one after it, never half (DuckLake commits the catalog's rows in one
+database transaction; Parquet files written before a crash are referenced by no snapshot).
 
 DuckLake 1.5.5 takes ``comment on view`` and ``comment on column`` of a table, but refuses ``comment on column`` of
 a view ("Cannot comment on columns for entry ... it is not a table"): those comments go into the table
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.build.models import SCHEMAS, read_header, sql_files, stored_statements
+from warehouse.build.models import SCHEMAS, references
 from warehouse.common.failpoints import failpoint
 from warehouse.ducklake.connect import ALIAS, LakeTarget, connect
 
@@ -102,44 +103,52 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, source: str) -> set[tuple[str, 
     return tables
 
 
-_COLUMN_COMMENT = re.compile(r"^\s*comment\s+on\s+column\s+(\w+)\.(\w+)\.(\w+)\s+is\s+(.*?);?\s*$", re.I | re.S)
+def _ordered(views: dict[str, str]) -> list[str]:
+    """View names (``schema.view``) so that each comes after the views it reads (DuckDB binds a view when it is
+    created, and an error inside the publish's transaction would abort it)."""
+    deps = {name: references(sql)[0] & views.keys() - {name} for name, sql in views.items()}
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            raise LakePublishError(f"views read each other in a cycle: {' -> '.join((*path, name))}")
+        for dep in sorted(deps[name]):
+            visit(dep, (*path, name))
+        ordered.append(name)
+
+    for name in sorted(views):
+        visit(name, ())
+    return ordered
 
 
-def _view_column_comment(
-    con: duckdb.DuckDBPyConnection, statement: str, views: set[tuple[str, str]]
-) -> tuple[str, str, str, str] | None:
-    """(schema, view, column, text) of a ``comment on column <schema>.<view>.<column> is '...'`` on one of ``views``
-    (the text read by DuckDB itself); None for any other statement."""
-    found = _COLUMN_COMMENT.match(statement)
-    if found is None or (found.group(1), found.group(2)) not in views:
-        return None
-    text = con.execute(f"select {found.group(4)}").fetchone()[0]
-    return found.group(1), found.group(2), found.group(3), text
-
-
-def _create_views(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> tuple[set[tuple[str, str]], list[tuple]]:
-    """Every view file of ``sql_dir`` run in the lake (selected with ``use``), in dependency order; returns the
-    views made and the view columns' comments, which DuckLake keeps only in a table."""
-    views: set[tuple[str, str]] = set()
-    column_comments: list[tuple] = []
-    for path in sql_files(sql_dir):
-        name = (path.parent.name, path.stem)
-        if read_header(path).materialized == "table":
-            stored = stored_statements(path)  # its rows came with the file's tables, the table's comment too
-            statements = [
-                stored.view,
-                *(s for s in stored.others if not s.startswith(f"comment on table {stored.table} ")),
-            ]
-        else:
-            statements = [s.query for s in duckdb.extract_statements(path.read_text())]
-        views.add(name)
-        for statement in statements:
-            comment = _view_column_comment(con, statement, views)
-            if comment is None:
-                con.execute(statement)
-            else:
-                column_comments.append(comment)
-    return views, column_comments
+def _copy_views(con: duckdb.DuckDBPyConnection, source: str) -> set[tuple[str, str]]:
+    """Every view of ``source`` created in the lake with its SQL as ``source`` keeps it (DuckDB's rendering of the
+    ``sql/`` file the build ran) and its comment; the comments of its columns, which DuckLake keeps only for tables,
+    into ``store.view_column_comments`` (a lake ``source`` has them in that table already, copied with its tables)."""
+    rows = con.execute(
+        "select schema_name, view_name, sql, comment from duckdb_views() where database_name = ? and not internal",
+        [source],
+    ).fetchall()
+    views = {f"{schema}.{view}": (schema, view, sql, comment) for schema, view, sql, comment in rows}
+    for name in _ordered({name: row[2] for name, row in views.items()}):
+        schema, view, sql, comment = views[name]
+        con.execute(f"use {ALIAS}.{_ident(schema)}")  # a lake's rendering names the view without its schema
+        con.execute(re.sub(r"^\s*create\s+view\b", "create or replace view", sql, count=1, flags=re.I))
+        if comment:
+            con.execute(f"comment on view {ALIAS}.{_ident(schema)}.{_ident(view)} is '{_q(comment)}'")
+    con.execute(f"use {ALIAS}")
+    column_comments = con.execute(
+        "select c.schema_name, c.table_name, c.column_name, c.comment from duckdb_columns() c join duckdb_views() v "
+        "on v.database_name = c.database_name and v.schema_name = c.schema_name and v.view_name = c.table_name "
+        "where c.database_name = ? and c.comment is not null order by all",
+        [source],
+    ).fetchall()
+    if column_comments:
+        con.execute(_COLUMN_COMMENTS_DDL)
+        con.executemany(f"insert into {COLUMN_COMMENTS} values (?, ?, ?, ?)", column_comments)
+    return {(schema, view) for schema, view, _, _ in rows}
 
 
 def _drop_stale(con: duckdb.DuckDBPyConnection, keep_tables: set, keep_views: set) -> list[str]:
@@ -158,39 +167,35 @@ def _commit(con: duckdb.DuckDBPyConnection, run_id: str, extra: dict[str, object
     return con.execute(f"select id from {ALIAS}.last_committed_snapshot()").fetchone()[0]
 
 
-def publish_to_lake(warehouse_file: Path, target: LakeTarget, *, sql_dir: Path, run_id: str | None = None) -> int:
+def _republish(con: duckdb.DuckDBPyConnection, source: str, message: str, extra: dict[str, object]) -> int:
+    """Make the lake hold exactly what the attached ``source`` holds (its tables' rows, its views, the comments),
+    in the transaction the caller began, and commit it as one snapshot; returns the snapshot's id."""
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {ALIAS}.{schema}")
+    tables = _copy_tables(con, source)
+    views = _copy_views(con, source)
+    tables.add(tuple(COLUMN_COMMENTS.split(".")))
+    dropped = _drop_stale(con, tables, views)
+    return _commit(con, message, {**extra, "tables": len(tables), "views": len(views), "dropped": dropped})
+
+
+def publish_to_lake(warehouse_file: Path, target: LakeTarget, *, run_id: str | None = None) -> int:
     """Publish a built warehouse file into the lake as one snapshot; returns the snapshot's id.
+
+    The lake takes everything from the file: its tables' rows, its views as the file keeps them (the ``sql/`` the
+    file was built from, not the checkout's, which may have changed since) and the comments.
 
     Args:
         warehouse_file: the DuckDB file the nightly built (opened read-only).
         target: the lake.
-        sql_dir: the view files (the same ``sql/`` the file was built from).
         run_id: the commit message; the file's own build run (``audit.builds``) when None.
-
-    Raises:
-        LakePublishError: the views of ``sql_dir`` are not the file's views; nothing was committed.
     """
     con = connect(target)
     try:
         con.execute(f"attach '{_q(warehouse_file)}' as wh (read_only)")
         run_id = run_id or built_run_id(con)
-        built_views = _objects(con, "wh", "view")
         con.execute("begin")
-        for schema in SCHEMAS:
-            con.execute(f"create schema if not exists {ALIAS}.{schema}")
-        tables = _copy_tables(con, "wh")
-        views, column_comments = _create_views(con, sql_dir)
-        if views != built_views:
-            raise LakePublishError(
-                f"{sql_dir} and {warehouse_file} differ: views only in sql/: {sorted(views - built_views)}, only in "
-                f"the file: {sorted(built_views - views)}"
-            )
-        con.execute(_COLUMN_COMMENTS_DDL)
-        con.executemany(f"insert into {COLUMN_COMMENTS} values (?, ?, ?, ?)", column_comments)
-        tables.add(tuple(COLUMN_COMMENTS.split(".")))
-        dropped = _drop_stale(con, tables, views)
-        extra = {"kind": "publish", "tables": len(tables), "views": len(views), "dropped": dropped}
-        return _commit(con, run_id, extra)
+        return _republish(con, "wh", run_id, {"kind": "publish"})
     finally:
         con.close()  # an uncommitted transaction is rolled back: the latest snapshot stays the one before
 
@@ -236,23 +241,7 @@ def rollback_lake(target: LakeTarget, run_id: str, *, message: str | None = None
             f"attach 'ducklake:{_q(target.catalog)}' as was (data_path '{_q(target.data_path)}', read_only, "
             f"snapshot_version {old})"
         )
-        views = con.execute(
-            "select schema_name, view_name, sql, comment from duckdb_views() where database_name = 'was' "
-            "and not internal"
-        ).fetchall()
         con.execute("begin")
-        for schema in SCHEMAS:
-            con.execute(f"create schema if not exists {ALIAS}.{schema}")
-        tables = _copy_tables(con, "was")
-        for schema, view, sql, comment in views:
-            con.execute(f"use {ALIAS}.{_ident(schema)}")  # the stored SQL names its view without the schema
-            con.execute(sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
-            if comment:
-                con.execute(f"comment on view {ALIAS}.{_ident(schema)}.{_ident(view)} is '{_q(comment)}'")
-        con.execute(f"use {ALIAS}")
-        kept = {(s, v) for s, v, _, _ in views}
-        dropped = _drop_stale(con, tables, kept)
-        extra = {"kind": "rollback", "to_run": run_id, "to_snapshot": old, "tables": len(tables), "dropped": dropped}
-        return _commit(con, message or run_id, extra)
+        return _republish(con, "was", message or run_id, {"kind": "rollback", "to_run": run_id, "to_snapshot": old})
     finally:
         con.close()
