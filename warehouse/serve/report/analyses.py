@@ -200,7 +200,8 @@ def mirror_flows(con: duckdb.DuckDBPyConnection, focus: Focus) -> Section | None
     sources = sorted({str(r[k]) for r in rows for k in ("exporter_source_id", "importer_source_id") if r[k]})
     caption = (
         f"{focus.reporter_name}'s goods trade as the exporter reports it and as the importer reports it, the same "
-        f"flow, period, classification and codes on both sides ({shown}; marts.mirror_flows, economies only). "
+        f"flow and period; codes in one classification, a total of all goods possibly SITC on one side and HS on "
+        f"the other, each side's total published or derived ({shown}; marts.mirror_flows, economies only). "
         "Imports are valued CIF (cost, insurance and freight to the importer's border), exports FOB (free on board "
         "at the exporter's border): the importer's figure exceeds the exporter's by the freight and insurance margin "
         "even when both are right, so a ratio a few per cent above 1 is expected (CEPII's BACI estimates that margin "
