@@ -29,14 +29,14 @@ months as (
         period,
         cast(nullif(part.year, '') as integer) as year,
         case
-            when part.quarter <> '' then 3 * cast(part.quarter as integer) - 2
-            when part.month <> '' then cast(part.month as integer)
+            when part.quarter <> '' then 3 * cast(nullif(part.quarter, '') as integer) - 2
+            when part.month <> '' then cast(nullif(part.month, '') as integer)
             when part.year <> '' then 1
         end as first_month,
         case
-            when part.quarter <> '' then 3 * cast(part.quarter as integer)
-            when part.to_month <> '' then cast(part.to_month as integer)
-            when part.month <> '' then cast(part.month as integer)
+            when part.quarter <> '' then 3 * cast(nullif(part.quarter, '') as integer)
+            when part.to_month <> '' then cast(nullif(part.to_month, '') as integer)
+            when part.month <> '' then cast(nullif(part.month, '') as integer)
             when part.year <> '' then 12
         end as last_month,
         case
