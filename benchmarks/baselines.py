@@ -10,7 +10,9 @@ median of the ratios paired within a repeat, which a busy machine disturbs less)
 ``benchmarks/run.py --baselines-only --rows N... --repeat R`` runs only the cases the section needs ((a), polars,
 dlt, (b), (b) with the project's Prefect server), interleaved, and writes the section (the rest of the file stays
 as it is) and ``benchmarks/results/baselines.json``, where the sizes of an earlier such run that this one did not
-measure are kept, each with its own date, command and load average.
+measure are kept, each with its own date, command and load average. A size's ``notes`` in that file (a list of
+sentences, written by hand: what the figures cannot say) are printed under its reasons; a new run of that size
+drops them with its old figures.
 """
 
 from __future__ import annotations
@@ -122,10 +124,12 @@ def target_lines(sizes: list[dict[str, Any]]) -> list[str]:
                 continue
             rss = _median(m[key], "maxrss_mib")
             ok = dlt is not None and a is not None and b <= dlt and b <= a and rss is not None and rss <= GIB_MIB
-            parts.append(
-                f"{NAMES[key]}: {_verdict(ok)}: {b:.1f} s, {ratio_text(m, key, 'dlt')} of dlt, "
-                f"{ratio_text(m, key, 'a')} of bare DuckDB, peak RSS {rss:,.0f} MiB"
-            )
+            each = [
+                f"at most 1.0x dlt {_verdict(dlt is not None and b <= dlt)} ({ratio_text(m, key, 'dlt')})",
+                f"at most 1.0x bare DuckDB {_verdict(a is not None and b <= a)} ({ratio_text(m, key, 'a')})",
+                f"peak RSS at most 1 GiB {_verdict(rss is not None and rss <= GIB_MIB)} ({rss:,.0f} MiB)",
+            ]
+            parts.append(f"{NAMES[key]}, {b:.1f} s: {_verdict(ok)}: " + ", ".join(each))
         lines.append(f"- **Target 1, {TARGET_ROWS:,} rows: at most 1.0x dlt and 1.0x bare DuckDB, peak RSS at most "
                      "1 GiB**: " + "; ".join(parts) + ".")  # fmt: skip
     else:
@@ -153,9 +157,12 @@ def reasons(sizes: list[dict[str, Any]]) -> list[str]:
         if None in (b, srv, dlt, a):
             continue
         to_parquet = _stage(m.get("a", []), "csv_to_parquet")
+        start = b - srv
+        noise = " (negative: the two differ by less than this run's noise)" if start < 0 else ""
         out.append(
-            f"- {s['rows']:,} rows: starting Prefect's server inside the load costs {b - srv:+.1f} s ((b) minus (b) "
-            f"with the server); with the server running, tradewh takes {srv - dlt:+.1f} s over dlt's plain load and "
+            f"- {s['rows']:,} rows: starting Prefect's server inside the load costs {start:+.1f} s ((b) minus (b) "
+            f"with the server, medians){noise}; with the server running, tradewh takes {srv - dlt:+.1f} s over "
+            f"dlt's plain load and "
             f"{srv - a:+.1f} s over bare DuckDB"
             + (
                 f"; bare DuckDB's own CSV -> Parquet step takes {to_parquet:.1f} s of its {a:.1f} s"
@@ -190,7 +197,11 @@ def section(sizes: list[dict[str, Any]]) -> str:
     ]
     for s in sizes:
         run, load = s.get("run", {}), s.get("loadavg", {})
-        avg = " -> ".join(f"{v[0]:.1f}" for v in (load.get("start"), load.get("end")) if v)
+        ends = [v[0] for v in (load.get("start"), load.get("end")) if v]
+        seen = ends + [r["loadavg_1m"] for runs in s["measurements"].values() for r in runs if "loadavg_1m" in r]
+        avg = " -> ".join(f"{v:.1f}" for v in ends) + (
+            f" (at the cases' ends {min(seen):.1f}-{max(seen):.1f})" if len(seen) > len(ends) else ""
+        )
         repeats = max((len(v) for v in s["measurements"].values()), default=0)
         lines.append(
             f"- {s['rows']:,} rows: measured {s.get('started', run.get('date', '?'))}, {repeats} repeat(s), "
@@ -220,8 +231,12 @@ def section(sizes: list[dict[str, Any]]) -> str:
         m = s["measurements"]
         pairs = (("b", "dlt"), ("b_srv", "dlt"), ("b", "a"), ("b_srv", "a"), ("dlt", "a"), ("polars", "a"))
         lines.append(f"| {s['rows']:,} | " + " | ".join(ratio_text(m, t, u) for t, u in pairs) + " |")
-    lines += ["", *target_lines(sizes), "", "Where tradewh's time goes beyond the baselines (same runs):", "",
-              *reasons(sizes), END]  # fmt: skip
+    where = ("Where tradewh's time goes beyond the baselines (same runs; the stage profile of the load, *Where "
+             "tradewh's time and memory go*, says which stages take the rest):")  # fmt: skip
+    lines += ["", *target_lines(sizes), "", where, ""]
+    for s in sizes:  # each size's reasons, then its notes (added by hand)
+        lines += [*reasons([s]), *(f"- {s['rows']:,} rows: {note}" for note in s.get("notes", []))]
+    lines.append(END)
     return "\n".join(lines) + "\n"
 
 

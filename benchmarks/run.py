@@ -549,7 +549,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
     logs = work / "logs"
 
     def record(key: str, run: Run) -> Run:
-        size["measurements"][key].append(run.to_json())
+        size["measurements"][key].append({**run.to_json(), "loadavg_1m": round(os.getloadavg()[0], 2)})
         state = "ok" if run.returncode == 0 and not run.killed else f"FAILED rc={run.returncode} {run.killed}"
         say(
             f"   {key:<10} {run.wall_s:9.2f} s  maxrss {run.maxrss_mib:8.1f} MiB  "
