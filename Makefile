@@ -92,4 +92,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^tradewh' > requirements.lock
 
 clean:
-	rm -rf $(VENV) $(LAKE_VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LAKE_VENV) .venv-bench data .pytest_cache .ruff_cache
