@@ -122,6 +122,12 @@ share_numerators as (
         and parts.category = claims.category
         and parts.measure = claims.num_measure
     where claims.measure = 'share'
+    -- the part as the claim's own release states it, else the latest vintage of it (two vintages of one part
+    -- would otherwise be two candidates that differ only in the vintage named)
+    qualify rank() over (
+        partition by claims.figure_id, claims.source_id
+        order by (parts.source_id = claims.source_id and parts.vintage = claims.vintage) desc, parts.vintage desc
+    ) = 1
 ),
 
 share_bases as (
@@ -234,7 +240,8 @@ candidates as (
             partition by recomputed.figure_id, recomputed.source_id
             order by recomputed.method, (recomputed.mismatch is null) desc,
                 (recomputed.checked_against_source_id = recomputed.source_id) desc,
-                recomputed.checked_against_vintage desc, recomputed.recomputed_value
+                recomputed.checked_against_vintage desc, recomputed.recomputed_value,
+                recomputed.checked_against_source_id, recomputed.recomputed_from
         ) as preference,
         count(*) over (partition by recomputed.figure_id, recomputed.source_id) as comparisons,
         min(recomputed.recomputed_value) over (partition by recomputed.figure_id, recomputed.source_id)

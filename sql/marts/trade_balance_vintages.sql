@@ -38,7 +38,7 @@ paired as (
         max(value) filter (where flow = 'import') as imports,
         bool_or(is_derived) filter (where flow = 'export') as is_exports_derived,
         bool_or(is_derived) filter (where flow = 'import') as is_imports_derived,
-        string_agg(derivation, '; ') as derivation,
+        string_agg(derivation, '; ' order by flow, derivation) as derivation,
         bool_and(is_latest_vintage) as is_latest_vintage,
     from figures
     semi join paired_series on paired_series.series_hash = figures.series_hash
