@@ -104,7 +104,17 @@ from warehouse.ducklake import connect, target_from
 catalog, data, writer, batches, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 con = connect(target_from(catalog, data))
 retries = 0
+other = 2 if writer == 1 else 1
 for batch in range(batches):
+    # lockstep: batch b waits for the other writer's batch b - 1, so the two run at once whatever the scheduler
+    # does (both write batch 0 at once; neither waits for a batch the other has not reached)
+    deadline = time.monotonic() + 120
+    while batch and not con.execute(
+        "select count(*) from lake.snapshots() where commit_message = ?", [f"writer{other}-{batch - 1}"]
+    ).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"writer{other}-{batch - 1} never committed")
+        time.sleep(0.02)
     while True:
         try:
             con.execute("begin")
