@@ -348,9 +348,10 @@ def rollback_events(lake_dir: Path, last: int = 10) -> list[dict[str, object]]:
 def summary_lines(run: Run) -> list[str]:
     """The run summary, one line per source, for logs and the CLI."""
     lines = [f"run {run.run_id}: {run.status}" + (f" ({run.message})" if run.message else "")]
+    width = max((len(r.source_id) for r in run.results), default=0)  # ids aligned, however long
     for r in run.results:
         lines.append(
-            f"  {r.source_id:<32} {r.status:<8} read {r.rows_read:>7}  valid {r.rows_valid:>7}  "
+            f"  {r.source_id:<{width}} {r.status:<8} read {r.rows_read:>7}  valid {r.rows_valid:>7}  "
             f"rejected {r.rows_rejected:>5}  loaded {r.rows_loaded:>7}" + (f"  {r.message}" if r.message else "")
         )
         lines += [f"    WARNING partial loss: {line}" for line in loss_lines(r.losses)]
