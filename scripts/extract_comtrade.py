@@ -20,11 +20,10 @@ import sys as _sys
 
 _sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
-from seedtools import project_path, raw_records  # scripts/ is on sys.path when a script runs
+from seedtools import project_path, raw_records, sha256, write_bytes  # scripts/ is on sys.path when a script runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/extract_comtrade.py --shared ../shared/data --out seeds"
@@ -43,22 +42,6 @@ ATTRIBUTION = (
     "Terms: UN Comtrade's terms of use (see https://comtradeplus.un.org/); files from the legacy site\n"
     "(comtrade.un.org) came under its licence agreement and policy on re-dissemination.\n"
 )
-
-
-def sha256(data: bytes) -> str:
-    """The hex SHA-256 of some bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes, creating the folder.
-
-    Args:
-        path: the output file.
-        data: the content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 def extract_partner(source: Path, target: Path) -> tuple[int, int]:

@@ -25,11 +25,10 @@ import sys as _sys
 
 _sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
-from seedtools import project_path, raw_records  # scripts/ is on sys.path when a script runs
+from seedtools import project_path, raw_records, sha256, write_bytes  # scripts/ is on sys.path when a script runs
 
 COMMAND = "python scripts/extract_comtrade_mirror.py --source PATH/TO/TradeData.csv --out seeds"
 
@@ -49,22 +48,6 @@ ATTRIBUTION = (
     "Source: United Nations Statistics Division, UN Comtrade database (https://comtradeplus.un.org/).\n"
     "Terms: UN Comtrade's terms of use (see https://comtradeplus.un.org/).\n"
 )
-
-
-def sha256(data: bytes) -> str:
-    """The hex SHA-256 of some bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes, creating the folder.
-
-    Args:
-        path: the output file.
-        data: the content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 def extract_mutual(data: bytes) -> tuple[bytes, int, int]:
