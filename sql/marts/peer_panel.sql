@@ -3,7 +3,7 @@
 -- charges for the use of intellectual property (WDI, balance of payments), digitally-deliverable services
 -- (UNCTAD, balance of payments) with each economy's share of the world's, and the technology balance of
 -- payments where the OECD publishes it (MSTI; not for China). Latest vintage of each; every economy the
--- shipped sources hold (India only in UNCTAD's: the WDI extracts hold CHN, USA, JPN, KOR, DEU, HKG).
+-- shipped sources hold (the WDI extracts hold CHN, USA, JPN, KOR, DEU, HKG and IND; UNCTAD's every economy).
 create or replace view marts.peer_panel as
 with
 
