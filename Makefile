@@ -46,7 +46,7 @@ browser:
 	  echo "make: chromium not installed; the browser test of the report will skip or fail under CI" >&2
 
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
-test: $(STAMP) browser lake-env
+test: $(STAMP) browser lake-env bench-env
 	$(BIN)/python -m pytest --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
 
