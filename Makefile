@@ -22,21 +22,25 @@ run: $(STAMP)
 LAKE_VENV := .venv-lake
 LAKE_STAMP := $(LAKE_VENV)/.installed
 LAKE_EXTENSIONS := duckdb-extension-ducklake duckdb-extension-sqlite duckdb-extension-postgres
+# Parallel ingestion (flows/lake_nightly.py): Prefect's Dask task runner, in the lake environment only; the pins of
+# what it pulls in beyond requirements.lock, kept here so that `make lake-lock` writes them again
+LAKE_DASK := prefect-dask==0.3.7 dask==2026.8.0 distributed==2026.8.0 importlib_metadata==10.2.0 \
+  lazy-importer==0.1.0 locket==1.0.0 msgpack==1.2.4 partd==1.4.2 tblib==3.2.2 toolz==1.2.0 zict==3.0.0 zipp==4.1.2
 
 $(LAKE_STAMP): pyproject.toml requirements-ducklake.lock
 	$(PYTHON) -m venv $(LAKE_VENV)
 	$(LAKE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LAKE_VENV)/bin/python -m pip install --quiet -c requirements-ducklake.lock -e '.[dev]' $(LAKE_EXTENSIONS)
+	$(LAKE_VENV)/bin/python -m pip install --quiet -c requirements-ducklake.lock -e '.[dev]' $(LAKE_EXTENSIONS) prefect-dask
 	touch $(LAKE_STAMP)
 
 lake-env: $(LAKE_STAMP)
 
-# Re-pin the lake environment after `make lock`: requirements.lock with DuckDB and the extensions at LAKE_DUCKDB
-# (tests/test_ducklake_env.py fails while the two locks disagree)
+# Re-pin the lake environment after `make lock`: requirements.lock with DuckDB and the extensions at LAKE_DUCKDB,
+# and the Dask pins (tests/test_ducklake_env.py fails while the two locks disagree)
 LAKE_DUCKDB := 1.5.5
 lake-lock:
-	{ grep -v '^duckdb==' requirements.lock; printf '%s==$(LAKE_DUCKDB)\n' duckdb $(LAKE_EXTENSIONS); } | \
-	  LC_ALL=C sort -f > requirements-ducklake.lock
+	{ grep -v '^duckdb==' requirements.lock; printf '%s==$(LAKE_DUCKDB)\n' duckdb $(LAKE_EXTENSIONS); \
+	  printf '%s\n' $(LAKE_DASK); } | LC_ALL=C sort -f > requirements-ducklake.lock
 
 # Headless Chromium (Debian's package) renders the HTML report in tests/test_report.py. Installed when missing
 # and this is a root shell with apt-get (CI, the project's machines); elsewhere the test says how to get it.

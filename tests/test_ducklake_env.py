@@ -18,15 +18,29 @@ LAKE_ONLY = {
 }
 
 
-def pins(name: str) -> dict[str, str]:
-    lines = (PROJECT_ROOT / name).read_text().splitlines()
+def _pinned(lines: list[str]) -> dict[str, str]:
     return {k.lower().replace("-", "_"): v for k, _, v in (line.partition("==") for line in lines if "==" in line)}
 
 
-def test_the_lake_lock_is_the_project_lock_but_duckdb_and_the_extensions():
-    project, lake = pins("requirements.lock"), pins("requirements-ducklake.lock")
+def pins(name: str) -> dict[str, str]:
+    return _pinned((PROJECT_ROOT / name).read_text().splitlines())
+
+
+def dask_pins() -> dict[str, str]:
+    """The Makefile's ``LAKE_DASK``: prefect-dask and what it pulls in, pinned in the lake environment only."""
+    text = (PROJECT_ROOT / "Makefile").read_text().replace("\\\n", " ")
+    (line,) = [line for line in text.splitlines() if line.startswith("LAKE_DASK :=")]
+    return _pinned(line.split(":=", 1)[1].split())
+
+
+def test_the_lake_lock_is_the_project_lock_but_duckdb_the_extensions_and_dask():
+    project, lake, dask = pins("requirements.lock"), pins("requirements-ducklake.lock"), dask_pins()
+    assert dask["prefect_dask"] == "0.3.7" and "distributed" in dask
     assert {k: v for k, v in lake.items() if k in LAKE_ONLY} == LAKE_ONLY
-    differ = {k: (project.get(k), lake.get(k)) for k in project.keys() | lake.keys() if k not in LAKE_ONLY}
+    assert {k: v for k, v in lake.items() if k in dask} == dask, "run `make lake-lock`"
+    differ = {
+        k: (project.get(k), lake.get(k)) for k in project.keys() | lake.keys() if k not in LAKE_ONLY and k not in dask
+    }
     assert {k: v for k, v in differ.items() if v[0] != v[1]} == {}, "run `make lake-lock` after `make lock`"
 
 
