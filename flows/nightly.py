@@ -286,6 +286,16 @@ def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
     create_markdown_artifact(key="tradewh-run-summary", markdown=audit.summary_markdown(run, revisions))
 
 
+@task(cache_policy=NO_CACHE)
+def publish_lake(settings: Settings, warehouse: Path, run: audit.Run) -> int:
+    """The DuckLake target (``TRADEWH_LAKE_CATALOG``): the file just published, into the lake as one snapshot."""
+    from warehouse.ducklake.nightly import publish_nightly_to_lake  # only a night with a lake target needs it
+
+    done = publish_nightly_to_lake(settings, warehouse, run.run_id)
+    get_run_logger().info("published DuckLake snapshot %d to %s (run %s)", done.snapshot_id, done.catalog, run.run_id)
+    return done.snapshot_id
+
+
 def freshness_table(warehouse: Path) -> list[dict[str, object]]:
     """``audit.source_freshness`` of a published file, as rows for the log and an artifact."""
     from warehouse.common.readonly import connect_read_only
@@ -440,6 +450,8 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
                 logger.info(line)
         audit.record_run(run, settings.lake_dir)  # the lake's copy of the audit ends where the published one does
         publish_artifacts(run, published)
+        if settings.lake_catalog:  # after the file: a failed lake publish fails the night, the file stays published
+            publish_lake(settings, published, run)
     outcome = {
         "run_id": run.run_id,
         "status": run.status,

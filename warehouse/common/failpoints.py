@@ -10,6 +10,7 @@ import os
 import signal
 
 NAMES = ("fetch", "parquet", "load", "publish")
+LAKE_NAMES = ("lake_commit",)  # the DuckLake publish's: everything written, nothing committed
 
 
 def failpoint(name: str) -> None:

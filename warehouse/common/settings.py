@@ -38,6 +38,12 @@ class Settings:
             receives JSON, or any Apprise URL (``slack://``, ``mailto://``, ...); empty: no notification.
         log_days: how many days of run logs ``<home>/logs`` keeps (``TRADEWH_LOG_DAYS``).
         server_port: the port ``tradewh server start`` binds on 127.0.0.1 (``TRADEWH_SERVER_PORT``).
+        lake_catalog: the DuckLake the nightly also publishes into, after the DuckDB file
+            (``TRADEWH_LAKE_CATALOG``: ``sqlite:/path/catalog.sqlite`` or ``postgres:dbname=... host=...``; empty:
+            the DuckDB file only, the embedded default).
+        lake_data: the DuckLake's data path (``TRADEWH_LAKE_DATA``; empty: ``<home>/ducklake/data``).
+        lake_python: the interpreter of the lake environment (``TRADEWH_LAKE_PYTHON``; empty: this interpreter when
+            it can load DuckLake, else the checkout's ``.venv-lake/bin/python``).
     """
 
     project_root: Path
@@ -55,6 +61,9 @@ class Settings:
     notify_url: str = ""
     log_days: int = 14
     server_port: int = 4200
+    lake_catalog: str = ""
+    lake_data: str = ""
+    lake_python: str = ""
 
     @property
     def raw_dir(self) -> Path:
@@ -90,6 +99,11 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def lake_data_path(self) -> str:
+        """The DuckLake's data path: ``lake_data``, or ``<home>/ducklake/data``."""
+        return self.lake_data or str(self.home / "ducklake" / "data")
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -132,4 +146,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], object]]] = {
     "notify_url": ("TRADEWH_NOTIFY_URL", str),
     "log_days": ("TRADEWH_LOG_DAYS", int),
     "server_port": ("TRADEWH_SERVER_PORT", int),
+    "lake_catalog": ("TRADEWH_LAKE_CATALOG", str),
+    "lake_data": ("TRADEWH_LAKE_DATA", str),
+    "lake_python": ("TRADEWH_LAKE_PYTHON", str),
 }
