@@ -29,6 +29,8 @@ from warehouse.common.failpoints import failpoint
 from warehouse.ducklake.connect import ALIAS, LakeTarget, connect
 
 AUTHOR = "tradewh"
+# schemas a publish neither copies nor drops: the landing tables parallel ingestion writes (warehouse.ducklake.ingest)
+KEPT_SCHEMAS = ("ingest",)
 COLUMN_COMMENTS = "store.view_column_comments"
 _COLUMN_COMMENTS_DDL = f"""create or replace table {COLUMN_COMMENTS} (
     schema_name varchar, view_name varchar, column_name varchar, comment varchar
@@ -59,11 +61,12 @@ def _ident(name: str) -> str:
 
 
 def _objects(con: duckdb.DuckDBPyConnection, database: str, kind: str) -> set[tuple[str, str]]:
-    """The (schema, name) of every table or view of an attached database, DuckDB's own left out."""
+    """The (schema, name) of every table or view of an attached database, DuckDB's own and ``KEPT_SCHEMAS`` left
+    out."""
     rows = con.execute(
         f"select schema_name, {kind}_name from duckdb_{kind}s() where database_name = ? and not internal", [database]
     ).fetchall()
-    return {(s, n) for s, n in rows}
+    return {(s, n) for s, n in rows if s not in KEPT_SCHEMAS}
 
 
 def built_run_id(con: duckdb.DuckDBPyConnection, database: str = "wh") -> str:
