@@ -35,11 +35,13 @@ $(LAKE_STAMP): pyproject.toml requirements-ducklake.lock
 
 lake-env: $(LAKE_STAMP)
 
-# Re-pin the lake environment after `make lock`: requirements.lock with DuckDB and the extensions at LAKE_DUCKDB,
+# Re-pin the lake environment after `make lock`: requirements.lock with DuckDB, its CLI (1.5.6 refuses the 1.5.5
+# extensions) and the extensions at LAKE_DUCKDB,
 # and the Dask pins (tests/test_ducklake_env.py fails while the two locks disagree)
 LAKE_DUCKDB := 1.5.5
 lake-lock:
-	{ grep -v '^duckdb==' requirements.lock; printf '%s==$(LAKE_DUCKDB)\n' duckdb $(LAKE_EXTENSIONS); \
+	{ grep -v -e '^duckdb==' -e '^duckdb-cli==' requirements.lock; \
+	  printf '%s==$(LAKE_DUCKDB)\n' duckdb duckdb-cli $(LAKE_EXTENSIONS); \
 	  printf '%s\n' $(LAKE_DASK); } | LC_ALL=C sort -f > requirements-ducklake.lock
 
 # Headless Chromium (Debian's package) renders the HTML report in tests/test_report.py. Installed when missing

@@ -1,6 +1,6 @@
 """The DuckLake environment (docs/decisions/0002-ducklake-environment.md) stays the project's environment but for
-DuckDB: its lock is ``requirements.lock`` with DuckDB 1.5.5 and the three packaged extensions; and where DuckLake
-cannot load (the project's own DuckDB 2.0.1), the error says how to get it."""
+DuckDB: its lock is ``requirements.lock`` with DuckDB 1.5.5, its CLI and the three packaged extensions; and where
+DuckLake cannot load (the project's own DuckDB 2.0.1), the error says how to get it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from warehouse.ducklake import LakeUnavailable, connect, load_extensions, packag
 
 LAKE_ONLY = {
     "duckdb": "1.5.5",
+    "duckdb_cli": "1.5.5",  # the CLI that loads the packaged extensions (1.5.6 refuses them)
     "duckdb_extension_ducklake": "1.5.5",
     "duckdb_extension_postgres": "1.5.5",
     "duckdb_extension_sqlite": "1.5.5",
