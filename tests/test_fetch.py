@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
 import os
+import sys
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -234,31 +236,81 @@ def age(path: Path) -> None:
     os.utime(path, ns=(OLD_NS, OLD_NS))
 
 
-def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fetch, "store_payload", lambda *a, **k: pytest.fail("an unchanged file was read again"))
+# Python's audit events ("open", "tempfile.mkstemp": PEP 578) show from outside which files a fetch opens and
+# whether it starts a copy, in the calling thread, as it happens. A hook cannot be removed, so one is added once and
+# does nothing while no test listens.
+_LISTENERS: list[Callable[[str, tuple], None]] = []
 
 
-def test_unchanged_local_file_is_not_read_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    age(tree["project"] / "data" / "figures.csv")
+def _audit(event: str, args: tuple) -> None:
+    if _LISTENERS and event in ("open", "tempfile.mkstemp"):
+        for listener in list(_LISTENERS):
+            listener(event, args)
+
+
+@contextlib.contextmanager
+def audited(listener: Callable[[str, tuple], None] | None = None) -> Iterator[list[tuple[str, str]]]:
+    """The (event, path) of every file opened and temporary file made inside the block; each also goes to
+    ``listener`` as it happens (before the file is opened or made)."""
+    if not getattr(sys, "_tradewh_fetch_audit", False):
+        sys.addaudithook(_audit)
+        sys._tradewh_fetch_audit = True  # type: ignore[attr-defined]
+    seen: list[tuple[str, str]] = []
+
+    def record(event: str, args: tuple) -> None:
+        if isinstance(args[0], str | bytes | os.PathLike):
+            seen.append((event, os.fsdecode(args[0])))
+            if listener is not None:
+                listener(event, args)
+
+    _LISTENERS.append(record)
+    try:
+        yield seen
+    finally:
+        _LISTENERS.remove(record)
+
+
+def opened(seen: list[tuple[str, str]], path: Path) -> bool:
+    return ("open", str(path.resolve())) in seen
+
+
+def copies_started(seen: list[tuple[str, str]], raw: Path) -> list[str]:
+    """The temporary files made in the raw zone for a payload: it is copied into one (``.part-``), then renamed
+    (the file state, written the same way, is not a copy of the payload)."""
+    state = file_state.state_path(raw, "test_source").name
+    return [p for event, p in seen if event == "tempfile.mkstemp" and Path(p).is_relative_to(raw) and state not in p]
+
+
+def test_the_audit_sees_a_first_fetch_open_and_copy_the_file(tree: dict[str, Path]) -> None:
+    """What the tests below look for does show when it happens (else their 'not opened' could not fail)."""
+    path = tree["project"] / "data" / "figures.csv"
+    with audited() as seen:
+        do_fetch(tree, "data/figures.csv")
+    assert opened(seen, path) and len(copies_started(seen, tree["raw"])) == 1
+
+
+def test_unchanged_local_file_is_not_read_again(tree: dict[str, Path]) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
     (first,) = do_fetch(tree, "data/figures.csv")
     state = file_state.state_path(tree["raw"], "test_source")
     written = state.stat().st_mtime_ns
-    refuse_reads(monkeypatch)
-    (second,) = do_fetch(tree, "data/figures.csv")
+    with audited() as seen:
+        (second,) = do_fetch(tree, "data/figures.csv")
+    assert not opened(seen, path), "an unchanged file was read again"
     assert second == first
     assert state.stat().st_mtime_ns == written  # nothing new to remember, nothing rewritten
 
 
-def test_a_racy_file_is_read_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_racy_file_is_read_again(tree: dict[str, Path]) -> None:
     """Modified within RACY_SLACK_NS of the moment it was hashed: its stat cannot vouch for its bytes."""
+    path = tree["project"] / "data" / "figures.csv"
     do_fetch(tree, "data/figures.csv")  # written a moment ago
     (entry,) = file_state.load_state(tree["raw"], "test_source").values()
     assert entry.racy
-    reads = []
-    real = fetch.store_payload
-    monkeypatch.setattr(fetch, "store_payload", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
-    (again,) = do_fetch(tree, "data/figures.csv")
-    assert reads == ["figures.csv"] and again.sha256 == entry.sha256
+    with audited() as seen:
+        (again,) = do_fetch(tree, "data/figures.csv")
+    assert opened(seen, path) and again.sha256 == entry.sha256
 
 
 def test_same_size_rewrite_with_its_old_mtime_put_back_is_read_again(tree: dict[str, Path]) -> None:
@@ -284,21 +336,21 @@ def test_a_file_replaced_by_a_rename_is_read_again(tree: dict[str, Path]) -> Non
     assert second.raw_path.read_bytes() == CSV_BODY.replace(b"China", b"Chine")
 
 
-def test_touched_but_unchanged_file_is_hashed_and_nothing_is_written(
-    tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_touched_but_unchanged_file_is_hashed_and_nothing_is_written(tree: dict[str, Path]) -> None:
     path = tree["project"] / "data" / "figures.csv"
     age(path)
     (first,) = do_fetch(tree, "data/figures.csv")
     os.utime(path, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
-    monkeypatch.setattr(fetch, "_copy_hashing", lambda *a: pytest.fail("bytes already kept were copied again"))
-    (second,) = do_fetch(tree, "data/figures.csv")
+    with audited() as seen:
+        (second,) = do_fetch(tree, "data/figures.csv")
+    assert opened(seen, path)  # hashed
+    assert copies_started(seen, tree["raw"]) == [], "bytes already kept were copied again"
     assert second == first
     (entry,) = file_state.load_state(tree["raw"], "test_source").values()
     assert entry.mtime_ns == OLD_NS + 10**9  # remembered: the next fetch does not read it
 
 
-def test_a_kept_copy_deleted_is_copied_again(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kept_copy_deleted_is_copied_again(tree: dict[str, Path]) -> None:
     age(tree["project"] / "data" / "figures.csv")
     (first,) = do_fetch(tree, "data/figures.csv")
     first.raw_path.unlink()
@@ -306,18 +358,17 @@ def test_a_kept_copy_deleted_is_copied_again(tree: dict[str, Path], monkeypatch:
     assert second == first and first.raw_path.read_bytes() == CSV_BODY
 
 
-def test_a_file_written_while_it_is_read_is_refused(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_written_while_it_is_read_is_refused(tree: dict[str, Path]) -> None:
     path = tree["project"] / "data" / "figures.csv"
-    real = fetch._copy_hashing
 
-    def publisher_still_writing(src, dst, size, chunk_bytes):  # noqa: ANN001, ANN202
-        with path.open("ab") as fh:
-            fh.write(b"Japan,JPN,2011,5\n")
-        return real(src, dst, size, chunk_bytes)
+    def publisher_still_writing(event: str, args: tuple) -> None:
+        if event == "tempfile.mkstemp":  # the file is open and its copy starts: the publisher appends a line
+            with open(path, "ab", buffering=0) as fh:
+                fh.write(b"Japan,JPN,2011,5\n")
 
-    monkeypatch.setattr(fetch, "_copy_hashing", publisher_still_writing)
-    with pytest.raises(SourceError) as info:
+    with audited(publisher_still_writing) as seen, pytest.raises(SourceError) as info:
         do_fetch(tree, "data/figures.csv")
+    assert len(copies_started(seen, tree["raw"])) == 1  # the line was appended while the file was read
     assert (info.value.rule, info.value.file) == ("file_changed_while_read", str(path.resolve()))
     assert [p.name for p in tree["raw"].rglob("*") if p.is_file()] == []  # nothing kept, no .part- left
 
@@ -534,14 +585,16 @@ def prefetch(tree: dict[str, Path], *sources: Source) -> threading.Thread | None
     )
 
 
-def test_a_prefetched_file_is_kept_and_the_task_fetch_does_not_read_it_again(tree, monkeypatch) -> None:
-    age(tree["project"] / "data" / "figures.csv")
+def test_a_prefetched_file_is_kept_and_the_task_fetch_does_not_read_it_again(tree) -> None:
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
     thread = prefetch(tree, path_source("data/figures.csv"))
     assert thread is not None and thread.name == "tradewh-prefetch"
     prefetch_module.wait_prefetched()
     assert not thread.is_alive()
-    refuse_reads(monkeypatch)
-    (payload,) = do_fetch(tree, "data/figures.csv")  # what the flow's fetch_source task does next
+    with audited() as seen:
+        (payload,) = do_fetch(tree, "data/figures.csv")  # what the flow's fetch_source task does next
+    assert not opened(seen, path), "an unchanged file was read again"
     assert payload.raw_path.read_bytes() == CSV_BODY
     assert payload.sha256 == hashlib.sha256(CSV_BODY).hexdigest()
 

@@ -162,22 +162,24 @@ def test_repeated_keys_name_every_row_of_a_repeated_hash() -> None:
     assert len(_repeated_keys([np.array([1, 2], dtype="uint64")], [("a", range(2, 4))])) == 0
 
 
-def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The parser reads ahead of its line checks (64-byte chunks here) and hands out batches, then meets a
-    record over two lines: the source is staged again from the start by the record reader, nothing is left
-    over from the first pass, and the result is what validating in memory gives."""
+    record over two lines: the source is staged again from the start by the record reader (the log says so),
+    nothing is left over from the first pass, and the result is what validating in memory gives."""
     from tests.test_comtrade_columnar import spanning_late
     from warehouse.parse import csvtext
-    from warehouse.stage import staging as ingest
 
     monkeypatch.setattr(csvtext, "SCAN_CHUNK", 64)
     path = spanning_late(tmp_path)
     src, payloads, lake = source(), [payload(path)], tmp_path / "lake"
-    passes = []
-    once = ingest._stage_once
-    monkeypatch.setattr(ingest, "_stage_once", lambda *args: passes.append(args) or once(*args))
-    staged = stage_source(src, payloads, context(src), lake, "r1", batch_rows=5)  # first: nothing known of the file
-    assert len(passes) == 2
+    with caplog.at_level("INFO", logger="warehouse.stage.staging"):
+        staged = stage_source(src, payloads, context(src), lake, "r1", batch_rows=5)  # nothing known of the file
+    again = [r.getMessage() for r in caplog.records if "staged again from the start" in r.getMessage()]
+    assert again == [f"{src.id}: a record spans lines deep in a file: staged again from the start, record by record"]
     valid, quarantine = validate_source(src, parse_payloads(src, payloads), context(src))
     assert rows_of(staged_rows(staged)) == rows_of(valid)
     assert quarantine_of(staged.quarantine) == quarantine_of(quarantine)

@@ -146,6 +146,9 @@ def stage_source(
             try:
                 staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
             except ReadAgain:
+                log.info(
+                    "%s: a record spans lines deep in a file: staged again from the start, record by record", source.id
+                )
                 staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
         finally:
             problems = checked.result()
