@@ -35,6 +35,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse import publish
     from warehouse.common.errors import require_free_space
     from warehouse.orchestrate import prefect_server
+    from warehouse.orchestrate.quick_noop import quick_noop
     from warehouse.publish.lock import writer_lock
 
     require_free_space(settings.home)  # a full disk is said at once, in one line, not by Prefect's tracebacks
@@ -57,18 +58,20 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                         "(`tradewh server start` keeps one running, with the run history)",
                         flush=True,
                     )
-                server_started = prefect_server.start_early()  # comes up while the flow's modules import
-                from flows.nightly import nightly
+                result = quick_noop(settings, api_url, started)  # a night that changes nothing: no flow engine
+                if result is None:
+                    server_started = prefect_server.start_early()  # comes up while the flow's modules import
+                    from flows.nightly import nightly
 
-                server_started()
-                state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
+                    server_started()
+                    state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
+                    result = state.result(raise_on_failure=False)
             finally:
                 prefetch.wait_prefetched()
                 publish.drop_carried()
     except LoadRunning as exc:
         print(f"tradewh: {exc}", file=sys.stderr)
         return 75
-    result = state.result(raise_on_failure=False)
     if not isinstance(result, dict):  # the flow raised: build or publish failed, or the run crashed
         from warehouse.common.errors import storage_error
 
