@@ -1,8 +1,11 @@
 """DuckLake: the warehouse published as snapshots of a DuckLake (Parquet files and a SQL catalog, SQLite for one
 machine, Postgres for several), beside the default single DuckDB file. Runs in its own environment (DuckDB 1.5.5
-with the PyPI-packaged extensions: ``make lake-env``; docs/decisions/0002-ducklake-environment.md)."""
+with the PyPI-packaged extensions: ``make lake-env``; docs/decisions/0002-ducklake-environment.md). Readers (a
+SQLAlchemy engine, the DuckDB CLI's init file, a BI tool's URI) are in ``warehouse.ducklake.readers``, which needs
+duckdb-engine and SQLAlchemy (the dev extra)."""
 
 from warehouse.ducklake.connect import LakeTarget, LakeUnavailable, connect, load_extensions, packaged_file, target_from
+from warehouse.ducklake.maintenance import MaintenanceReport, maintain
 from warehouse.ducklake.publish import (
     LakePublishError,
     Snapshot,
@@ -13,6 +16,6 @@ from warehouse.ducklake.publish import (
 )
 
 __all__ = [
-    "LakePublishError", "LakeTarget", "LakeUnavailable", "Snapshot", "connect", "history", "load_extensions",
-    "packaged_file", "publish_to_lake", "rollback_lake", "snapshot_of", "target_from",
+    "LakePublishError", "LakeTarget", "LakeUnavailable", "MaintenanceReport", "Snapshot", "connect", "history",
+    "load_extensions", "maintain", "packaged_file", "publish_to_lake", "rollback_lake", "snapshot_of", "target_from",
 ]  # fmt: skip
