@@ -37,12 +37,11 @@ with_history as (
         last_value(derivation) over whole_series as last_derivation,
     from series_points
     window
-        series as (
-            partition by source_id, vintage, reporter, partner, flow, classification, category, measure, unit
-            order by year
-        ),
+        -- one release of one series (core.fct_trade_figure.series_key: dataset, reporter, partner, flow,
+        -- classification, category, measure, unit)
+        series as (partition by source_id, vintage, series_key order by year),
         whole_series as (
-            partition by source_id, vintage, reporter, partner, flow, classification, category, measure, unit
+            partition by source_id, vintage, series_key
             order by year rows between unbounded preceding and unbounded following
         )
 ),
