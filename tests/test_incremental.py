@@ -27,7 +27,9 @@ COMTRADE = "lake:comtrade/comtrade_chn_usa_sitc_2010_2014"
 # Columns that tell one run or one build from another, never a figure: left out of the comparison, by name.
 # audit.builds: the run that published the file, when, and the digest of the inputs (the flow's run and the
 # test's build of the same lake differ in the run only, but the test names it to be sure).
-RUN_COLUMNS = {"audit.builds": {"run_id", "published_at", "inputs_sha256", "inputs", "largest_revisions"}}
+RUN_COLUMNS = {  # what tells one publish from another, the build kind included
+    "audit.builds": {"run_id", "published_at", "inputs_sha256", "inputs", "largest_revisions", "build_kind"}
+}
 
 
 # --- what decides ------------------------------------------------------------------------------------------------
@@ -240,11 +242,11 @@ def test_a_revised_release_is_built_on_the_published_file_and_equals_a_full_buil
             "and measure = 'technology_contract_value' and not is_derived order by vintage",
             [SOURCE_ID],
         ).fetchall()[-1] == (21.5e9,)
-        builds_rows = con.execute("select run_id, is_rebuilt, inputs from audit.builds").fetchall()
+        builds_rows = con.execute("select run_id, is_rebuilt, inputs, build_kind from audit.builds").fetchall()
         runs = con.execute("select count(*) from audit.load_runs").fetchone()[0]
         assert truncation(con, path) is None  # rows deleted: free blocks cut off the file's end are not missing
     assert [r[:2] for r in builds_rows] == [(second["run_id"], True)] and runs == 2
-    assert RELEASE in json.loads(builds_rows[0][2])
+    assert RELEASE in json.loads(builds_rows[0][2]) and builds_rows[0][3] == "incremental"
 
     full = project["home"] / "full.duckdb"
     full_build(project, full)
@@ -282,6 +284,8 @@ def test_a_changed_sql_file_seed_or_removed_source_builds_in_full(project, monke
         assert result["status"] == "succeeded", change.__name__
         assert builds.since() == (1, 0), change.__name__
         assert f"full build: changed since the published build: {part}" in logged(result), change.__name__
+    with duckdb.connect(str(published(project)), read_only=True) as con:
+        assert con.execute("select build_kind from audit.builds").fetchall() == [("full",)]
     full = project["home"] / "full.duckdb"
     full_build(project, full)
     assert differences(full, published(project)) == {}

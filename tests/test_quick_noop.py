@@ -76,9 +76,9 @@ def test_a_night_that_changes_nothing_publishes_again_and_is_recorded_on_the_ser
 
     assert outcome is not None and outcome["status"] == "succeeded"
     run_id = outcome["run_id"]
-    assert query(path, "select run_id, is_rebuilt from audit.builds order by published_at") == [
-        (project["first"]["run_id"], True),
-        (run_id, False),
+    assert query(path, "select run_id, is_rebuilt, build_kind from audit.builds order by published_at") == [
+        (project["first"]["run_id"], True, "full"),
+        (run_id, False, "republish"),
     ]
     assert query(path, "select status, sources_skipped from audit.load_runs where run_id = ?", [run_id]) == [
         ("succeeded", 1)

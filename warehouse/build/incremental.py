@@ -280,7 +280,8 @@ def build_incremental(
         con.execute("use wh")
         con.execute("delete from audit.builds")  # one row per publish since the file was built: this is a build
         if finish is not None:
-            finish(con)
+            finish(con)  # stamps the file (``stamp_build``): the one row of audit.builds, this build's
+            con.execute("update audit.builds set build_kind = 'incremental'")
         con.execute("checkpoint wh")
         con.execute(f"use {SCRATCH}")
         con.execute("detach wh")

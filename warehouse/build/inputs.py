@@ -66,6 +66,14 @@ BUILDS_COLUMNS = {  # column -> (type, comment)
     "inputs": ("varchar", "JSON: the SHA-256 of each of those inputs, to tell which one changed"),
     "largest_revisions": ("varchar", "JSON: the ten largest rows of marts.revisions, for the run summary"),
 }
+# added later (``alter table``): a file published before it has the table without it, and rolls back all the same
+BUILD_KIND = (
+    "build_kind",
+    "varchar",
+    "How the publish made the file: 'full' (built from the whole lake), 'incremental' (built on the published file, "
+    "the changed sources' rows replaced), 'republish' (nothing it is built from had changed: the previous file "
+    "with this run's audit rows); null for a publish recorded before this column existed",
+)
 
 
 def _literal(text: str) -> str:
@@ -76,7 +84,10 @@ def _builds_ddl() -> str:
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in BUILDS_COLUMNS.items())
     comments = [f"comment on table audit.builds is {_literal(BUILDS_COMMENT)}"]
     comments += [f"comment on column audit.builds.{n} is {_literal(c)}" for n, (_, c) in BUILDS_COLUMNS.items()]
-    return ";\n".join([f"create table if not exists audit.builds ({columns})", *comments])
+    name, kind, comment = BUILD_KIND
+    added = [f"alter table audit.builds add column if not exists {name} {kind}"]
+    added.append(f"comment on column audit.builds.{name} is {_literal(comment)}")
+    return ";\n".join([f"create table if not exists audit.builds ({columns})", *added, *comments])
 
 
 @dataclass(frozen=True)
@@ -255,11 +266,28 @@ def reason_to_rebuild(
     return None
 
 
-def stamp(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInputs, *, rebuilt: bool, revisions: str) -> None:
+def stamp(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    inputs: BuildInputs,
+    *,
+    rebuilt: bool,
+    revisions: str,
+    kind: str | None = None,
+) -> None:
+    """One row of ``audit.builds``; ``kind`` (``BUILD_KIND``): 'full' for a rebuild, else 'republish', unless given."""
     con.execute(_builds_ddl())
     con.execute(
-        "insert into audit.builds values (?, ?, ?, ?, ?, ?)",
-        [run_id, dt.datetime.now(dt.UTC), rebuilt, inputs.sha256, json.dumps(inputs.parts, sort_keys=True), revisions],
+        f"insert into audit.builds ({', '.join([*BUILDS_COLUMNS, BUILD_KIND[0]])}) values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            dt.datetime.now(dt.UTC),
+            rebuilt,
+            inputs.sha256,
+            json.dumps(inputs.parts, sort_keys=True),
+            revisions,
+            kind or ("full" if rebuilt else "republish"),
+        ],
     )
 
 

@@ -30,10 +30,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     _print_rollbacks(settings, args.last, width)
     latest = con.execute("select max(run_id) from audit.load_runs").fetchall()[0][0]
     if latest is not None:
-        print(f"\nlast run {latest} (`tradewh status --run {latest}` for its sources and log):")
+        kind = _build_kind(con, latest)
+        print(f"\nlast run {latest}" + (f", {kind}" if kind else "") + f" (`tradewh status --run {latest}` for more):")
         _print_sources(con, latest, width)
         _print_losses(con, latest, width)
     return 0
+
+
+BUILD_KINDS = {
+    "full": "published a full build",
+    "incremental": "published a build on the previous file (only changed sources replaced)",
+    "republish": "nothing changed: published the previous file again",
+}
+
+
+def _build_kind(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """How a run's publish made the file (``audit.builds.build_kind``), in words; '' for a run that published
+    nothing, one before the file's last build (``audit.builds`` starts again at each build), or a file that predates
+    the column."""
+    has = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'audit' and table_name = 'builds' "
+        "and column_name = 'build_kind'"
+    ).fetchone()[0]
+    row = con.execute("select build_kind from audit.builds where run_id = ?", [run_id]).fetchone() if has else None
+    return BUILD_KINDS.get(row[0], row[0]) if row and row[0] else ""
 
 
 def _print_losses(con: duckdb.DuckDBPyConnection, run_id: str, width: int) -> None:
@@ -92,6 +112,9 @@ def _run_detail(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings,
         return 1
     run, status, started, finished, seconds, message = row
     print(f"run {run}: {status}, {seconds} s, {started} -> {finished}")
+    kind = _build_kind(con, run)
+    if kind:
+        print(f"publish: {kind}")
     if message:
         print(f"message: {message}")
     log = log_path(settings.logs_dir, run)
