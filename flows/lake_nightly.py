@@ -116,7 +116,7 @@ def lake_nightly() -> object:
             logger.warning("removed %s, left by a run that did not finish", path)
         catalogue = load_catalogue(settings.catalogue_path)
         ensure_limits({s.dataset for s in catalogue})
-        known = ingest.recorded(target) if _lake_exists(target) else {}
+        known = ingest.recorded(target)  # and a new lake created, before the writers start
         staged = [ingest_source.submit(source, settings, run.run_id) for source in catalogue]
         writes = []
         for future in as_completed(staged):  # a source's vintages go to the lake while others still stage
@@ -152,13 +152,6 @@ def lake_nightly() -> object:
     if run.status == "succeeded":
         return outcome
     return Failed(name="Partial", message=run.message or "", data=outcome)
-
-
-def _lake_exists(target: LakeTarget) -> bool:
-    """False for a SQLite catalog not made yet (a read-only attach cannot create it); a server catalog: True."""
-    if target.catalog.startswith("sqlite:"):
-        return os.path.exists(target.catalog.removeprefix("sqlite:"))
-    return True
 
 
 def run_lake_nightly(workers: int | None = None) -> dict[str, Any]:

@@ -95,8 +95,11 @@ def partitions(source: Source, lake_dir: Path) -> list[Partition]:
 
 
 def recorded(target: LakeTarget) -> dict[tuple[str, str], str]:
-    """(source id, vintage) -> the file SHA-256 the DuckLake's ``ingest.partitions`` holds (empty for a new lake)."""
-    con = connect(target, read_only=True)
+    """(source id, vintage) -> the file SHA-256 the DuckLake's ``ingest.partitions`` holds (empty for a new lake).
+
+    Attaches for writing, so a lake that does not exist yet is created here, by one process, before the writers
+    start (two writers creating its catalog at once would conflict)."""
+    con = connect(target)
     try:
         found = con.execute(
             "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
