@@ -289,3 +289,59 @@ def test_a_changed_sql_file_seed_or_removed_source_builds_in_full(project, monke
     full = project["home"] / "full.duckdb"
     full_build(project, full)
     assert differences(full, published(project)) == {}
+
+
+# --- the code a build depends on (warehouse.build.code) ----------------------------------------------------------
+
+
+def test_the_code_digest_covers_the_build_package_and_what_it_imports(tmp_path):
+    from warehouse.build.code import code_files, code_packages
+
+    for top in ("warehouse", "schemas", "flows"):
+        shutil.copytree(PROJECT_ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__"))
+    packages = code_packages(tmp_path)
+    assert {"warehouse/build", "warehouse/lake", "warehouse/stage", "schemas"} <= set(packages)
+    assert not {"warehouse/serve", "warehouse/publish", "warehouse/orchestrate", "flows"} & set(packages)
+
+    def digest() -> bytes:
+        return b"".join(code_files(tmp_path))
+
+    before = digest()
+    (tmp_path / "warehouse" / "serve" / "status.py").write_text("# a command's output changed\n", "utf-8")
+    (tmp_path / "flows" / "nightly.py").write_text("# the wiring changed\n", "utf-8")
+    assert digest() == before
+    # a package the build did not import becomes part of it once the build imports it
+    models = tmp_path / "warehouse" / "build" / "models.py"
+    models.write_text(models.read_text() + "\nfrom warehouse.serve import status  # noqa\n")
+    assert "warehouse/serve" in code_packages(tmp_path) and digest() != before
+
+
+def test_a_change_to_code_the_build_does_not_use_keeps_the_night_incremental(project, monkeypatch):
+    """On a copy of the project's code (the digest reads it, the flow runs the real code): a command's module
+    edited, the night stays incremental; a module of the build edited, or a SQL file, the night builds in full."""
+    from warehouse.build import inputs
+
+    code = project["root"]
+    for top in ("warehouse", "schemas", "flows"):
+        shutil.copytree(PROJECT_ROOT / top, code / top, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(inputs, "CODE_ROOT", code)
+    builds = Builds(monkeypatch)
+    run(project)
+    assert builds.since() == (1, 0)
+
+    status = code / "warehouse" / "serve" / "status.py"
+    status.write_text(status.read_text() + "\n# tradewh status says it differently\n")
+    revise(project, ",USD,21.4,21.4,1e9,", ",USD,21.5,21.5,1e9,")
+    assert run(project)["status"] == "succeeded" and builds.since() == (0, 1)
+
+    checks = code / "warehouse" / "build" / "checks.py"
+    checks.write_text(checks.read_text() + "\n# the build's check changed\n")
+    revise(project, ",USD,21.5,21.5,1e9,", ",USD,21.6,21.6,1e9,")
+    result = run(project)
+    assert result["status"] == "succeeded" and builds.since() == (1, 0)
+    assert "full build: changed since the published build: code" in logged(result)
+
+    _comment_a_view(project)
+    revise(project, ",USD,21.6,21.6,1e9,", ",USD,21.7,21.7,1e9,")
+    result = run(project)
+    assert builds.since() == (1, 0) and "full build: changed since the published build: sql" in logged(result)

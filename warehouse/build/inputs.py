@@ -1,10 +1,10 @@
 """A run that changed nothing publishes without rebuilding: what a warehouse file is built from, and the no-op publish.
 
 A warehouse file is a function of its inputs: the Parquet the lake's manifests commit, the SQL files, the reference
-lists, the catalogue, the storage version, tradewh's code and the libraries installed, plus the audit records of
-every run (``lake/_audit``). ``build_inputs`` digests the inputs in a few milliseconds: small files are read, the
-Parquet is identified by its manifest and its files' stats, never read. Every published file records that digest
-in ``audit.builds``, with the run that published it.
+lists, the catalogue, the storage version, the code the build depends on (``warehouse.build.code``) and the
+libraries installed, plus the audit records of every run (``lake/_audit``). ``build_inputs`` digests the inputs in
+a few milliseconds: small files are read, the Parquet is identified by its manifest and its files' stats, never
+read. Every published file records that digest in ``audit.builds``, with the run that published it.
 
 When a run loaded nothing and the inputs' digest equals the published file's, a rebuild would produce the same
 file plus this run's audit rows. ``republish`` produces exactly that without the data work: it copies the published
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build.code import code_files
 from warehouse.build.models import file_references, read_header
 from warehouse.common.readonly import connect_read_only
 from warehouse.extract.catalogue import Source
@@ -44,7 +45,6 @@ from warehouse.lake.manifest import MANIFEST
 
 AUDIT_TABLES = ("load_runs", "source_runs", "source_files", "rejected_rows", "partial_losses")
 CODE_ROOT = Path(__file__).resolve().parents[2]  # warehouse/build/inputs.py -> the checkout
-CODE_PACKAGES = ("warehouse", "schemas", "flows")  # any change to them rebuilds: simpler than knowing what builds
 
 BUILDS_COMMENT = (
     "One row per publish of this file since it was built: the run that built it, then each run that published it "
@@ -188,7 +188,7 @@ def build_inputs(
             "reference": _digest(_files(seeds_dir / "reference")),
             "catalogue": _digest([entries]),
             "storage_version": _digest([storage_version.encode()]),
-            "code": _digest(item for package in CODE_PACKAGES for item in _files(CODE_ROOT / package, "**/*.py")),
+            "code": _digest(code_files(CODE_ROOT)),  # the build package and what it imports (warehouse.build.code)
             "libraries": _digest(_libraries()),
         }
     )
