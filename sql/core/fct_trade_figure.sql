@@ -333,7 +333,7 @@ comment on column core.fct_trade_figure.flow is 'export, import, re_export, re_i
 comment on column core.fct_trade_figure.classification is 'Classification of category (technology_contracts, bop, customs, SITC4, HS2007, ...)';
 comment on column core.fct_trade_figure.category is 'What is traded: a category (core.dim_category) or a commodity code';
 comment on column core.fct_trade_figure.measure is 'The concept measured (core.dim_measure)';
-comment on column core.fct_trade_figure.series_key is 'The series the figure belongs to, as one 64-bit number: a hash of dataset, reporter, partner, flow, classification, category, measure and unit (a series spans periods and vintages; one figure of it is series_key x period x vintage). Equal for equal series; the build refuses a file where two series share one';
+comment on column core.fct_trade_figure.series_key is 'The series the figure belongs to, as one 64-bit number: a hash of dataset, reporter, partner, flow, classification, category, measure and unit (a series spans periods and vintages; one figure of it is series_key x period x vintage). Equal for equal series; the build refuses a file where two series share one. DuckDB''s hash: compare keys within one file, never store them elsewhere (another DuckDB version may hash otherwise)';
 comment on column core.fct_trade_figure.unit is 'Unit of value: USD at scale 1, or percent';
 comment on column core.fct_trade_figure.value is 'The figure, normalised to unit (no billions left); in USD rounded to the cent (0.01, stored as DOUBLE, exact below 10 trillion), so 32.2 bn is 32200000000.0, not 32200000000.000004';
 comment on column core.fct_trade_figure.is_derived is 'False for what the publisher printed; true for what tradewh computed';
