@@ -54,6 +54,7 @@ def outcome(home: Path, log: Path) -> dict[str, Any]:
         else "full" if "published " in text else "none"
     )  # fmt: skip
     found: dict[str, Any] = {"build": build, "on_server": "runs on the Prefect server at" in text}
+    found["flow_engine"] = "recorded without the flow engine" not in text  # warehouse.orchestrate.quick_noop
     warehouse = home / "warehouse" / "tradewh.duckdb"
     if warehouse.exists():
         with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -148,7 +149,13 @@ def section(results: dict[str, Any]) -> str:
             walls = [r["wall_s"] for r in runs]
             med = _median(runs)
             rss = max(r["maxrss_mib"] for r in runs)
-            did = sorted({f"{c.get('build')}, {c.get('run_status')}" for c in size["checks"][key]})
+            engine = {True: "", False: " (no flow engine)"}
+            did = sorted(
+                {
+                    f"{c.get('build')}{engine[c.get('flow_engine', True)]}, {c.get('run_status')}"
+                    for c in size["checks"][key]
+                }
+            )
             lines.append(
                 f"| {rows:,} | {label} | {med if med is None else f'{med:.2f}'} ({min(walls):.2f}-{max(walls):.2f}) "
                 f"| {rss:,.0f} | {'; '.join(did)} |"

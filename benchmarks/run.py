@@ -75,6 +75,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 PYTHON = sys.executable
+INCREMENTAL_ROWS = (1_000_000, 10_000_000)  # --incremental's sizes when none is given (`make bench`)
 SOURCE_ID = "bench_comtrade"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # GNU time reports the child's own peak RSS; the kernel's ru_maxrss seen by this process (os.wait4) starts from
@@ -1599,9 +1600,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", type=Path, default=None, help="only re-render --out from this JSON")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument(
-        "--incremental", type=int, nargs="+", default=None, metavar="ROWS",
-        help="only issue 22's incremental night and no-op at these sizes (benchmarks/incremental.py): writes their "
-        "section of --out, the rest of it unchanged, and benchmarks/results/incremental.json",
+        "--incremental", type=int, nargs="*", default=None, metavar="ROWS",
+        help="only issue 22's incremental night and no-op at these sizes (default: "
+        f"{' '.join(str(r) for r in INCREMENTAL_ROWS)}; benchmarks/incremental.py): writes their section of --out, "
+        "the rest of it unchanged, and benchmarks/results/incremental.json",
     )  # fmt: skip
     parser.add_argument(
         "--baselines-only", action="store_true",
@@ -1633,13 +1635,16 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(work, ignore_errors=True)
         return 0
 
-    if args.incremental:
+    if args.incremental is not None:
+        args.incremental = args.incremental or list(INCREMENTAL_ROWS)
         work = args.workdir or Path(tempfile.mkdtemp(prefix="tradewh-bench-"))
         work.mkdir(parents=True, exist_ok=True)
         shown = [a if a != str(PROJECT_ROOT / "BENCHMARKS.md") else "BENCHMARKS.md" for a in (argv or sys.argv[1:])]
         try:
             _incremental().main_incremental(
-                args.incremental, args.repeat, work, args.out, args.json or BENCH_DIR / "results" / "incremental.json",
+                args.incremental, args.repeat, work, args.out,
+                args.json or (BENCH_DIR / "results" / "incremental.json" if args.out.resolve() == (
+                    PROJECT_ROOT / "BENCHMARKS.md").resolve() else args.out.with_suffix(".incremental.json")),
                 ".venv/bin/python benchmarks/run.py " + shlex.join(shown), args.say,
             )  # fmt: skip
         finally:

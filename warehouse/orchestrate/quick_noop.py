@@ -243,6 +243,11 @@ def _republish(
             target,
             "on the copy made while Prefect started" if carried else "copied now",
         )
+        print(  # the flow's console shows its lines; this run's are in its log file, and this one
+            f"tradewh load: nothing it is built from changed: published {target} again with this run's audit "
+            f"(Prefect flow run {flow_run.name}, recorded without the flow engine)",
+            flush=True,
+        )
     except Exception as exc:  # noqa: BLE001 (recorded as the flow records a failed publish, then raised by the caller)
         failed = f"build or publish failed, previous warehouse kept: {exc}"
         run.status, run.message = "failed", failed
