@@ -7,6 +7,8 @@ import hashlib
 import http.server
 import io
 import os
+import signal
+import subprocess
 import sys
 import threading
 import urllib.parse
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from warehouse.common.errors import SourceError
 from warehouse.extract import fetch, file_state
 from warehouse.extract import prefetch as prefetch_module
@@ -209,16 +212,19 @@ def test_store_copies_and_hashes_in_bounded_chunks(tmp_path: Path, hash_first):
     assert [p.name for p in (tmp_path / "test_source").rglob("*")] == [payload.sha256, "big.bin"]  # no .part- left
 
 
-def test_failpoint_fires_with_half_the_payload_in_a_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    seen: list[tuple[str, int]] = []
-
-    def spy(name: str) -> None:
-        (part,) = (tmp_path / "test_source").glob(".part-*")
-        seen.append((name, part.stat().st_size))
-
-    monkeypatch.setattr(fetch, "failpoint", spy)
+def test_failpoint_fires_with_half_the_payload_in_a_part_file(tmp_path: Path):
+    """A process killed at the failpoint (TRADEWH_FAILPOINT=fetch) leaves half the payload under a temporary name
+    and nothing under a final one; the next store keeps it whole."""
+    store = (
+        "import sys; from pathlib import Path; from warehouse.extract.fetch import store_payload; "
+        "store_payload(b'x' * 105, 'figures.csv', Path(sys.argv[1]), 'test_source', 'test:figures', chunk_bytes=10)"
+    )
+    env = {**os.environ, "TRADEWH_FAILPOINT": "fetch"}
+    killed = subprocess.run([sys.executable, "-c", store, str(tmp_path)], env=env, cwd=PROJECT_ROOT, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    (part,) = (tmp_path / "test_source").iterdir()
+    assert part.name.startswith(".part-") and part.stat().st_size == 52  # the first half, in 10-byte pieces
     payload = fetch.store_payload(b"x" * 105, "figures.csv", tmp_path, "test_source", "test:figures", chunk_bytes=10)
-    assert seen == [("fetch", 52)]
     assert payload.raw_path.read_bytes() == b"x" * 105
 
 
