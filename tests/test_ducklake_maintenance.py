@@ -15,6 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
@@ -28,6 +29,7 @@ from tests.test_ducklake import (  # noqa: F401 (lake_python is a fixture)
     lake_script,
     public_views,
 )
+from tests.test_scheduling import BIN, _env, _gone, _stop, server  # noqa: F401 (a fixture: the project's Prefect server)
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +149,49 @@ def test_maintenance_keeps_every_view_and_the_latest_publishes(lake_python, load
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300, check=False,
     )  # fmt: skip
     assert refused.returncode == 1 and "no publish of run 'run-a'" in refused.stderr, refused.stderr
+
+
+def test_the_weekly_deployment_runs_in_the_lake_environment_through_the_worker(lake_python, loaded, server):  # noqa: F811
+    """prefect.yaml's ``tradewh-lake-maintenance`` deployed beside the nightly's, run by the nightly's process worker
+    (the project's environment), which starts the flow with the lake environment's interpreter (DuckDB 1.5.5)."""
+    env = _env(server.home, PREFECT_API_URL=server.api_url, TRADEWH_PROJECT_ROOT=str(PROJECT_ROOT))
+    for run in ("run-a", "run-b"):
+        publish = subprocess.run(
+            [str(lake_python), "-m", "warehouse.ducklake", "publish", "--warehouse", str(loaded["warehouse"]),
+             "--run-id", run],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        assert publish.returncode == 0, publish.stderr
+
+    def prefect(*args: str) -> str:
+        done = subprocess.run(
+            [str(BIN / "prefect"), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    prefect("work-pool", "create", "tradewh", "--type", "process")
+    prefect("--no-prompt", "deploy", "--name", "tradewh-lake-maintenance")
+    deployment = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
+    (weekly,) = [d for d in deployment if d["name"] == "tradewh-lake-maintenance"]
+    assert [s["schedule"]["cron"] for s in weekly["schedules"]] == ["0 4 * * 0"]
+    assert weekly["job_variables"]["command"] == f"{PROJECT_ROOT}/.venv-lake/bin/python -m prefect.engine"
+    prefect(
+        "deployment", "run", "tradewh-lake-maintenance/tradewh-lake-maintenance",
+        "--param", "older_than_days=0", "--param", "keep=1", "--param", "files_older_than_hours=0",
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "tradewh"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=server.home,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        run = server.wait_for_run("COMPLETED", timeout=240)
+    finally:
+        _stop(worker)
+    assert _gone(worker.pid)
+    assert run["deployment_id"] == weekly["id"], run
+    # it ran in the lake environment: only the latest publish is left, and the lake reads as the file
+    entries = [line.split() for line in lake(lake_python, "history", env=env).splitlines()]
+    assert [e[3] for e in entries] == ["run-b"]
