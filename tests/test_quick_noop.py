@@ -146,3 +146,29 @@ def test_the_quick_no_op_imports_no_prefect_and_no_data_frame_library():
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "none"
+
+
+def test_a_republish_that_fails_is_a_failed_run_and_the_next_night_rebuilds(project, monkeypatch):
+    from warehouse import publish
+
+    settings = load_settings(project["env"])
+    path = settings.warehouse_path
+    stamp_before = query(path, "select run_id from audit.builds")
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise OSError("disk gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(publish, "republish", broken)
+        outcome = quick_noop(settings, api_url(), dt.datetime.now(dt.UTC))
+    assert outcome is not None and outcome["status"] == "failed"
+    assert query(path, "select run_id from audit.builds") == stamp_before  # the published file as it was
+    (recorded,) = flow_runs(next(r["name"] for r in flow_runs() if "no-op" in r["tags"]))
+    assert recorded["state_type"] == "FAILED" and "disk gone" in recorded["state"]["message"]
+    failed = project["home"] / "lake" / "_audit" / "load_runs" / f"{outcome['run_id']}.parquet"
+    assert duckdb.sql(f"select status from '{failed}'").fetchall() == [("failed",)]
+
+    after = run_nightly(project["home"], project["root"] / "catalogue.toml", TRADEWH_PROJECT_ROOT=str(project["root"]))
+    assert after["status"] == "succeeded"
+    assert query(path, "select run_id, build_kind from audit.builds") == [(after["run_id"], "full")]
+    assert ("failed",) in query(path, "select status from audit.load_runs where run_id = ?", [outcome["run_id"]])

@@ -255,7 +255,8 @@ def _republish(
         log.error("run %s: %s", run.run_id, failed)
     for line in audit.summary_lines(run):
         log.info(line)
-    audit.record_run(run, settings.lake_dir)  # the lake's copy of the audit ends where the published one does
+    if failed:  # the lake's copy of the audit ends where the run did (a republish published it as recorded above)
+        audit.record_run(run, settings.lake_dir)
     if not failed:
         _artifacts(run, target, flow_run)
     outcome = {
