@@ -4,8 +4,10 @@ it is staged (``lake.ingest.<dataset>``, one transaction a vintage, the writes i
 Prefect global concurrency limit and retried on a conflict); then ONE build of the warehouse file from the local
 lake zone the stage step committed, and its publish into the lake as one snapshot (commit message: the run id).
 
-Runs in the lake environment against a Prefect server that outlives the run (``tradewh server start``, or
-``PREFECT_API_URL``): the Dask workers report to it; Prefect's temporary server is not for them (issue 21).
+Runs in the lake environment against a Prefect server that outlives the run (``tradewh server start``'s server for
+the home is found as ``tradewh load`` finds it, or ``PREFECT_API_URL``): the Dask workers report to it; Prefect's
+temporary server is not for them (issue 21: the workers of a second run timed out against it), so without one the
+command says how to start it and exits.
 
     TRADEWH_LAKE_CATALOG='postgres:dbname=lake host=127.0.0.1 port=5432 user=tradewh' \\
         .venv-lake/bin/python -m flows.lake_nightly --workers 2
@@ -35,6 +37,7 @@ from warehouse.ducklake import ingest, publish_to_lake
 from warehouse.ducklake.connect import LakeTarget, target_from
 from warehouse.extract.catalogue import Source, load_catalogue
 from warehouse.lake import audit
+from warehouse.orchestrate.prefect_server import configure_prefect
 from warehouse.publish.debris import clear_debris
 from warehouse.publish.lock import writer_lock
 
@@ -171,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.lake_nightly", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="Dask worker processes (TRADEWH_LAKE_WORKERS, 2)")
     args = parser.parse_args(argv)
+    if not configure_prefect(load_settings()):  # finds `tradewh server start`'s server for this home
+        print(
+            "tradewh lake: no Prefect server to run on: start one with `tradewh server start` (or set "
+            "PREFECT_API_URL); the Dask workers report to it, and Prefect's temporary server is not for them",
+            file=sys.stderr,
+        )
+        return 2
     outcome = run_lake_nightly(args.workers)
     print(json.dumps(outcome, default=str))
     return 0 if outcome["status"] == "succeeded" else 1
