@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -105,7 +106,8 @@ def split_frame(
     frame = frame.reset_index(drop=True)
     failures: list[pd.DataFrame] = []
     try:
-        schema.validate(frame, lazy=True)
+        if not surely_valid(frame, schema):  # a clean batch skips pandera's machinery; any doubt runs it
+            schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna()]
@@ -142,6 +144,61 @@ def split_frame(
     rejected = cases["index"].unique()
     valid = frame.drop(index=rejected)
     return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS], frame.loc[sorted(rejected)]
+
+
+def surely_valid(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
+    """Whether ``schema.validate(frame, lazy=True)`` would pass, told cheaply; False means "run pandera to know".
+
+    True only when each of pandera's steps is certain to pass: every column the schema requires is there; each
+    column already has its dtype (pandera's own dtype test), so coercing it changes nothing and cannot fail; a
+    column that may not be null holds none; and each of the schema's checks passes when called the way
+    pandera's backend calls it (its ``ignore_na`` included). Anything this does not model (an index, a regex
+    column, uniqueness, ``strict``, a check by group, other options) answers False, and pandera decides. The
+    quarantine is therefore always pandera's: this only skips its work on a batch with nothing to report
+    (measured on 200,000 UN Comtrade rows: 0.44 s for ``validate``, most of it pandera's bookkeeping around
+    the same checks).
+    """
+    from pandera.engines.pandas_engine import Engine
+
+    if (
+        schema.index is not None
+        or schema.unique
+        or schema.unique_column_names
+        or schema.ordered
+        or schema.strict
+        or schema.add_missing_columns
+        or schema.drop_invalid_rows
+        or not isinstance(frame.index, pd.RangeIndex)
+    ):
+        return False
+    for name, column in schema.columns.items():
+        if column.regex or column.unique or column.drop_invalid_rows:
+            return False
+        if name not in frame.columns:
+            if column.required:
+                return False
+            continue
+        series = frame[name]
+        if not isinstance(series, pd.Series):  # a duplicated column name
+            return False
+        if column.dtype is not None:
+            same = column.dtype.check(Engine.dtype(series.dtype), series)
+            if isinstance(same, bool | np.bool_):
+                if not same:
+                    return False
+            # element by element (text: pandas' ``str`` against pandera's ``string[pyarrow]``): every value
+            # passes, and no null whose marker the coercion would change (NaN -> NA) reaches a check
+            elif series.hasnans or not bool(np.all(same)):
+                return False
+        if not column.nullable and series.isna().any():
+            return False
+        for check in column.checks:
+            if check.groupby is not None or check.groups is not None or not check(series).check_passed:
+                return False
+    for check in schema.checks:
+        if check.groupby is not None or check.groups is not None or not check(frame).check_passed:
+            return False
+    return True
 
 
 def _one_row_per_rule(cases: pd.DataFrame) -> pd.DataFrame:
