@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from functools import cache
 from typing import Any
 
@@ -82,13 +83,16 @@ def write_partition(part: ingest.Partition, target: LakeTarget, run_id: str) -> 
     from prefect.concurrency.sync import concurrency
 
     with concurrency(ingest.concurrency_name(part.dataset), occupy=1, strict=True):
+        held_from = time.time()  # the slot held from here to ``held_to``: no other write into this dataset meanwhile
         written = ingest.replace_partition(target, part, run_id)
+        held_to = time.time()
     get_run_logger().info(
         "%s/%s: %d rows into lake %s in %d attempt(s), snapshot %d",
         part.source_id, part.vintage, written.rows, part.table, written.attempts, written.snapshot_id,
     )  # fmt: skip
-    return {"source_id": part.source_id, "vintage": part.vintage, "rows": written.rows,
-            "attempts": written.attempts, "snapshot_id": written.snapshot_id, **where_am_i()}  # fmt: skip
+    return {"source_id": part.source_id, "vintage": part.vintage, "dataset": part.dataset, "rows": written.rows,
+            "attempts": written.attempts, "snapshot_id": written.snapshot_id, "held_from": held_from,
+            "held_to": held_to, **where_am_i()}  # fmt: skip
 
 
 @task(cache_policy=NO_CACHE)

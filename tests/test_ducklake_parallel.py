@@ -121,11 +121,20 @@ def test_the_lake_nightly_spreads_over_two_dask_workers(lake_python, loaded, pos
     assert done.returncode == 0, done.stderr[-4000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["status"] == "succeeded" and outcome["failed_writes"] == []
-    sources = {s.id for s in load_catalogue(PROJECT_ROOT / "catalogue.toml")}
+    catalogue = load_catalogue(PROJECT_ROOT / "catalogue.toml")
+    sources = {s.id for s in catalogue}
     staged = [t for t in outcome["tasks"] if t["task"] == "ingest_source"]
     assert sorted(t["source_id"] for t in staged) == sorted(sources)  # every source's task ran, once
     written = [t for t in outcome["tasks"] if t["task"] == "write_partition"]
     assert {t["source_id"] for t in written} == sources  # every source has rows, and each was written to the lake
+    by_dataset: dict[str, list[tuple[float, float]]] = {}
+    for t in written:
+        by_dataset.setdefault(t["dataset"], []).append((t["held_from"], t["held_to"]))
+    shared = [d for d in by_dataset if sum(s.dataset == d for s in catalogue) > 1]
+    assert shared, "the catalogue has several sources of one dataset, whose writes must take turns (the limit)"
+    for dataset, spans in by_dataset.items():
+        spans.sort()
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False)), (dataset, spans)
     workers = {t["worker"] for t in outcome["tasks"]}
     assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers), workers  # both workers
     assert len({t["pid"] for t in outcome["tasks"]}) == 2 and os.getpid() not in {t["pid"] for t in outcome["tasks"]}
