@@ -328,9 +328,13 @@ def _commodities(classification: pa.Array, code: pa.Array, level: pa.Array) -> t
     key = np.zeros(len(code), dtype=np.int64)
     for part in parts:  # one number per distinct triple, renumbered after each step so it stays below rows^2
         key = key * len(part.dictionary) + part.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        _, key = np.unique(key, return_inverse=True)
-        key = key.reshape(-1).astype(np.int64)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        # by hashing, not sorting (np.unique): 0.36 s of a 1M-row file's 2.7 s parse was its four sorts
+        key = pd.factorize(key)[0].astype(np.int64)
+    inverse = key
+    # pandas numbers the values in the order they first occur: row i is a first occurrence where the numbers
+    # seen so far reach a new maximum
+    seen = np.maximum.accumulate(key) if len(key) else key
+    first = np.flatnonzero(np.concatenate(([True], seen[1:] > seen[:-1]))) if len(key) else key
     texts = [part.dictionary.to_pylist() for part in parts]
     indices = [part.indices.to_numpy(zero_copy_only=False) for part in parts]
     pairs = [commodity_level(*(t[i[row]] for t, i in zip(texts, indices, strict=True))) for row in first.tolist()]
