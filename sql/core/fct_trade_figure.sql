@@ -224,13 +224,6 @@ figures as not materialized (
     select
         all_figures.*,
         sources.dataset,
-        -- one number for the series (what is measured, in which unit, across periods and releases): computed once
-        -- here, so the windows and joins over a series or a figure name one column (the build proves no two
-        -- series share a key: warehouse/build/checks.py)
-        hash(
-            sources.dataset, all_figures.reporter, all_figures.partner, all_figures.flow, all_figures.classification,
-            all_figures.category, all_figures.measure, all_figures.unit
-        ) as series_key,
     from all_figures
     inner join sources on sources.source_id = all_figures.source_id
 ),
@@ -255,8 +248,10 @@ latest_flagged as (
     union all
     select
         figures.*,
-        figures.vintage = max(figures.vintage) over (partition by figures.series_key, figures.period)
-            as is_latest_vintage,
+        figures.vintage = max(figures.vintage) over (
+            partition by figures.dataset, figures.reporter, figures.partner, figures.period, figures.flow,
+                figures.classification, figures.category, figures.measure
+        ) as is_latest_vintage,
     from figures
     semi join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
 ),
@@ -276,7 +271,6 @@ final as (
         latest_flagged.classification,
         latest_flagged.category,
         latest_flagged.measure,
-        latest_flagged.series_key,
         -- numerics
         latest_flagged.unit,
         case when latest_flagged.unit = 'USD' then round(latest_flagged.value, 2) else latest_flagged.value end as value,
@@ -333,7 +327,6 @@ comment on column core.fct_trade_figure.flow is 'export, import, re_export, re_i
 comment on column core.fct_trade_figure.classification is 'Classification of category (technology_contracts, bop, customs, SITC4, HS2007, ...)';
 comment on column core.fct_trade_figure.category is 'What is traded: a category (core.dim_category) or a commodity code';
 comment on column core.fct_trade_figure.measure is 'The concept measured (core.dim_measure)';
-comment on column core.fct_trade_figure.series_key is 'The series the figure belongs to, as one 64-bit number: a hash of dataset, reporter, partner, flow, classification, category, measure and unit (a series spans periods and vintages; one figure of it is series_key x period x vintage). Equal for equal series; the build refuses a file where two series share one. DuckDB''s hash: compare keys within one file, never store them elsewhere (another DuckDB version may hash otherwise)';
 comment on column core.fct_trade_figure.unit is 'Unit of value: USD at scale 1, or percent';
 comment on column core.fct_trade_figure.value is 'The figure, normalised to unit (no billions left); in USD rounded to the cent (0.01, stored as DOUBLE, exact below 10 trillion), so 32.2 bn is 32200000000.0, not 32200000000.000004';
 comment on column core.fct_trade_figure.is_derived is 'False for what the publisher printed; true for what tradewh computed';

@@ -16,8 +16,14 @@ breaks as (
         earlier.source_id as previous_source_id,
     from history as later
     left join history as earlier
-        on earlier.series_key = later.series_key
+        on earlier.dataset = later.dataset
+        and earlier.reporter = later.reporter
+        and earlier.partner = later.partner
         and earlier.period = later.period
+        and earlier.flow = later.flow
+        and earlier.classification = later.classification
+        and earlier.category = later.category
+        and earlier.measure = later.measure
         and earlier.valid_to = later.valid_from
     where later.change_kind = 'definition_break' and not later.is_derived
 ),

@@ -38,7 +38,13 @@ dated as (
         lag(figures.definition) over figure as previous_definition,
     from figures
     semi join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
-    window figure as (partition by figures.series_key, figures.period order by figures.vintage)
+    window figure as (
+        -- one figure across its vintages, by its columns rather than one hashed key: a filter on any of them
+        -- (reporter = 'CHN') then runs below the window, over that reporter's rows only (decision 0001)
+        partition by figures.dataset, figures.reporter, figures.partner, figures.period, figures.flow,
+            figures.classification, figures.category, figures.measure
+        order by figures.vintage
+    )
 ),
 
 compared as (
@@ -66,7 +72,6 @@ final as (
         classification,
         category,
         measure,
-        series_key,
         -- numerics
         unit,
         value,
@@ -113,7 +118,6 @@ comment on column marts.trade_figure_history.flow is 'export, import, total or b
 comment on column marts.trade_figure_history.classification is 'Classification of category';
 comment on column marts.trade_figure_history.category is 'What is traded';
 comment on column marts.trade_figure_history.measure is 'The concept measured (core.dim_measure)';
-comment on column marts.trade_figure_history.series_key is 'The series (core.fct_trade_figure.series_key): one figure across its vintages is series_key x period';
 comment on column marts.trade_figure_history.unit is 'Unit of value, previous_vintage_value and revision';
 comment on column marts.trade_figure_history.value is 'The value in this vintage (core.fct_trade_figure.value: in USD rounded to the cent)';
 comment on column marts.trade_figure_history.previous_vintage_value is 'The value in the previous vintage of the same figure; null for the first';

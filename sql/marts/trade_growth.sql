@@ -37,13 +37,13 @@ with_history as (
         last_value(derivation) over whole_series as last_derivation,
     from series_points
     window
-        -- one release of one series (core.fct_trade_figure.series_key: dataset, reporter, partner, flow,
-        -- classification, category, measure, unit)
-        series as (partition by source_id, vintage, series_key order by year),
-        whole_series as (
-            partition by source_id, vintage, series_key
-            order by year rows between unbounded preceding and unbounded following
-        )
+        -- one release of one series, by its columns rather than one hashed key: a filter on any of them
+        -- (reporter = 'CHN') then runs below the window, over that reporter's rows only (decision 0001)
+        series as (
+            partition by source_id, vintage, reporter, partner, flow, classification, category, measure, unit
+            order by year
+        ),
+        whole_series as (series rows between unbounded preceding and unbounded following)
 ),
 
 computed as (

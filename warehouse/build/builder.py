@@ -223,10 +223,10 @@ def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
     """Check the conformed fact against its pandera model, as SQL inside DuckDB; a broken rule refuses the build
     (it is a mapping bug: the sources' rows were validated before)."""
     from schemas.trade_figure import TradeFigure
-    from warehouse.build.checks import UntranslatableRule, check_relation, describe_failures, series_key_collisions
+    from warehouse.build.checks import UntranslatableRule, check_relation, describe_failures
 
     try:
-        failures = check_relation(con, "core.fct_trade_figure", TradeFigure) + series_key_collisions(con)
+        failures = check_relation(con, "core.fct_trade_figure", TradeFigure)
     except UntranslatableRule as exc:
         raise BuildError(f"schemas/trade_figure.py: {exc}") from exc
     if failures:

@@ -232,43 +232,6 @@ def check_relation(
     return failures
 
 
-SERIES_COLUMNS = ("dataset", "reporter", "partner", "flow", "classification", "category", "measure", "unit")
-
-
-def series_key_collisions(
-    con: duckdb.DuckDBPyConnection,
-    relation: str = "core.fct_trade_figure",
-    *,
-    key: str = "series_key",
-    columns: tuple[str, ...] = SERIES_COLUMNS,
-) -> list[Failure]:
-    """The keys that two different series share: a 64-bit hash merges them, so the build must not publish them.
-
-    Exact, in one grouping by the key: a key names one series when every column has one value over its rows (its
-    minimum equals its maximum, and it is null on all of its rows or on none). That is count(distinct key) =
-    count(distinct columns), without grouping every row by the columns.
-
-    Args:
-        con: an open connection.
-        relation: the table or view holding the key and the columns it is a hash of (trusted: from the code).
-        key: the key column.
-        columns: the columns the key stands for.
-
-    Returns:
-        One failure (rule ``series_key_unique``) with up to ``EXAMPLES`` rows of colliding series; empty when none.
-    """
-    names = [ident(c) for c in columns]
-    mixed = " or ".join(f"min({c}) <> max({c}) or count({c}) not in (0, count(*))" for c in names)
-    shared = f"select {ident(key)} from {relation} group by all having {mixed}"
-    count = int(con.execute(f"select count(*) from ({shared})").fetchall()[0][0])
-    if not count:
-        return []
-    wanted = ", ".join([ident(key), *names])
-    query = f"select distinct {wanted} from {relation} semi join ({shared}) using ({ident(key)}) limit {EXAMPLES}"
-    rule = SqlRule("series_key_unique", (key, *columns), fails=f"two series share one {key}")
-    return [Failure(rule, count, _records(con, query))]
-
-
 def _duplicated_rows(con: duckdb.DuckDBPyConnection, relation: str, key: tuple[str, ...]) -> int:
     """How many rows share their key with another row.
 
