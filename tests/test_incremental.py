@@ -252,6 +252,54 @@ def test_a_revised_release_is_built_on_the_published_file_and_equals_a_full_buil
     full_build(project, full)
     assert differences(full, path) == {}
     assert list(path.parent.glob(".*")) == []  # no copy left
+    # the ten largest revisions (the run summary's), taken without the unchanged sources' history: the full build's
+    assert "largest revisions from the changed sources and the published list" in logged(second)
+    revisions = []
+    for file in (full, path):
+        with duckdb.connect(str(file), read_only=True) as con:
+            revisions.append(json.loads(con.execute("select largest_revisions from audit.builds").fetchone()[0]))
+    assert revisions[0] and revisions[1] == revisions[0]  # the release's own revision: its earlier vintage's 21.4
+
+
+def _revision(source: str, size: float) -> list[object]:
+    return [source, "CHN", "2011", "export", "technology", 1.0, 1.0 + size, size]
+
+
+@pytest.mark.parametrize(
+    ("published", "expected"),
+    [
+        # ten rows of unchanged sources: still the ten largest of theirs; the changed source's larger ones join
+        ([_revision("wdi", -float(n)) for n in range(10, 20)], "merged"),
+        # fewer than ten: every revision there was; the changed source's old rows give way to its new ones
+        ([_revision("release", 99.0), _revision("wdi", 1.0)], "merged"),
+        # ten rows, one of a changed source: an unchanged source's eleventh might now belong: the whole history
+        ([_revision("release", 99.0)] + [_revision("wdi", float(n)) for n in range(9)], None),
+    ],
+    ids=["ten_unchanged", "fewer_than_ten", "ten_with_a_changed_source"],
+)
+def test_the_largest_revisions_are_merged_only_when_exact(tmp_path, published, expected):
+    from warehouse.build.incremental import _largest_revisions
+
+    changed = [_revision("release", 50.0), _revision("release", -12.5)]
+    with duckdb.connect() as con:
+        con.execute(f"attach '{tmp_path / 'wh.duckdb'}' as wh")
+        con.execute("create schema wh.audit")
+        con.execute(
+            "create table wh.audit.builds (run_id varchar, published_at timestamptz, largest_revisions varchar)"
+        )
+        con.execute("insert into wh.audit.builds values ('r1', now(), ?)", [json.dumps(published)])
+        con.execute("create schema memory.marts")
+        con.execute(
+            "create table memory.marts.revisions (source_id varchar, reporter varchar, period varchar, flow varchar, "
+            "category varchar, previous_vintage_value double, value double, revision double)"
+        )
+        con.executemany("insert into memory.marts.revisions values (?, ?, ?, ?, ?, ?, ?, ?)", changed)
+        got = _largest_revisions(con, {"release"})
+    if expected is None:
+        assert got is None
+        return
+    every = [r for r in published if r[0] != "release"] + changed
+    assert json.loads(got) == sorted(every, key=lambda r: -abs(r[7]))[:10]
 
 
 def _comment_a_view(project: dict[str, Path]) -> None:

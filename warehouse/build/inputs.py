@@ -300,10 +300,13 @@ def stamp_build(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, run_id: str
         inputs: the digests taken before the build read its inputs.
         run_id: the run that built it.
     """
-    revisions = con.execute(LARGEST_REVISIONS).fetchall()
-    stamp(con, run_id, inputs, rebuilt=True, revisions=json.dumps(revisions, default=str))
+    known = con.execute(f"select getvariable('{REVISIONS_VARIABLE}')").fetchone()[0]  # build_incremental's
+    revisions = known or json.dumps(con.execute(LARGEST_REVISIONS).fetchall(), default=str)
+    stamp(con, run_id, inputs, rebuilt=True, revisions=revisions)
 
 
+# set by ``warehouse.build.incremental`` on its connection when it has the list exactly without the query below
+REVISIONS_VARIABLE = "tradewh_largest_revisions"
 LARGEST_REVISIONS = (
     "select source_id, reporter, period, flow, category, previous_vintage_value, value, revision "
     "from marts.revisions limit 10"
