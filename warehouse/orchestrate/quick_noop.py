@@ -18,6 +18,7 @@ changed input, a stored view reading the audit, a server that does not answer.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -204,6 +205,10 @@ def quick_noop(settings: Settings, api_url: str | None, started: dt.datetime) ->
     try:
         with runlog.run_log(settings.logs_dir, run.run_id, settings.log_days) as log_file:
             return _republish(settings, catalogue, inputs, run, flow_run, lines, log_file)
+    except BaseException as exc:  # a full disk while recording: the server's run must not stay Running
+        with contextlib.suppress(Exception):
+            flow_run.finish(failed=True, message=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         logger.removeHandler(lines)
 
