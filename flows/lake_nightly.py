@@ -42,19 +42,17 @@ from warehouse.orchestrate.prefect_server import configure_prefect
 from warehouse.publish.debris import clear_debris
 from warehouse.publish.lock import writer_lock
 
-DEFAULT_WORKERS = 2
-
 
 def lake_target(settings: Settings) -> LakeTarget:
-    """The lake from ``TRADEWH_LAKE_CATALOG`` / ``TRADEWH_LAKE_DATA`` (as ``python -m warehouse.ducklake`` reads
-    them), by default a SQLite catalog and a data folder under ``<TRADEWH_HOME>/ducklake``."""
+    """The lake from ``TRADEWH_LAKE_CATALOG`` / ``TRADEWH_LAKE_DATA`` (``settings.lake_catalog``, ``lake_data_path``),
+    by default a SQLite catalog and a data folder under ``<TRADEWH_HOME>/ducklake``."""
     lake = settings.home / "ducklake"
-    catalog = os.environ.get("TRADEWH_LAKE_CATALOG") or str(lake / "catalog.sqlite")
+    catalog = settings.lake_catalog or str(lake / "catalog.sqlite")
     if catalog.endswith((".sqlite", ".db")) and ":" not in catalog:
         lake.mkdir(parents=True, exist_ok=True)
     elif catalog.startswith("sqlite:"):
         os.makedirs(os.path.dirname(catalog.removeprefix("sqlite:")) or ".", exist_ok=True)
-    return target_from(catalog, os.environ.get("TRADEWH_LAKE_DATA") or str(lake / "data"))
+    return target_from(catalog, settings.lake_data_path)
 
 
 def where_am_i() -> dict[str, Any]:
@@ -165,7 +163,7 @@ def run_lake_nightly(workers: int | None = None) -> dict[str, Any]:
     """Run the flow on a local Dask cluster of ``workers`` processes (``TRADEWH_LAKE_WORKERS``, default 2)."""
     from prefect_dask import DaskTaskRunner
 
-    workers = workers or int(os.environ.get("TRADEWH_LAKE_WORKERS") or DEFAULT_WORKERS)
+    workers = workers or load_settings().lake_workers
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1})
     state = lake_nightly.with_options(task_runner=runner)(return_state=True)
     result = state.result(raise_on_failure=False)

@@ -44,6 +44,7 @@ class Settings:
         lake_data: the DuckLake's data path (``TRADEWH_LAKE_DATA``; empty: ``<home>/ducklake/data``).
         lake_python: the interpreter of the lake environment (``TRADEWH_LAKE_PYTHON``; empty: this interpreter when
             it can load DuckLake, else the checkout's ``.venv-lake/bin/python``).
+        lake_workers: Dask worker processes of the parallel lake nightly (``TRADEWH_LAKE_WORKERS``).
     """
 
     project_root: Path
@@ -64,6 +65,7 @@ class Settings:
     lake_catalog: str = ""
     lake_data: str = ""
     lake_python: str = ""
+    lake_workers: int = 2
 
     @property
     def raw_dir(self) -> Path:
@@ -149,4 +151,5 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], object]]] = {
     "lake_catalog": ("TRADEWH_LAKE_CATALOG", str),
     "lake_data": ("TRADEWH_LAKE_DATA", str),
     "lake_python": ("TRADEWH_LAKE_PYTHON", str),
+    "lake_workers": ("TRADEWH_LAKE_WORKERS", int),
 }

@@ -14,7 +14,6 @@ and ``--data-path`` (``TRADEWH_LAKE_DATA``; default ``<TRADEWH_HOME>/ducklake/da
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
     lake = settings.home / "ducklake"
-    catalog = args.catalog or os.environ.get("TRADEWH_LAKE_CATALOG") or str(lake / "catalog.sqlite")
-    data_path = args.data_path or os.environ.get("TRADEWH_LAKE_DATA") or str(lake / "data")
+    catalog = args.catalog or settings.lake_catalog or str(lake / "catalog.sqlite")
+    data_path = args.data_path or settings.lake_data_path
     target = target_from(catalog, data_path)
     sqlite = Path(target.catalog.removeprefix("sqlite:")) if target.catalog.startswith("sqlite:") else None
     if sqlite is not None and args.command != "publish" and not sqlite.exists():
