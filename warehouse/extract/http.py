@@ -110,15 +110,12 @@ def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) ->
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
-def _wait(seconds: float) -> None:
-    time.sleep(seconds)
-
-
 def _honour_retry_after(value: str | None) -> float:
-    """Sleep as long as Retry-After asks, at most RETRY_AFTER_CAP_S; return the seconds slept."""
+    """Sleep as long as Retry-After asks, at most RETRY_AFTER_CAP_S (logged); return the seconds slept."""
     wait = min(retry_after_seconds(value), RETRY_AFTER_CAP_S)
     if wait > 0:
-        _wait(wait)
+        log.info("Retry-After %r: waiting %.2f s (at most %.2f s)", value, wait, RETRY_AFTER_CAP_S)
+        time.sleep(wait)
     return wait
 
 
