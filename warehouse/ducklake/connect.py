@@ -65,7 +65,7 @@ def _link_dir() -> Path:
     return Path(os.environ.get("TRADEWH_LAKE_EXTENSIONS", default)) / f"v{duckdb_version()}"
 
 
-def _loadable(file: Path, canonical: str) -> Path:
+def loadable_path(file: Path, canonical: str) -> Path:
     """``file`` itself when DuckDB finds its entry point from its name, else a symbolic link named ``canonical``."""
     if file.stem == canonical:
         return file
@@ -94,7 +94,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection, extensions: tuple[str, ...])
         file = packaged_file(extension)
         try:
             if file is not None:
-                path = _loadable(file, PACKAGED[extension][2])
+                path = loadable_path(file, PACKAGED[extension][2])
                 con.execute(f"load '{_quote(path)}'")
                 loaded[extension] = str(file)
             else:

@@ -28,8 +28,8 @@ from warehouse.ducklake.connect import (
     BASE_CONFIG,
     PACKAGED,
     LakeTarget,
-    _loadable,
     load_extensions,
+    loadable_path,
     packaged_file,
 )
 
@@ -99,7 +99,7 @@ def _extension_file(extension: str) -> str:
     file = packaged_file(extension)
     if file is None:
         return extension  # DuckDB's own extension folder (INSTALL'ed the ordinary way)
-    return str(_loadable(file, PACKAGED[extension][2]))
+    return str(loadable_path(file, PACKAGED[extension][2]))
 
 
 def cli_init(target: LakeTarget, *, snapshot: int | None = None, lock: bool = True) -> str:
