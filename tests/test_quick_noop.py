@@ -121,6 +121,8 @@ def test_a_changed_file_or_input_leaves_the_night_to_the_flow_and_records_nothin
     view.write_text(view.read_text()[:-1])
 
     assert quick_noop(settings, None, dt.datetime.now(dt.UTC)) is None  # no server: the flow starts Prefect's own
+    lake = load_settings({**project["env"], "TRADEWH_LAKE_CATALOG": f"sqlite:{project['home'] / 'lake.sqlite'}"})
+    assert quick_noop(lake, api_url(), dt.datetime.now(dt.UTC)) is None  # the lake's publish is the flow's task
     assert audit_files(project["home"]) == audit_before and len(flow_runs()) == runs_before
 
 

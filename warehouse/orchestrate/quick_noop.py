@@ -170,12 +170,13 @@ def quick_noop(settings: Settings, api_url: str | None, started: dt.datetime) ->
     Args:
         settings: the data folder's settings.
         api_url: the Prefect server the run is recorded on; None (Prefect's temporary server) runs the flow.
+            A DuckLake target (``settings.lake_catalog``) runs the flow too: its publish into the lake is a task.
         started: when `tradewh load` started (the audit's start).
 
     Returns:
         The flow's result dict (run id, status, summary lines, failed sources, log file), or None.
     """
-    if not api_url:
+    if not api_url or settings.lake_catalog:
         return None
     prefetch.wait_prefetched()
     try:
