@@ -121,6 +121,28 @@ def _load_audit(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
             )
 
 
+def _create_within_memory(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``create_object``; when DuckDB runs out of memory under the build's limit, once more on one thread.
+
+    Each thread of a join, aggregate or window holds some memory DuckDB cannot spill: at 100M rows two threads
+    need more than the 512MB limit for ``core.fct_trade_figure`` ("could not allocate block ... 488.2 MiB/488.2 MiB
+    used"), one thread does not (measured: the whole 100M build on one thread, peak RSS 967 MiB). Smaller builds
+    keep both threads. The statement that failed changed nothing (DuckDB statements are atomic), so it runs again.
+    """
+    try:
+        create_object(con, path)
+    except duckdb.OutOfMemoryException as exc:
+        threads = con.execute("select current_setting('threads')").fetchone()[0]
+        if int(threads) <= 1:
+            raise
+        log.warning("%s: out of memory on %s threads (%s); building it again on one thread", path.stem, threads, exc)
+        con.execute("set threads = 1")
+        try:
+            create_object(con, path)
+        finally:
+            con.execute(f"set threads = {int(threads)}")
+
+
 def build_warehouse(
     target: Path,
     *,
@@ -185,7 +207,7 @@ def build_warehouse(
         for number, path in enumerate(files, start=1):
             began = time.monotonic()
             try:
-                create_object(con, path)
+                _create_within_memory(con, path)
             except duckdb.Error as exc:
                 raise BuildError(f"{path.relative_to(sql_dir.parent)}: {exc}") from exc
             log.info(
