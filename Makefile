@@ -57,10 +57,11 @@ test: $(STAMP) browser lake-env bench-env
 	if [ $$status -eq 5 ]; then echo "make test: no test collected" >&2; exit 1; fi; exit $$status
 
 # The quick tier for a developer's loop: lint, then the tests that start no Prefect server, no browser and no
-# subprocess load (markers `slow` and `prefect`), on both cores.
+# subprocess load, and no property test over hundreds of generated inputs (markers `slow`, `prefect`, `fuzz`), on
+# both cores. `make test` runs them all.
 check: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow and not prefect" -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -m "not slow and not prefect and not fuzz" -n 2 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

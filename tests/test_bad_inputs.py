@@ -1276,6 +1276,7 @@ def test_unmutated_base_is_fully_valid(source_id: str, name: str, rel: str, tmp_
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.fuzz
 @given(steps=edits())
 def test_mutated_file_parses_or_raises_source_error(
     source_id: str, name: str, rel: str, steps: list[Edit], tmp_path: Path

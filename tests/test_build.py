@@ -433,6 +433,7 @@ def test_reject_threshold():
 
 
 @settings(max_examples=200, deadline=None)
+@pytest.mark.fuzz
 @given(
     rows=st.lists(
         st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from([1, 2, None]), st.sampled_from(["x", "", None])),

@@ -419,6 +419,7 @@ def test_fuzz_original_is_valid(tmp_path: Path) -> None:
     assert (len(valid), len(quarantine)) == (3, 0)
 
 
+@pytest.mark.fuzz
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=mutations(SMALL))
 def test_a_mutated_file_raises_only_source_error(tmp_path: Path, text: str) -> None:

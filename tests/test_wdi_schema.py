@@ -218,6 +218,7 @@ def test_fuzz_mutation_strategy_keeps_the_original_valid(tmp_path: Path, source:
     assert (len(valid), len(quarantine)) == (3, 0)
 
 
+@pytest.mark.fuzz
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=mutations(SMALL_TIDY))
 def test_mutated_tidy_file_raises_only_source_error(
