@@ -269,7 +269,7 @@ def publish_artifacts(run: audit.Run, warehouse: Path) -> None:
     create_table_artifact(
         key="tradewh-sources", table=audit.sources_table(run), description=f"Sources of run {run.run_id}"
     )
-    stale = freshness_table(warehouse)
+    stale = audit.freshness_rows(warehouse)
     for row in stale:
         if row["freshness_status"] in ("warn", "error"):
             log = logger.error if row["freshness_status"] == "error" else logger.warning
@@ -294,20 +294,6 @@ def publish_lake(settings: Settings, warehouse: Path, run: audit.Run) -> int:
     done = publish_nightly_to_lake(settings, warehouse, run.run_id)
     get_run_logger().info("published DuckLake snapshot %d to %s (run %s)", done.snapshot_id, done.catalog, run.run_id)
     return done.snapshot_id
-
-
-def freshness_table(warehouse: Path) -> list[dict[str, object]]:
-    """``audit.source_freshness`` of a published file, as rows for the log and an artifact."""
-    from warehouse.common.readonly import connect_read_only
-
-    with connect_read_only(warehouse) as con:
-        cursor = con.execute(
-            "select source_id, freshness_status, freshness_of, age_hours, warn_after_hours, error_after_hours, "
-            "last_fetched_at::varchar as last_fetched_at, newest_vintage::varchar as newest_vintage "
-            "from audit.source_freshness order by source_id"
-        )
-        columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _finished(run: audit.Run) -> Callable[[object], None]:

@@ -411,3 +411,17 @@ def summary_markdown(run: Run, revisions: list[tuple]) -> str:
         for row in revisions:
             lines.append("| " + " | ".join(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def freshness_rows(warehouse: Path) -> list[dict[str, object]]:
+    """``audit.source_freshness`` of a published file, as rows for the run's log and its artifact."""
+    from warehouse.common.readonly import connect_read_only
+
+    with connect_read_only(warehouse) as con:
+        cursor = con.execute(
+            "select source_id, freshness_status, freshness_of, age_hours, warn_after_hours, error_after_hours, "
+            "last_fetched_at::varchar as last_fetched_at, newest_vintage::varchar as newest_vintage "
+            "from audit.source_freshness order by source_id"
+        )
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -100,18 +100,6 @@ def unchanged_build(published: Path, inputs: build.BuildInputs, *, lake_dir: Pat
     )
 
 
-def _freshness(warehouse: Path) -> list[dict[str, object]]:
-    """``audit.source_freshness`` of the published file (as ``flows.nightly.freshness_table``)."""
-    with connect_read_only(warehouse) as con:
-        cursor = con.execute(
-            "select source_id, freshness_status, freshness_of, age_hours, warn_after_hours, error_after_hours, "
-            "last_fetched_at::varchar as last_fetched_at, newest_vintage::varchar as newest_vintage "
-            "from audit.source_freshness order by source_id"
-        )
-        columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
 class _FlowRun:
     """The run's record on the Prefect server, through its REST API (what the flow engine's client would send)."""
 
@@ -285,7 +273,7 @@ def _republish(
 
 def _artifacts(run: audit.Run, warehouse: Path, flow_run: _FlowRun) -> None:
     """The flow's three artifacts (sources, freshness, summary) and its freshness lines."""
-    stale = _freshness(warehouse)
+    stale = audit.freshness_rows(warehouse)
     for row in stale:
         if row["freshness_status"] in ("warn", "error"):
             level = logging.ERROR if row["freshness_status"] == "error" else logging.WARNING
