@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
 from warehouse.orchestrate import prefect_server
 
 
 def test_no_server_is_started_when_an_api_url_is_configured(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings  # here: Prefect's import is 0.8 s of collection
+
     started = []
     monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self.name))
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
