@@ -148,18 +148,54 @@ def test_a_file_that_fails_midway_leaves_nothing_staged(tmp_path: Path) -> None:
     assert not list(lake.rglob("*.parquet"))
 
 
-def test_repeated_keys_name_every_row_of_a_repeated_hash() -> None:
+@pytest.mark.parametrize("memory_rows", [100, 0, 3], ids=["in memory", "spilled at once", "spilled midway"])
+def test_repeated_keys_name_every_row_of_a_repeated_hash(tmp_path, memory_rows) -> None:
     import numpy as np
 
-    from warehouse.stage.quarantine import _compact, _repeated_keys
+    from warehouse.stage.keys import RepeatedKeys, compact_lines
 
-    hashes = [np.array([5, 7, 9], dtype="uint64"), np.array([7, 1], dtype="uint64"), np.array([9], dtype="uint64")]
-    rows = [("a", _compact(np.array([2, 3, 4]))), ("a", _compact(np.array([10, 12]))), ("b", _compact(np.array([2])))]
-    assert isinstance(rows[0][1], range) and not isinstance(rows[1][1], range)
-    found = _repeated_keys(hashes, rows)
+    keys = RepeatedKeys(tmp_path, "r1-src", memory_rows=memory_rows, buckets=4)
+    keys.add(np.array([5, 7, 9], dtype="uint64"), "a", compact_lines(np.array([2, 3, 4])))
+    keys.add(np.array([7, 1], dtype="uint64"), "a", compact_lines(np.array([10, 12])))
+    keys.add(np.array([9, 2**63 + 9], dtype="uint64"), "b", compact_lines(np.array([2, 3])))
+    assert bool(keys.spilled) == (memory_rows < 7)
+    found = keys.candidates()
     assert sorted(map(tuple, found.to_numpy().tolist())) == [("a", 3), ("a", 4), ("a", 10), ("b", 2)]
-    assert hashes == [] and rows == []  # handed back
-    assert len(_repeated_keys([np.array([1, 2], dtype="uint64")], [("a", range(2, 4))])) == 0
+    assert not list(tmp_path.iterdir())  # the bucket files are gone
+    single = RepeatedKeys(tmp_path, "r2-src", memory_rows=memory_rows)
+    single.add(np.array([1, 2], dtype="uint64"), "a", range(2, 4))
+    assert len(single.candidates()) == 0
+
+
+def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path) -> None:
+    """Many batches of hashes from a few thousand values, some repeated within a batch, some across: the bucket
+    files find the same rows as the in-memory pass and as a plain count."""
+    import numpy as np
+
+    from warehouse.stage.keys import RepeatedKeys
+
+    rng = np.random.default_rng(7)
+    batches = [rng.integers(0, 2**64, size=5_000, dtype="uint64") for _ in range(6)]
+    batches[2][:40] = batches[0][100:140]  # repeated across batches
+    batches[4][10:20] = batches[4][500:510]  # within a batch
+    spilled = RepeatedKeys(tmp_path, "r1-src", memory_rows=12_000, buckets=16)
+    memory = RepeatedKeys(tmp_path, "r2-src", memory_rows=10**9)
+    line = 2
+    for batch in batches:
+        lines = range(line, line + len(batch))
+        spilled.add(batch, "a", lines)
+        memory.add(batch, "a", lines)
+        line += len(batch) + 1
+    assert len(spilled.spilled) == 16 and not memory.spilled
+    every = np.concatenate(batches)
+    values, counts = np.unique(every, return_counts=True)
+    expected = int(np.isin(every, values[counts > 1]).sum())
+    from_disk, from_memory = spilled.candidates(), memory.candidates()
+    assert len(from_disk) == expected == 100  # 40 + 40 across, 10 + 10 within
+    assert from_disk.sort_values("file_row").reset_index(drop=True).equals(
+        from_memory.sort_values("file_row").reset_index(drop=True)
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_record_over_two_lines_late_in_the_file_is_staged_as_in_memory(

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow.parquet as pq
@@ -31,39 +30,6 @@ def _without_unique(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     copy = schema.update_columns({})
     copy.unique = None
     return copy
-
-
-def _compact(rows: np.ndarray) -> np.ndarray | range:
-    """A batch's line numbers, as a range when they follow each other (the usual case: 16 bytes, not 8 a row)."""
-    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
-        return range(int(rows[0]), int(rows[-1]) + 1)
-    return rows
-
-
-def _repeated_keys(hashes: list[np.ndarray], rows: list[tuple[str, np.ndarray | range]]) -> pd.DataFrame:
-    """The rows whose key hash occurs more than once (``file_sha256``, ``file_row``): every row of a repeated key
-    is among them (equal keys hash alike); a collision only adds a row the exact check clears.
-
-    Args:
-        hashes: each batch's key hashes, in row order (emptied here).
-        rows: each batch's file and line numbers, in the same order (emptied here).
-    """
-    candidates = pd.DataFrame({"file_sha256": pd.Series(dtype="str"), "file_row": pd.Series(dtype="int64")})
-    if not hashes:
-        return candidates
-    every = np.concatenate(hashes)
-    every.sort()
-    repeated = np.unique(every[1:][every[1:] == every[:-1]])
-    del every
-    parts = []
-    for batch, (sha256, lines) in zip(hashes, rows, strict=True) if len(repeated) else ():
-        at = np.flatnonzero(np.isin(batch, repeated))
-        if len(at):
-            picked = np.asarray(lines)[at] if not isinstance(lines, range) else at + lines.start
-            parts.append(pd.DataFrame({"file_sha256": sha256, "file_row": picked.astype("int64")}))
-    hashes.clear()
-    rows.clear()
-    return pd.concat([candidates, *parts], ignore_index=True).drop_duplicates() if parts else candidates
 
 
 def _key_columns(model: type[pa.DataFrameModel]) -> list[str]:
@@ -91,7 +57,7 @@ def cross_batch_quarantine(
     a repeated key, blaming the key's columns) and the dataset's ``cross_batch_rules(context)``, each a query
     over ``staged`` (the staged rows and the rows the batches rejected, ``rejected``: their Parquet files, as one
     frame validated in memory would hold them) selecting the rows that break it. ``key_candidates``
-    (``file_sha256``, ``file_row``) are the only rows whose key can be repeated (``_repeated_keys``): the key's
+    (``file_sha256``, ``file_row``) are the only rows whose key can be repeated (``keys.RepeatedKeys``): the key's
     query groups those alone, so its memory follows the repeats, not the input (grouping ten million rows by an
     eleven-column key ran out of DuckDB's 512MB); None groups every row; empty skips the query.
 

@@ -10,13 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
 from schemas.rules import RunContext, split_frame
 from warehouse.common.errors import SourceError
+from warehouse.common.memory import release_freed_memory
 from warehouse.common.runlog import Progress
 from warehouse.extract.catalogue import Source
 from warehouse.extract.fetch import Payload
@@ -34,12 +34,11 @@ from warehouse.stage.batches import (
     with_provenance,
 )
 from warehouse.stage.commit import Staged, _part_path, parquet_writer
+from warehouse.stage.keys import RepeatedKeys, compact_lines
 from warehouse.stage.losses import Tally
 from warehouse.stage.quarantine import (
     QUARANTINE_KEY,
-    _compact,
     _key_columns,
-    _repeated_keys,
     _without_unique,
     cross_batch_quarantine,
 )
@@ -240,8 +239,9 @@ def _stage_once(
     # memory stays the same however many rows are bad
     rejected: list[Path] = []
     key = _key_columns(model)
-    key_hashes: list[np.ndarray] = []  # a hash of every row's key: a key seen twice shows as a repeated hash
-    key_rows: list[tuple[str, np.ndarray | range]] = []  # the file and line of each of those rows, batch by batch
+    # a hash of every row's key (a key seen twice shows as a repeated hash) with its file and line, spilled to disk
+    # past a few million rows
+    keys = RepeatedKeys(source_dir(lake_dir, source), f"{run_id}-{source.id}")
     # Parquet encoding and zstd run in a thread (Arrow releases the GIL) while the next batch is validated
     write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
     writing: Future[None] | None = None
@@ -260,8 +260,11 @@ def _stage_once(
                     valid, quarantine, bad = split_frame(frame, row_schema, row_rules)
                     tally.add(payload.name, frame, valid)
                     if key:
-                        key_hashes.append(pd.util.hash_pandas_object(frame[key], index=False).to_numpy())
-                        key_rows.append((payload.sha256, _compact(frame["file_row"].to_numpy(dtype="int64"))))
+                        keys.add(
+                            pd.util.hash_pandas_object(frame[key], index=False).to_numpy(),
+                            payload.sha256,
+                            compact_lines(frame["file_row"].to_numpy(dtype="int64")),
+                        )
                     staged.batches += 1
                     staged.rows_read += len(frame)
                     staged.rows_valid += len(valid)
@@ -278,6 +281,7 @@ def _stage_once(
                             writing.result()  # one batch in flight: memory stays bounded, the file's order kept
                         writing = write_pool.submit(writers[vintage].write_table, table.cast(writers[vintage].schema))
                     del frame, valid, bad, parsed
+                    release_freed_memory()  # between batches: resident memory stays that of one batch in flight
             except (ReadAgain, MemoryError, OSError):
                 raise  # read again; out of memory or a full disk: said as such by the caller
             except Exception as exc:  # noqa: BLE001 (named after the payload, the user's path first)
@@ -292,7 +296,7 @@ def _stage_once(
         pa_arrow.default_memory_pool().release_unused()
         progress.done(note=f", {staged.rows_read - staged.rows_valid:,} rejected, {staged.batches} batch(es) parsed")
         tally_valid = staged.rows_valid
-        candidates = _repeated_keys(key_hashes, key_rows)
+        candidates = keys.candidates()
         if (staged.files or rejected) and (len(row_rules) < len(rules) or len(candidates)):
             found = cross_batch_quarantine(
                 staged, model, context, duckdb_config or {}, rejected, key_candidates=candidates
@@ -316,6 +320,7 @@ def _stage_once(
         raise
     finally:
         write_pool.shutdown(wait=True)
+        keys.close()
         for path in rejected:
             path.unlink(missing_ok=True)
     return staged
