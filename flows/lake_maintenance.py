@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from warehouse.common.settings import load_settings
-from warehouse.ducklake.connect import LakeTarget, target_from
+from warehouse.ducklake.connect import LakeTarget, configured_target
 from warehouse.ducklake.maintenance import MaintenanceReport, maintain
 from warehouse.publish.lock import writer_lock
 
@@ -24,9 +24,7 @@ WEEKLY = "0 4 * * 0"  # Sundays 04:00 UTC, two hours after the nightly's start
 def lake_target() -> LakeTarget:
     """The lake ``python -m warehouse.ducklake`` and the nightly publish into (``TRADEWH_LAKE_CATALOG``,
     ``TRADEWH_LAKE_DATA``; by default a SQLite catalog under ``<TRADEWH_HOME>/ducklake``)."""
-    settings = load_settings()
-    catalog = settings.lake_catalog or str(settings.home / "ducklake" / "catalog.sqlite")
-    return target_from(catalog, settings.lake_data_path)
+    return configured_target(load_settings())
 
 
 @task(cache_policy=NO_CACHE)

@@ -35,7 +35,7 @@ from warehouse.common import runlog
 from warehouse.common.reference import known_country_codes
 from warehouse.common.settings import Settings, load_settings
 from warehouse.ducklake import ingest, publish_to_lake
-from warehouse.ducklake.connect import LakeTarget, target_from
+from warehouse.ducklake.connect import LakeTarget, configured_target
 from warehouse.extract.catalogue import Source, load_catalogue
 from warehouse.lake import audit
 from warehouse.orchestrate.prefect_server import configure_prefect
@@ -44,15 +44,9 @@ from warehouse.publish.lock import writer_lock
 
 
 def lake_target(settings: Settings) -> LakeTarget:
-    """The lake from ``TRADEWH_LAKE_CATALOG`` / ``TRADEWH_LAKE_DATA`` (``settings.lake_catalog``, ``lake_data_path``),
-    by default a SQLite catalog and a data folder under ``<TRADEWH_HOME>/ducklake``."""
-    lake = settings.home / "ducklake"
-    catalog = settings.lake_catalog or str(lake / "catalog.sqlite")
-    if catalog.endswith((".sqlite", ".db")) and ":" not in catalog:
-        lake.mkdir(parents=True, exist_ok=True)
-    elif catalog.startswith("sqlite:"):
-        os.makedirs(os.path.dirname(catalog.removeprefix("sqlite:")) or ".", exist_ok=True)
-    return target_from(catalog, settings.lake_data_path)
+    """The lake from ``TRADEWH_LAKE_CATALOG`` / ``TRADEWH_LAKE_DATA``, by default a SQLite catalog and a data folder
+    under ``<TRADEWH_HOME>/ducklake`` (the catalog's folder made)."""
+    return configured_target(settings, create=True)
 
 
 def where_am_i() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.common.settings import load_settings
-from warehouse.ducklake.connect import LakeTarget, LakeUnavailable, connect, target_from
+from warehouse.ducklake.connect import LakeTarget, LakeUnavailable, configured_target, connect
 from warehouse.ducklake.publish import LakePublishError, history, publish_to_lake, rollback_lake
 
 
@@ -50,10 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    lake = settings.home / "ducklake"
-    catalog = args.catalog or settings.lake_catalog or str(lake / "catalog.sqlite")
-    data_path = args.data_path or settings.lake_data_path
-    target = target_from(catalog, data_path)
+    target = configured_target(settings, catalog=args.catalog, data_path=args.data_path)
     sqlite = Path(target.catalog.removeprefix("sqlite:")) if target.catalog.startswith("sqlite:") else None
     if sqlite is not None and args.command != "publish" and not sqlite.exists():
         print(f"tradewh lake: no lake at {sqlite}: publish into it first (publish), or give --catalog", file=sys.stderr)

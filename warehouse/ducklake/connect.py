@@ -17,8 +17,12 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from warehouse.common.settings import Settings
 
 # extension -> (PyPI package, the file the package ships, the name DuckDB loads it under)
 PACKAGED = {
@@ -135,6 +139,22 @@ def target_from(catalog: str, data_path: str | Path) -> LakeTarget:
         catalog = f"sqlite:{Path(catalog).resolve()}"
     data = str(data_path) if "://" in str(data_path) else str(Path(data_path).resolve())
     return LakeTarget(catalog=catalog, data_path=data.rstrip("/") + "/")
+
+
+def configured_target(
+    settings: Settings, *, catalog: str | None = None, data_path: str | Path | None = None, create: bool = False
+) -> LakeTarget:
+    """The lake of the settings (``TRADEWH_LAKE_CATALOG``, ``TRADEWH_LAKE_DATA``), a command line's ``catalog`` and
+    ``data_path`` first; by default a SQLite catalog and a data folder under ``<TRADEWH_HOME>/ducklake``. With
+    ``create``, the SQLite catalog's folder and a local data folder are made (a writer's first publish)."""
+    catalog = catalog or settings.lake_catalog or str(settings.home / "ducklake" / "catalog.sqlite")
+    target = target_from(catalog, data_path or settings.lake_data_path)
+    if create:
+        if target.catalog.startswith("sqlite:"):
+            Path(target.catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+        if "://" not in target.data_path:
+            Path(target.data_path).mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def connect(

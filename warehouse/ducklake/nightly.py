@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warehouse.common.settings import Settings
-from warehouse.ducklake.connect import LakeUnavailable, packaged_file, target_from
+from warehouse.ducklake.connect import LakeUnavailable, configured_target, packaged_file
 from warehouse.ducklake.publish import LakePublishError, publish_to_lake
 
 
@@ -63,11 +63,7 @@ def publish_nightly_to_lake(
         LakePublishError: the publish failed (the lake's latest snapshot is unchanged); the message names the
             catalog, the interpreter and DuckDB's or the process's error.
     """
-    target = target_from(settings.lake_catalog, settings.lake_data_path)
-    if target.catalog.startswith("sqlite:"):
-        Path(target.catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
-    if "://" not in target.data_path:
-        Path(target.data_path).mkdir(parents=True, exist_ok=True)
+    target = configured_target(settings, create=True)
     python = lake_python(settings)
     where = _redacted(target.catalog)
     if python is None:
