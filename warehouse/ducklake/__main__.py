@@ -63,8 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not warehouse.is_file():
                 print(f"tradewh lake: no warehouse file at {warehouse}: run `tradewh load` first", file=sys.stderr)
                 return 1
-            if sqlite is not None:
-                sqlite.parent.mkdir(parents=True, exist_ok=True)
+            configured_target(settings, catalog=args.catalog, data_path=args.data_path, create=True)  # its folders
             snapshot = publish_to_lake(warehouse, target, run_id=args.run_id)
             print(f"published snapshot {snapshot} to {target.catalog}")
         elif args.command == "history":

@@ -90,7 +90,7 @@ class RepeatedKeys:
             return np.empty(0, dtype="int64")
         every = np.concatenate(self._hashes)
         self._hashes.clear()
-        return _repeated_ordinals(every, np.arange(len(every), dtype="int64"))
+        return _repeated_ordinals(every)
 
     # --- on disk ---------------------------------------------------------------------------------------------
 
@@ -139,14 +139,15 @@ class RepeatedKeys:
         return pd.concat([empty, *parts], ignore_index=True).drop_duplicates()
 
 
-def _repeated_ordinals(hashes: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
-    """The ordinals whose hash occurs more than once among ``hashes``."""
+def _repeated_ordinals(hashes: np.ndarray, ordinals: np.ndarray | None = None) -> np.ndarray:
+    """The ordinals (by default the positions) whose hash occurs more than once among ``hashes``."""
     if len(hashes) < 2:
         return np.empty(0, dtype="int64")
-    order = np.argsort(hashes, kind="stable")
+    order = np.argsort(hashes)
     ranked = hashes[order]
     same = ranked[1:] == ranked[:-1]
     repeated = np.zeros(len(ranked), dtype=bool)
     repeated[1:] |= same
     repeated[:-1] |= same
-    return ordinals[order[repeated]]
+    picked = order[repeated]
+    return picked.astype("int64") if ordinals is None else ordinals[picked]

@@ -293,7 +293,7 @@ def _stage_once(
         writers.clear()
         # the batches are gone: hand their memory back before DuckDB takes its own (peak RSS at 10M rows)
         gc.collect()
-        pa_arrow.default_memory_pool().release_unused()
+        release_freed_memory()
         progress.done(note=f", {staged.rows_read - staged.rows_valid:,} rejected, {staged.batches} batch(es) parsed")
         tally_valid = staged.rows_valid
         candidates = keys.candidates()
