@@ -101,11 +101,15 @@ def quarantine_rows(quarantine: pd.DataFrame) -> int:
     return len(quarantine[["file_name", "file_row"]].drop_duplicates())
 
 
-def test_rules_across_batches_are_caught(tmp_path: Path) -> None:
-    """With one row per batch, only the cross-batch pass can see the duplicates and the 840/842 twin."""
+@pytest.mark.parametrize("key_memory_rows", [None, 0, 5], ids=["keys in memory", "keys on disk", "spilled midway"])
+def test_rules_across_batches_are_caught(tmp_path: Path, key_memory_rows: int | None) -> None:
+    """With one row per batch, only the cross-batch pass can see the duplicates and the 840/842 twin; the same
+    with the key hashes in bucket files from the first row or from the sixth (a source of millions of rows)."""
     src = source()
     path = colliding_file(tmp_path)
-    staged = stage_source(src, [payload(path)], context(src), tmp_path / "lake", "r1", batch_rows=1)
+    spill = {} if key_memory_rows is None else {"key_memory_rows": key_memory_rows}
+    staged = stage_source(src, [payload(path)], context(src), tmp_path / "lake", "r1", batch_rows=1, **spill)
+    assert not list((tmp_path / "lake").rglob(".part-keys-*"))  # the bucket files are gone once staging is done
     by_rule = staged.quarantine.groupby("rule")["file_row"].apply(sorted).to_dict()
     assert by_rule["one_code_per_economy"] == [2, 19, 21]  # the first row, its copy, its twin under 840
     assert 19 in by_rule["duplicate_key"] and 2 in by_rule["duplicate_key"]  # the row and its copy, 17 lines on
@@ -192,8 +196,10 @@ def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path) -> No
     expected = int(np.isin(every, values[counts > 1]).sum())
     from_disk, from_memory = spilled.candidates(), memory.candidates()
     assert len(from_disk) == expected == 100  # 40 + 40 across, 10 + 10 within
-    assert from_disk.sort_values("file_row").reset_index(drop=True).equals(
-        from_memory.sort_values("file_row").reset_index(drop=True)
+    assert (
+        from_disk.sort_values("file_row")
+        .reset_index(drop=True)
+        .equals(from_memory.sort_values("file_row").reset_index(drop=True))
     )
     assert not list(tmp_path.iterdir())
 

@@ -34,7 +34,7 @@ from warehouse.stage.batches import (
     with_provenance,
 )
 from warehouse.stage.commit import Staged, _part_path, parquet_writer
-from warehouse.stage.keys import RepeatedKeys, compact_lines
+from warehouse.stage.keys import MEMORY_ROWS, RepeatedKeys, compact_lines
 from warehouse.stage.losses import Tally
 from warehouse.stage.quarantine import (
     QUARANTINE_KEY,
@@ -98,6 +98,7 @@ def stage_source(
     *,
     batch_rows: int = BATCH_ROWS,
     duckdb_config: dict[str, str] | None = None,
+    key_memory_rows: int = MEMORY_ROWS,
 ) -> Staged:
     """Parse, validate and stage a source batch by batch, so memory is bounded by the batch, not the input.
 
@@ -124,6 +125,7 @@ def stage_source(
         run_id: names the staged files.
         batch_rows: rows per batch for parsers that stream.
         duckdb_config: DuckDB settings for the cross-batch pass (memory limit, spill folder).
+        key_memory_rows: key hashes kept in memory before they spill to bucket files (``keys.RepeatedKeys``).
 
     Returns:
         The staged files and counts; the caller commits them (``commit_lake``) or discards them.
@@ -143,12 +145,16 @@ def stage_source(
         checked = pool.submit(_raw_problems, every)
         try:
             try:
-                staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
+                staged = _stage_once(
+                    source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed, key_memory_rows
+                )
             except ReadAgain:
                 log.info(
                     "%s: a record spans lines deep in a file: staged again from the start, record by record", source.id
                 )
-                staged = _stage_once(source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed)
+                staged = _stage_once(
+                    source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed, key_memory_rows
+                )
         finally:
             problems = checked.result()
     if problems:
@@ -221,6 +227,7 @@ def _stage_once(
     batch_rows: int,
     duckdb_config: dict[str, str] | None,
     fixed_vintages: dict[str, str] | None = None,
+    key_memory_rows: int = MEMORY_ROWS,
 ) -> Staged:
     """``stage_source``'s one pass over the payloads (a ``ReadAgain`` leaves nothing staged); ``fixed_vintages``:
     payload SHA-256 -> the vintage its rows were committed under (payloads staged again, see ``repair_payloads``)."""
@@ -241,7 +248,7 @@ def _stage_once(
     key = _key_columns(model)
     # a hash of every row's key (a key seen twice shows as a repeated hash) with its file and line, spilled to disk
     # past a few million rows
-    keys = RepeatedKeys(source_dir(lake_dir, source), f"{run_id}-{source.id}")
+    keys = RepeatedKeys(source_dir(lake_dir, source), f"{run_id}-{source.id}", memory_rows=key_memory_rows)
     # Parquet encoding and zstd run in a thread (Arrow releases the GIL) while the next batch is validated
     write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-parquet")
     writing: Future[None] | None = None
