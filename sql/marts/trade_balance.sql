@@ -6,23 +6,13 @@ create or replace view marts.trade_balance as
 with
 
 balances as (
+    -- the flags are stored with the balances (marts.trade_balance_vintages): no join on each read
     select * from marts.trade_balance_vintages
 ),
 
-countries as (
-    select * from core.dim_country
-),
-
 final as (
-    select
-        balances.* exclude (is_latest_vintage),
-        -- aggregates flagged (core.dim_country.is_aggregate; a code missing there counts as an aggregate: unknown
-        -- is not an economy)
-        coalesce(reporters.is_aggregate, true) as is_aggregate,
-        coalesce(partners.is_aggregate, true) as is_partner_aggregate,
+    select balances.* exclude (is_latest_vintage),
     from balances
-    left join countries as reporters on reporters.iso3 = balances.reporter
-    left join countries as partners on partners.iso3 = balances.partner
     where balances.is_latest_vintage
 )
 

@@ -2,8 +2,10 @@
 -- Exports against imports of the same measure, unit, source and vintage only: never contract value against
 -- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
 -- Stored once by the build: pairing exports with imports over the whole fact on each query costs seconds at
--- a million rows. Only the pairs are stored (`paired`): balance, total and coverage are computed from them when
--- the view is read.
+-- a million rows. Only the pairs are stored (`paired`), rounded to the cent, with their period's dates and their
+-- countries' aggregate flags (a join to core.dim_period and two to core.dim_country cost a query reading 5M pairs
+-- a third of its time, and rounding them on each read a fifth): balance, total and coverage are computed from
+-- them when the view is read.
 -- materialized: table
 -- incremental: source_id
 -- stored: paired
@@ -30,7 +32,7 @@ paired_series as (
     having count(*) > 1
 ),
 
-paired as (
+pairs as (
     select
         source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
         measure, unit,
@@ -59,6 +61,21 @@ paired as (
     anti join paired_series on paired_series.series_hash = figures.series_hash
 ),
 
+paired as (
+    select
+        pairs.* replace (round(pairs.exports, 2) as exports, round(pairs.imports, 2) as imports),
+        periods.period_start,
+        periods.period_end,
+        -- aggregates flagged (core.dim_country.is_aggregate; a code missing there counts as an aggregate: unknown
+        -- is not an economy)
+        coalesce(reporters.is_aggregate, true) as is_aggregate,
+        coalesce(partners.is_aggregate, true) as is_partner_aggregate,
+    from pairs
+    left join core.dim_period as periods on periods.period = pairs.period
+    left join core.dim_country as reporters on reporters.iso3 = pairs.reporter
+    left join core.dim_country as partners on partners.iso3 = pairs.partner
+),
+
 final as (
     select
         -- ids
@@ -68,8 +85,8 @@ final as (
         reporter,
         partner,
         period,
-        periods.period_start,
-        periods.period_end,
+        period_start,
+        period_end,
         period_type,
         year,
         classification,
@@ -77,8 +94,8 @@ final as (
         measure,
         unit,
         -- numerics (in unit, to the cent; null where a side is missing: missing is not zero)
-        round(exports, 2) as exports,
-        round(imports, 2) as imports,
+        exports,
+        imports,
         round(exports - imports, 2) as balance,
         round(exports + imports, 2) as total_trade,
         round(100 * exports / nullif(imports, 0), 2) as coverage_ratio_pct,
@@ -87,8 +104,9 @@ final as (
         coalesce(is_imports_derived, false) as is_imports_derived,
         derivation,
         is_latest_vintage,
+        is_aggregate,
+        is_partner_aggregate,
     from paired
-    left join core.dim_period as periods using (period)
 )
 
 select * from final;
@@ -117,3 +135,5 @@ comment on column marts.trade_balance_vintages.is_exports_derived is 'True when 
 comment on column marts.trade_balance_vintages.is_imports_derived is 'True when imports were not printed but derived (see derivation)';
 comment on column marts.trade_balance_vintages.derivation is 'Formula of any derived side, e.g. import = total - export = 22.61 bn - 0.58 bn';
 comment on column marts.trade_balance_vintages.is_latest_vintage is 'True when this is the latest vintage of these figures';
+comment on column marts.trade_balance_vintages.is_aggregate is 'True when the reporter is the world, a region, an income group or a sub-national group (core.dim_country.is_aggregate), or a code not in core.dim_country: its balance is not an economy''s (the world''s is a global reporting asymmetry); rankings of countries filter on not is_aggregate';
+comment on column marts.trade_balance_vintages.is_partner_aggregate is 'True when the partner is the world or another aggregate (core.dim_country.is_aggregate), e.g. WLD for trade with all partners';
