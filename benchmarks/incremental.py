@@ -103,7 +103,7 @@ def run_incremental(rows: int, repeat: int, work: Path, say: Any) -> dict[str, A
                     release.write_text(text.replace(*REVISION))
                     time.sleep(0.01)
                 log = work / "logs" / f"{key}-{tag}.log"
-                done = bench.measure([bench.PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=log, **budget)
+                done = bench.measure([bench.TRADEWH, "load"], env=env, log=log, **budget)
                 size["runs"][key].append(done.to_json())
                 size["checks"][key].append(outcome(home, log))
                 say(f"   {key:<12} {done.wall_s:8.2f} s  maxrss {done.maxrss_mib:7.1f} MiB  rc={done.returncode}")

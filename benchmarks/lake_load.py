@@ -93,7 +93,7 @@ def one_load(name: str, csv: Path, work: Path, catalog: str | None, workers: int
             return {"name": name, "error": f"the Prefect server did not start: {work / name / 'server.log'}"}
         env = {**env, "PREFECT_API_URL": api_url(home), "PREFECT_HOME": str(home / "prefect")}
         if catalog is None:
-            cmd = [bench.PYTHON, "-m", "warehouse.serve.cli", "load"]
+            cmd = [bench.TRADEWH, "load"]
         else:
             env = {**env, "TRADEWH_LAKE_CATALOG": catalog, "TRADEWH_LAKE_DATA": str(work / name / "lake-data")}
             cmd = [str(LAKE_PYTHON), "-m", "flows.lake_nightly", "--workers", str(workers)]

@@ -14,7 +14,7 @@ interleaved, runs every measurement in a FRESH PROCESS:
            as one SQL pass, a uniqueness GROUP BY, rejected rows removed (``benchmarks/bare_duckdb.py``);
   empty/c  an empty Prefect flow started the way ``tradewh load`` starts (``benchmarks/empty_flow.py``) on a
            fresh Prefect home: Prefect's fixed cost in a first load;
-  (b)      ``python -m warehouse.serve.cli load`` on a fresh TRADEWH_HOME, with a catalogue holding only one comtrade
+  (b)      ``tradewh load`` (the console script) on a fresh TRADEWH_HOME, with a catalogue holding only one comtrade
            source whose ``location = { path = <file> }`` (TRADEWH_ALLOWED_ROOTS = its folder);
   (c)      the same command again on the same home: nothing changed, a no-op rerun;
   empty/w  the empty flow again on that home's (warm) Prefect home: Prefect's fixed cost in a rerun;
@@ -75,6 +75,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 PYTHON = sys.executable
+TRADEWH = str(Path(PYTHON).with_name("tradewh"))  # the console script users run (warehouse.serve.command)
 INCREMENTAL_ROWS = (1_000_000, 10_000_000)  # --incremental's sizes when none is given (`make bench`)
 SOURCE_ID = "bench_comtrade"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -612,7 +613,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
             b = record(
                 "b",
                 measure(
-                    [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"b-{tag}.log", **budget
+                    [TRADEWH, "load"], env=env, log=logs / f"b-{tag}.log", **budget
                 ),
             )  # fmt: skip
             outcome = load_outcome(home)
@@ -625,7 +626,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                 record(
                     "c",
                     measure(
-                        [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"c-{tag}.log", **budget
+                        [TRADEWH, "load"], env=env, log=logs / f"c-{tag}.log", **budget
                     ),
                 )  # fmt: skip
                 size["checks"].setdefault("c", []).append(load_outcome(home))
@@ -654,7 +655,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
                         run = record(
                             key,
                             measure(
-                                [PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=logs / f"{key}-{tag}.log",
+                                [TRADEWH, "load"], env=env, log=logs / f"{key}-{tag}.log",
                                 **budget,
                             ),
                         )  # fmt: skip
@@ -711,7 +712,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
             b_bad = record(
                 "b_bad",
                 measure(
-                    [PYTHON, "-m", "warehouse.serve.cli", "load"], env=tradewh_env(home, catalogue_bad, data_dir),
+                    [TRADEWH, "load"], env=tradewh_env(home, catalogue_bad, data_dir),
                     log=logs / f"b_bad-{tag}.log", **budget,
                 ),
             )  # fmt: skip
@@ -953,7 +954,7 @@ def render(results: dict[str, Any]) -> str:
       "Parquet zstd, the rules of `schemas/comtrade.py` as one SQL pass (code list join, flow, classification, "
       "number, non-negative, year, commodity code, period, not null) into a `rejected` table with the line "
       "number, a GROUP BY for duplicate keys, rejected rows deleted.")  # fmt: skip
-    w("- **(b)** `python -m warehouse.serve.cli load` (= `tradewh load`) on a fresh `TRADEWH_HOME`, with a catalogue "
+    w("- **(b)** `tradewh load` (the console script) on a fresh `TRADEWH_HOME`, with a catalogue "
       f"holding only one comtrade source `{SOURCE_ID}` whose `location = {{ path = \"<file>\" }}`: fetch into the "
       "raw zone, parse, pandera validation and quarantine, Parquet lake, DuckDB build with every view, the "
       "conformed fact's check, atomic publish; Prefect's local server starts inside it.")  # fmt: skip

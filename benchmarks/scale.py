@@ -126,7 +126,7 @@ def load_once(rows: int, csv_path: Path, work: Path, time_budget: float) -> dict
         sampler = DiskSampler(home)
         sampler.start()
         load = bench.measure(
-            [bench.PYTHON, "-m", "warehouse.serve.cli", "load"], env=env, log=work / f"load-{rows}.log",
+            [bench.TRADEWH, "load"], env=env, log=work / f"load-{rows}.log",
             time_budget=time_budget, memory_budget=12 * GIB,
         )  # fmt: skip
         peak_disk = sampler.stop()

@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -289,3 +290,58 @@ def test_sql_timeout_stops_a_long_query(loaded):
     assert time.monotonic() - started < 60  # the query alone takes many minutes
     quick = tradewh_sql("select 42 as answer", "--timeout", "30", home=loaded["home"])
     assert quick.returncode == 0 and "42" in quick.stdout
+
+
+# --- the `tradewh` command itself (warehouse.serve.command: main, then os._exit once the exit handlers ran) -------
+
+COMMAND = str(Path(sys.executable).with_name("tradewh"))
+
+
+def test_the_command_is_the_console_script_of_warehouse_serve_command():
+    script = Path(COMMAND).read_text()
+    assert "from warehouse.serve.command import run" in script, script
+
+
+def test_the_command_writes_every_row_and_keeps_the_exit_codes(loaded, tmp_path):
+    env = {**os.environ, "TRADEWH_HOME": str(loaded["home"])}
+    rows = subprocess.run(
+        [COMMAND, "sql", "--format", "csv", "--all", "select range from range(300000)"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert rows.returncode == 0, rows.stderr
+    lines = rows.stdout.splitlines()
+    assert len(lines) == 300_001 and lines[-1] == "299999"  # the buffered tail is flushed before the process ends
+    for args, code in [(["no-such-command"], 2), (["sql", "select * from no_such_table"], None), (["--help"], 0)]:
+        ran = subprocess.run([COMMAND, *args], capture_output=True, text=True, env=env, timeout=120)
+        same = subprocess.run(
+            [sys.executable, "-m", "warehouse.serve.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert ran.returncode == same.returncode and (code is None or ran.returncode == code), (args, ran.stderr)
+        assert ran.returncode != 0 or args == ["--help"]
+        assert (ran.stdout, ran.stderr) == (same.stdout, same.stderr)
+
+
+def test_the_command_into_a_closed_pipe_is_no_traceback(loaded):
+    env = {**os.environ, "TRADEWH_HOME": str(loaded["home"])}
+    query = shlex.quote("select range, repeat('x', 40) as text from range(300000)")
+    command = f"{shlex.quote(COMMAND)} sql --format csv --all {query} | head -1; exit ${{PIPESTATUS[0]}}"
+    piped = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120)
+    assert piped.stdout.splitlines() == ["range,text"] and "Traceback" not in piped.stderr, piped.stderr
+    assert piped.returncode == 141
+
+
+def test_the_command_ends_after_every_exit_handler_registered_later(tmp_path):
+    # a library imported by a command registers its exit handlers after the command's own: each must still run
+    # (Prefect drains its log and event workers there, DuckDB closes its connections) before the process ends
+    marker = tmp_path / "handler-ran"
+    program = (
+        "import atexit, sys\n"
+        "from pathlib import Path\n"
+        "from warehouse.serve import command\n"
+        "import warehouse.serve.cli as cli\n"
+        f"cli.main = lambda: (atexit.register(Path({str(marker)!r}).write_text, 'yes'), 3)[1]\n"
+        "command.run()\n"
+    )
+    ended = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 3, ended.stderr
+    assert marker.read_text() == "yes"
