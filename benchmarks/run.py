@@ -271,6 +271,8 @@ def base_env() -> dict[str, str]:
     env["PREFECT_LOGGING_TO_API_ENABLED"] = "false"  # nothing to send once the local server stops
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # the code of this checkout, not the one the editable install points at (a worktree of a commit being measured)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
     return env
 
 
