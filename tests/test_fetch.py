@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from warehouse.common.errors import SourceError
-from warehouse.extract import fetch, file_state
+from warehouse.extract import durable, fetch, file_state
 from warehouse.extract import prefetch as prefetch_module
 from warehouse.extract.catalogue import MeasureSpec, Source
 from warehouse.extract.fetch import fetch_source, fetch_url, locate
@@ -362,6 +362,50 @@ def test_a_kept_copy_deleted_is_copied_again(tree: dict[str, Path]) -> None:
     first.raw_path.unlink()
     (second,) = do_fetch(tree, "data/figures.csv")
     assert second == first and first.raw_path.read_bytes() == CSV_BODY
+
+
+@pytest.mark.parametrize("then", ["file touched", "file state lost"])
+def test_a_kept_copy_cut_short_is_copied_again_not_trusted(tree: dict[str, Path], then: str) -> None:
+    """A crash before a local copy's background fsync can leave it shorter under its final name: never served."""
+    path = tree["project"] / "data" / "figures.csv"
+    age(path)
+    (first,) = do_fetch(tree, "data/figures.csv")
+    durable.wait_durable([first.raw_path])
+    with first.raw_path.open("r+b") as kept:
+        kept.truncate(len(CSV_BODY) // 2)
+    if then == "file touched":  # stat changed, same size: hashed first, then the copy under that hash is looked at
+        os.utime(path, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    else:  # no memory of the file: copied, and the copy replaces the short one
+        file_state.state_path(tree["raw"], "test_source").unlink()
+    (second,) = do_fetch(tree, "data/figures.csv")
+    assert second == first and second.raw_path.read_bytes() == CSV_BODY
+
+
+def test_a_local_copy_is_synced_in_the_background_and_the_lake_commit_waits_for_it(tree, monkeypatch) -> None:
+    from warehouse.stage.commit import Staged, commit_lake
+
+    release, synced = threading.Event(), []
+    real = durable._fsync_file_and_folder
+
+    def held_back(path: Path) -> None:  # the real fsync, once the test lets it run
+        assert release.wait(30)
+        real(path)
+        synced.append(path)
+
+    monkeypatch.setattr(durable, "_fsync_file_and_folder", held_back)
+    (payload,) = do_fetch(tree, "data/figures.csv")  # returns with the copy kept but not yet synced
+    assert payload.raw_path.read_bytes() == CSV_BODY and synced == []
+    source = path_source("data/figures.csv")
+    committer = threading.Thread(
+        target=commit_lake, args=(source, Staged(source), [payload], tree["raw"].parent / "lake", "r1")
+    )
+    committer.start()
+    committer.join(0.5)
+    assert committer.is_alive() and synced == [], "the lake commit went on before the raw copy was on disk"
+    release.set()
+    committer.join(30)
+    assert not committer.is_alive() and synced == [payload.raw_path]
+    durable.wait_durable([payload.raw_path])  # done: returns at once
 
 
 def test_a_file_written_while_it_is_read_is_refused(tree: dict[str, Path]) -> None:

@@ -10,7 +10,7 @@ never written anywhere: not in messages, logs, ``Payload.origin``, the state fil
 Local files (``seed`` and ``path`` locations) are copied and hashed in chunks, never read whole into memory. What
 each was when hashed (size, mtime, ctime, inode, device, SHA-256) is kept in ``raw/<source_id>/_file_state.json``
 (see ``warehouse.extract.file_state``): a file whose stat is unchanged, and whose copy is still kept, is not read at
-all.
+all. Its copy's fsync runs in the background until the lake commit (``warehouse.extract.durable``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from warehouse.common.errors import SourceError
 from warehouse.common.failpoints import failpoint
 from warehouse.extract import catalogue, file_state
 from warehouse.extract.catalogue import Source
+from warehouse.extract.durable import durable_later, is_kept
 from warehouse.extract.file_state import FileSeen
 
 HTTP_TIMEOUT_S = 60  # fetch_url's default wait to connect or for the next bytes
@@ -180,6 +181,7 @@ def store_payload(
     hash_first: bool = True,
     check: Callable[[], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    durable: bool = True,
 ) -> Payload:
     """Keep a payload in the raw zone as ``raw/<source_id>/<sha256>/<name>``, in chunks (bounded memory).
 
@@ -198,6 +200,7 @@ def store_payload(
         hash_first: hash before copying (see above).
         check: called once the bytes are read, before they are kept; raises when the source changed meanwhile.
         chunk_bytes: the size of each piece read, hashed and written (the memory it takes, twice).
+        durable: False: named at once, fsync'd in the background (``durable.wait_durable``), for bytes kept elsewhere.
 
     Returns:
         The payload.
@@ -212,7 +215,7 @@ def store_payload(
     if hash_first:
         expected = _sha256_of(src, chunk_bytes)
         target = _raw_path(raw_dir, source_id, expected, name)
-        if target.exists():
+        if is_kept(target, size):
             if check is not None:
                 check()
             return Payload(source_id, name, origin, target, expected, size)
@@ -223,7 +226,8 @@ def store_payload(
     try:
         with open(fd, "wb", buffering=0) as dst:
             sha256, size = _copy_hashing(src, dst, size, chunk_bytes)
-            os.fsync(dst.fileno())
+            if durable:
+                os.fsync(dst.fileno())
         if check is not None:
             check()
         if expected is not None and sha256 != expected:
@@ -235,9 +239,11 @@ def store_payload(
                 rule="file_changed_while_read",
             )
         target = _raw_path(raw_dir, source_id, sha256, name)
-        if not target.exists():
+        if not is_kept(target, size):
             target.parent.mkdir(exist_ok=True)
             os.replace(part, target)
+            if not durable:
+                durable_later(target)
     finally:
         if os.path.exists(part):
             os.unlink(part)
@@ -279,10 +285,17 @@ def _store_local(path: Path, raw_dir: Path, source_id: str, seen: FileSeen | Non
                     rule="file_changed_while_read",
                 )
 
-        # the same size as last time: probably the same bytes (touched, copied again), so hash before writing
+        # the same size as last time: probably the same bytes, so hash first; fsync'd by the time the lake commits
         same_size = seen is not None and seen.size == before.st_size
         payload = store_payload(
-            src, path.name, raw_dir, source_id, str(path), hash_first=same_size, check=unchanged_while_read
+            src,
+            path.name,
+            raw_dir,
+            source_id,
+            str(path),
+            hash_first=same_size,
+            check=unchanged_while_read,
+            durable=False,
         )
     return payload, FileSeen.of(before, sha256=payload.sha256, name=path.name, hashed_at_ns=hashed_at)
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from schemas.rules import QUARANTINE_COLUMNS
 from warehouse.common.failpoints import failpoint
+from warehouse.extract import durable
 from warehouse.extract.catalogue import Source
 from warehouse.extract.fetch import Payload
 from warehouse.lake.audit import Loss
@@ -106,6 +107,7 @@ def commit_lake(source: Source, staged: Staged, payloads: list[Payload], lake_di
     """
     import duckdb
 
+    durable.wait_durable([p.raw_path for p in payloads])  # the raw copies this commit names are on disk first
     base = source_dir(lake_dir, source)
     before = manifest(base)
     files = dict(before.get("files", {}))
