@@ -345,3 +345,16 @@ def test_the_command_ends_after_every_exit_handler_registered_later(tmp_path):
     ended = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert ended.returncode == 3, ended.stderr
     assert marker.read_text() == "yes"
+
+
+def test_the_command_interrupted_exits_130_as_a_shell_expects(tmp_path):
+    program = (
+        "import warehouse.serve.cli as cli\n"
+        "from warehouse.serve import command\n"
+        "def interrupted():\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.main = interrupted\n"
+        "command.run()\n"
+    )
+    ended = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 130 and "KeyboardInterrupt" in ended.stderr

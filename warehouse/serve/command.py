@@ -29,6 +29,9 @@ def run() -> None:
     except SystemExit as exc:  # argparse's usage errors and --help
         status["code"] = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         raise
+    except KeyboardInterrupt:  # Ctrl-C (`tradewh serve`, a long query): the shells' 128 + SIGINT
+        status["code"] = 130
+        raise
     sys.exit(status["code"])
 
 
