@@ -7,6 +7,16 @@ import tempfile
 from pathlib import Path
 
 
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its path (a read-only descriptor will do on Linux and macOS): a folder after a
+    rename into it, so the new name is on disk too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old content or the new, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,28 +11,21 @@ manifest names the run's files.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+from warehouse.common.atomic import fsync_path
 
 _syncing: dict[Path, Future[None]] = {}  # raw copies being made durable, by path
 _sync_pool: ThreadPoolExecutor | None = None
 
 
 def _fsync_file_and_folder(path: Path) -> None:
-    """fsync a file (a read-only descriptor will do on Linux and macOS) and then the folder that names it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):  # a folder cannot be opened on every system: the file's bytes are what count
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    """fsync a kept copy, then the folder that names it (where a folder can be opened: the bytes are what count)."""
+    fsync_path(path)
+    with contextlib.suppress(OSError):
+        fsync_path(path.parent)
 
 
 def durable_later(path: Path) -> None:

@@ -11,7 +11,8 @@ import duckdb
 from warehouse.build.builder import check_trade_figures
 from warehouse.build.inputs import truncation
 from warehouse.build.models import BuildError
-from warehouse.publish.swap import _fsync_dir, _link_or_copy, build_stamp, history, history_dir, open_checked
+from warehouse.common.atomic import fsync_path
+from warehouse.publish.swap import _link_or_copy, build_stamp, history, history_dir, open_checked
 
 
 class RollbackError(RuntimeError):
@@ -132,7 +133,7 @@ def rollback(final: Path, *, to_run: str | None = None, lake_dir: Path | None = 
         with open(staging, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(staging, final)
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
     finally:
         staging.unlink(missing_ok=True)
     record_rollback(lake_dir, status="rolled_back", from_run_id=current, to_run_id=run, candidate=source,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.common.atomic import fsync_path
 from warehouse.common.failpoints import failpoint
 from warehouse.common.settings import load_settings
 
@@ -60,14 +61,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _fsync_dir(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _keep_in_history(final: Path, run_id: str, keep: int) -> None:
     """Add the published file to the history as ``<run_id>.duckdb`` and drop all but the ``keep`` newest."""
     folder = history_dir(final)
@@ -81,7 +74,7 @@ def _keep_in_history(final: Path, run_id: str, keep: int) -> None:
     for name in list(kept)[: max(len(kept) - max(keep, 1), 0)]:
         with contextlib.suppress(FileNotFoundError):
             discard(kept[name])
-    _fsync_dir(folder)
+    fsync_path(folder)
 
 
 def publish(built: Path, final: Path, *, run_id: str | None = None, keep: int | None = None) -> Path | None:
@@ -113,7 +106,7 @@ def publish(built: Path, final: Path, *, run_id: str | None = None, keep: int | 
         os.link(final, previous)
     failpoint("publish")  # previous kept, new file not yet swapped in
     os.replace(built, final)
-    _fsync_dir(final.parent)
+    fsync_path(final.parent)
     if run_id is not None and keep > 0:
         _keep_in_history(final, run_id, keep)
     return previous if had_previous else None
