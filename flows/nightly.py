@@ -404,6 +404,8 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
         nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock),
     ):
         logger.info("run %s: log file %s", run.run_id, log_file)
+        if prefetch.in_progress():  # a new file is being copied: the night stages it; import that code meanwhile
+            import warehouse.stage.staging  # noqa: F401 (pandas, pandera, pyarrow: 1-2 s of GIL the copy does not need)
         prefetch.wait_prefetched()  # the local files `tradewh load` began keeping while Prefect started
         for path in clear_debris(settings.home, keep=publish.carried_copies()):
             logger.warning("removed %s, left by a run that did not finish", path)

@@ -126,6 +126,26 @@ def test_a_changed_file_or_input_leaves_the_night_to_the_flow_and_records_nothin
     assert audit_files(project["home"]) == audit_before and len(flow_runs()) == runs_before
 
 
+def test_what_surely_changes_the_night_is_known_before_the_prefetch_and_a_touch_is_not(project, tmp_path):
+    """A fresh home, a new source, a file of another size: the flow starts at once (it copies the file while
+    Prefect starts); a file only touched may hold the same bytes: the full check decides, and it is a no-op."""
+    from warehouse.orchestrate.quick_noop import surely_changed
+
+    settings = load_settings(project["env"])
+    catalogue = load_catalogue(settings.catalogue_path)
+    assert not surely_changed(catalogue, settings)
+    fresh = load_settings({**project["env"], "TRADEWH_HOME": str(tmp_path / "fresh")})
+    assert surely_changed(catalogue, fresh)  # nothing published there
+    release = project["release"]
+    text = release.read_text()
+    release.write_text(text.replace(REVISION[0], ",USD,21.40,21.40,1e9,"))  # the same figure, two bytes more
+    assert surely_changed(catalogue, settings)
+    release.write_text(text)
+    assert not surely_changed(catalogue, settings)  # same size again; the timestamps differ
+    outcome = quick_noop(settings, api_url(), dt.datetime.now(dt.UTC))
+    assert outcome is not None and outcome["status"] == "succeeded"  # the bytes are those loaded: a no-op
+
+
 def test_a_catalogue_with_a_url_leaves_the_night_to_the_flow(project):
     catalogue = project["root"] / "catalogue.toml"
     text = catalogue.read_text()

@@ -7,7 +7,8 @@ a 304 returns the body already kept, so the flow sees the same SHA-256 and skips
 publisher requires is read from an environment variable (or a Prefect Secret block) named by the caller and is
 never written anywhere: not in messages, logs, ``Payload.origin``, the state file or the raw file name.
 
-Local files (``seed`` and ``path`` locations) are copied and hashed in chunks, never read whole into memory. What
+Local files (``seed`` and ``path`` locations) are copied by the kernel and hashed as read back, in bounded memory
+(``warehouse.extract.hashcopy``). What
 each was when hashed (size, mtime, ctime, inode, device, SHA-256) is kept in ``raw/<source_id>/_file_state.json``
 (see ``warehouse.extract.file_state``): a file whose stat is unchanged, and whose copy is still kept, is not read at
 all. Its copy's fsync runs in the background until the lake commit (``warehouse.extract.durable``).
@@ -18,12 +19,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import itertools
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -34,9 +33,9 @@ from warehouse.extract import catalogue, file_state
 from warehouse.extract.catalogue import Source
 from warehouse.extract.durable import durable_later, is_kept
 from warehouse.extract.file_state import FileSeen
+from warehouse.extract.hashcopy import CHUNK_BYTES, copy_file_hashing, copy_hashing, sha256_of
 
 HTTP_TIMEOUT_S = 60  # fetch_url's default wait to connect or for the next bytes
-CHUNK_BYTES = 1024**2
 USER_AGENT = "tradewh"
 BOM = b"\xef\xbb\xbf"
 DATAPACKAGE = "datapackage.json"  # Frictionless metadata: <stem>.datapackage.json for one file, or a folder's
@@ -124,53 +123,6 @@ def _raw_path(raw_dir: Path, source_id: str, sha256: str, name: str) -> Path:
     return raw_dir / source_id / sha256 / name
 
 
-def _sha256_of(src: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> str:
-    """Hex SHA-256 of a stream from where it stands to its end, read in ``chunk_bytes`` pieces."""
-    digest = hashlib.sha256()
-    view = memoryview(bytearray(chunk_bytes))
-    while n := src.readinto(view):
-        digest.update(view[:n])
-    return digest.hexdigest()
-
-
-def _copy_hashing(src: BinaryIO, dst: BinaryIO, size: int, chunk_bytes: int = CHUNK_BYTES) -> tuple[str, int]:
-    """Copy a stream into an unbuffered file in ``chunk_bytes`` pieces, hashing each piece on the way (one read).
-
-    Hashing needs the bytes in user space, so a kernel-only copy (sendfile, copy_file_range) would cost a second
-    read; two reused buffers, each read into, then hashed (in a thread: hashlib releases the GIL) while it is
-    written, the next one read meanwhile. Measured on a 2 GB file (copy, hash and fsync): about 5 s hashing in
-    line with the writes, 1.7-2.6 s in parallel with them (SHA-256 alone reads at about 0.8 GB/s here).
-
-    Returns:
-        (hex SHA-256, bytes copied).
-    """
-    digest = hashlib.sha256()
-    buffers = [memoryview(bytearray(chunk_bytes)) for _ in range(2)]
-    half, copied, fired = size // 2, 0, False
-    hashing: list[Future[None] | None] = [None, None]  # the hash of each buffer's last bytes
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradewh-sha256") as pool:  # in order: one worker
-        for turn in itertools.count():
-            view = buffers[turn % 2]
-            pending = hashing[turn % 2]
-            if pending is not None:
-                pending.result()  # this buffer's bytes are hashed: it may be read into again
-            if not fired and copied >= half:
-                failpoint("fetch")  # about half a payload on disk under a temporary name
-                fired = True
-            n = src.readinto(view if fired else view[: min(chunk_bytes, half - copied)])
-            if not n:
-                break
-            chunk = view[:n]
-            hashing[turn % 2] = pool.submit(digest.update, chunk)
-            while chunk:
-                chunk = chunk[dst.write(chunk) :]
-            copied += n
-        for pending in hashing:
-            if pending is not None:
-                pending.result()
-    return digest.hexdigest(), copied
-
-
 def store_payload(
     data: bytes | BinaryIO,
     name: str,
@@ -182,6 +134,7 @@ def store_payload(
     check: Callable[[], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     durable: bool = True,
+    on_disk: bool = False,
 ) -> Payload:
     """Keep a payload in the raw zone as ``raw/<source_id>/<sha256>/<name>``, in chunks (bounded memory).
 
@@ -201,6 +154,8 @@ def store_payload(
         check: called once the bytes are read, before they are kept; raises when the source changed meanwhile.
         chunk_bytes: the size of each piece read, hashed and written (the memory it takes, twice).
         durable: False: named at once, fsync'd in the background (``durable.wait_durable``), for bytes kept elsewhere.
+        on_disk: ``data`` is a file on disk: the kernel copies it (``hashcopy.copy_file_hashing``; ``chunk_bytes``
+            then only sizes the hash of ``hash_first``).
 
     Returns:
         The payload.
@@ -213,7 +168,7 @@ def store_payload(
     src.seek(0)
     expected = None
     if hash_first:
-        expected = _sha256_of(src, chunk_bytes)
+        expected = sha256_of(src, chunk_bytes)
         target = _raw_path(raw_dir, source_id, expected, name)
         if is_kept(target, size):
             if check is not None:
@@ -225,7 +180,10 @@ def store_payload(
     fd, part = tempfile.mkstemp(dir=folder, prefix=".part-")
     try:
         with open(fd, "wb", buffering=0) as dst:
-            sha256, size = _copy_hashing(src, dst, size, chunk_bytes)
+            if on_disk:
+                sha256, size = copy_file_hashing(src, dst, size)
+            else:
+                sha256, size = copy_hashing(src, dst, size, chunk_bytes)
             if durable:
                 os.fsync(dst.fileno())
         if check is not None:
@@ -296,6 +254,7 @@ def _store_local(path: Path, raw_dir: Path, source_id: str, seen: FileSeen | Non
             hash_first=same_size,
             check=unchanged_while_read,
             durable=False,
+            on_disk=True,
         )
     return payload, FileSeen.of(before, sha256=payload.sha256, name=path.name, hashed_at_ns=hashed_at)
 
@@ -363,7 +322,7 @@ class PartFile:
         dst = self._opened()
         if self._rehash:
             dst.seek(0)
-            sha256 = _sha256_of(dst)
+            sha256 = sha256_of(dst)
         else:
             sha256 = self._digest.hexdigest()
         os.fsync(dst.fileno())

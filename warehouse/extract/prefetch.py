@@ -44,6 +44,11 @@ def prefetch_local(
     return thread
 
 
+def in_progress() -> bool:
+    """Whether a file ``prefetch_local`` started keeping is still being copied."""
+    return any(thread.is_alive() for thread in _PREFETCHING)
+
+
 def wait_prefetched() -> None:
     """Wait until the files ``prefetch_local`` started keeping are kept (or failed); at once when none was started."""
     while _PREFETCHING:

@@ -1,0 +1,128 @@
+"""The raw zone's copies: a file on disk copied by the kernel and hashed as read back (``hashcopy``)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from warehouse.extract import fetch, hashcopy
+
+
+def _copy(src_path: Path, dst_path: Path, **kwargs) -> tuple[str, int]:
+    with open(src_path, "rb", buffering=0) as src, open(dst_path, "w+b", buffering=0) as dst:
+        return hashcopy.copy_file_hashing(src, dst, src_path.stat().st_size, **kwargs)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 4095, 4096, 65_537, 1_000_003])
+@pytest.mark.parametrize(("step", "buffer_bytes"), [(4096, 1000), (hashcopy.COPY_STEP, hashcopy.HASH_BUFFER)])
+def test_the_copy_is_the_file_and_its_hash_the_copys(tmp_path: Path, size: int, step: int, buffer_bytes: int):
+    """Every size (empty, one byte, a page and one, many steps and buffers of odd sizes): the same bytes, and the
+    SHA-256 of the copy, whatever the step and the read-back buffer."""
+    data = os.urandom(size)
+    (tmp_path / "src.csv").write_bytes(data)
+    digest, copied = _copy(tmp_path / "src.csv", tmp_path / "dst.csv", step=step, buffer_bytes=buffer_bytes)
+    assert (tmp_path / "dst.csv").read_bytes() == data
+    assert (digest, copied) == (hashlib.sha256(data).hexdigest(), size)
+
+
+def test_a_file_grown_since_its_size_was_taken_is_copied_to_its_end(tmp_path: Path):
+    """The size given is where the failpoint fires, not where the copy stops: bytes appended after the caller's
+    stat are copied and hashed too (the caller's check of the stat then refuses the payload)."""
+    data = b"a,b\n" * 50_000
+    (tmp_path / "src.csv").write_bytes(data)
+    with open(tmp_path / "src.csv", "rb", buffering=0) as src, open(tmp_path / "dst.csv", "w+b", buffering=0) as dst:
+        digest, copied = hashcopy.copy_file_hashing(src, dst, 10, step=4096)
+    assert (copied, digest) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_where_the_kernel_cannot_copy_the_stream_copy_does_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Files the kernel cannot copy between (another file system on an old kernel): known at the first byte,
+    before anything is written, and the stream copy makes the same copy."""
+    data = os.urandom(100_000)
+    (tmp_path / "src.csv").write_bytes(data)
+    calls = []
+
+    def refuse(*args: object) -> int:
+        calls.append(args)
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    digest, copied = _copy(tmp_path / "src.csv", tmp_path / "dst.csv")
+    assert len(calls) == 1
+    assert (tmp_path / "dst.csv").read_bytes() == data
+    assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_a_read_error_of_the_source_is_raised_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An error other than 'cannot copy here' in the middle of the copy (a disk error, a full disk) is raised in
+    the caller's thread, and the copying thread is not left running."""
+    (tmp_path / "src.csv").write_bytes(os.urandom(50_000))
+    real = os.copy_file_range
+    calls = []
+
+    def failing(src: int, dst: int, count: int, offset_src: int, offset_dst: int) -> int:
+        calls.append(offset_src)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst, count, offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", failing)
+    with pytest.raises(OSError, match="No space left"):
+        _copy(tmp_path / "src.csv", tmp_path / "dst.csv", step=4096)
+    assert not [t for t in threading.enumerate() if t.name == "tradewh-copy"]
+
+
+def test_a_copy_that_cannot_be_read_back_is_made_by_the_stream_copy(tmp_path: Path):
+    """A destination opened for writing only cannot be read back to hash it: the stream copy hashes on the way."""
+    data = os.urandom(70_000)
+    (tmp_path / "src.csv").write_bytes(data)
+    with open(tmp_path / "src.csv", "rb", buffering=0) as src, open(tmp_path / "dst.csv", "wb", buffering=0) as dst:
+        digest, copied = hashcopy.copy_file_hashing(src, dst, len(data))
+    assert (tmp_path / "dst.csv").read_bytes() == data
+    assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_a_local_file_is_kept_by_the_kernel_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``fetch_source`` of a path location keeps it through ``copy_file_hashing``; the kept bytes and their name
+    are the file's."""
+    data = b"reporter,year,value\n" + b"CHN,2011,1.5\n" * 20_000
+    src = tmp_path / "in" / "figures.csv"
+    src.parent.mkdir()
+    src.write_bytes(data)
+    used = []
+    real = hashcopy.copy_file_hashing
+    monkeypatch.setattr(fetch, "copy_file_hashing", lambda *a, **k: used.append(a) or real(*a, **k))
+    payload, _ = fetch._store_local(src, tmp_path / "raw", "test_source", None)
+    assert len(used) == 1
+    assert payload.raw_path.read_bytes() == data
+    assert payload.sha256 == hashlib.sha256(data).hexdigest() == payload.raw_path.parent.name
+
+
+def test_failpoint_fires_with_half_a_file_in_a_part_file(tmp_path: Path):
+    """A process killed at the failpoint (TRADEWH_FAILPOINT=fetch) while the kernel copies a local file leaves
+    half of it under a temporary name and nothing under a final one; the next fetch keeps it whole."""
+    data = b"x" * 1_000_001
+    src = tmp_path / "figures.csv"
+    src.write_bytes(data)
+    store = (
+        "import sys; from pathlib import Path; from warehouse.extract.fetch import _store_local; "
+        "_store_local(Path(sys.argv[1]), Path(sys.argv[2]), 'test_source', None)"
+    )
+    env = {**os.environ, "TRADEWH_FAILPOINT": "fetch"}
+    killed = subprocess.run(
+        [sys.executable, "-c", store, str(src), str(tmp_path / "raw")], env=env, cwd=PROJECT_ROOT, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    (part,) = (tmp_path / "raw" / "test_source").iterdir()
+    assert part.name.startswith(".part-") and part.stat().st_size == len(data) // 2
+    payload, _ = fetch._store_local(src, tmp_path / "raw", "test_source", None)
+    assert payload.raw_path.read_bytes() == data
