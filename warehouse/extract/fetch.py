@@ -8,10 +8,9 @@ publisher requires is read from an environment variable (or a Prefect Secret blo
 never written anywhere: not in messages, logs, ``Payload.origin``, the state file or the raw file name.
 
 Local files (``seed`` and ``path`` locations) are copied by the kernel and hashed as read back, in bounded memory
-(``warehouse.extract.hashcopy``). What
-each was when hashed (size, mtime, ctime, inode, device, SHA-256) is kept in ``raw/<source_id>/_file_state.json``
-(see ``warehouse.extract.file_state``): a file whose stat is unchanged, and whose copy is still kept, is not read at
-all. Its copy's fsync runs in the background until the lake commit (``warehouse.extract.durable``).
+(``warehouse.extract.hashcopy``). What each was when hashed (size, mtime, ctime, inode, device, SHA-256) is kept in
+``raw/<source_id>/_file_state.json`` (see ``warehouse.extract.file_state``): a file whose stat is unchanged, and
+whose copy is still kept, is not read at all. Its copy's fsync runs in the background until the lake commit (``warehouse.extract.durable``).
 """
 
 from __future__ import annotations
