@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,31 @@ def test_failpoint_fires_with_half_a_file_in_a_part_file(tmp_path: Path):
     assert part.name.startswith(".part-") and part.stat().st_size == len(data) // 2
     payload, _ = fetch._store_local(src, tmp_path / "raw", "test_source", None)
     assert payload.raw_path.read_bytes() == data
+
+
+def test_staging_does_not_read_again_a_copy_this_run_hashed_but_reads_a_changed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Staging's check of a raw payload's SHA-256: a copy this process made and hashed as read back, its stat
+    unchanged, is not read a second time; the same copy rewritten since (same size, other bytes), or a copy this
+    process did not make (kept by an earlier run), is read and checked."""
+    from warehouse.stage import staging
+
+    data = b"reporter,year,value\n" + b"CHN,2011,1.5\n" * 1000
+    src = tmp_path / "figures.csv"
+    src.write_bytes(data)
+    payload, _ = fetch._store_local(src, tmp_path / "raw", "test_source", None)
+    reads = []
+    real = staging.sha256_file
+    monkeypatch.setattr(staging, "sha256_file", lambda path: reads.append(path) or real(path))
+    assert staging._raw_problems([payload]) == [] and reads == []
+
+    time.sleep(0.05)  # another clock tick: a rewrite shows in the mtime and ctime
+    payload.raw_path.write_bytes(data.replace(b"1.5", b"9.5"))
+    ((problem, detail),) = staging._raw_problems([payload])
+    assert problem == payload and "hashes to" in detail and reads == [payload.raw_path]
+
+    earlier = tmp_path / "earlier" / payload.sha256 / "figures.csv"  # kept by an earlier run: read
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(data)
+    assert staging._raw_problems([replace(payload, raw_path=earlier)]) == [] and reads[-1] == earlier

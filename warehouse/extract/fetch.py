@@ -10,7 +10,8 @@ never written anywhere: not in messages, logs, ``Payload.origin``, the state fil
 Local files (``seed`` and ``path`` locations) are copied by the kernel and hashed as read back, in bounded memory
 (``warehouse.extract.hashcopy``). What each was when hashed (size, mtime, ctime, inode, device, SHA-256) is kept in
 ``raw/<source_id>/_file_state.json`` (see ``warehouse.extract.file_state``): a file whose stat is unchanged, and
-whose copy is still kept, is not read at all. Its copy's fsync runs in the background until the lake commit (``warehouse.extract.durable``).
+whose copy is still kept, is not read at all. Its copy's fsync runs in the background until the lake commit
+(``warehouse.extract.durable``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from warehouse.common.errors import SourceError
 from warehouse.common.failpoints import failpoint
 from warehouse.extract import catalogue, file_state
 from warehouse.extract.catalogue import Source
-from warehouse.extract.durable import durable_later, is_kept
+from warehouse.extract.durable import durable_later, hashed_here, is_kept
 from warehouse.extract.file_state import FileSeen
 from warehouse.extract.hashcopy import CHUNK_BYTES, copy_file_hashing, copy_hashing, sha256_of
 
@@ -201,6 +202,8 @@ def store_payload(
             os.replace(part, target)
             if not durable:
                 durable_later(target)
+            if on_disk:
+                hashed_here(target)  # the hash is of this copy read back: staging need not read it again
     finally:
         if os.path.exists(part):
             os.unlink(part)

@@ -19,6 +19,7 @@ from warehouse.common.errors import SourceError
 from warehouse.common.memory import release_freed_memory
 from warehouse.common.runlog import Progress
 from warehouse.extract.catalogue import Source
+from warehouse.extract.durable import unchanged_since_hashed
 from warehouse.extract.fetch import Payload
 from warehouse.lake.manifest import file_problems, manifest, sha256_file, source_dir
 from warehouse.parse.base import ReadAgain
@@ -171,9 +172,12 @@ def stage_source(
 
 
 def _raw_problems(payloads: Iterable[Payload]) -> list[tuple[Payload, str]]:
-    """The payloads whose raw file is missing or whose bytes do not hash to their SHA-256."""
+    """The payloads whose raw file is missing or whose bytes do not hash to their SHA-256 (a copy this run made and
+    hashed as read back, its stat unchanged since, is not read again: ``durable.unchanged_since_hashed``)."""
     problems = []
     for payload in payloads:
+        if unchanged_since_hashed(payload.raw_path):
+            continue
         try:
             actual = sha256_file(payload.raw_path)
         except FileNotFoundError:
