@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import PROJECT_ROOT
+
 BN = 1e9
 
 
@@ -352,3 +354,32 @@ def test_trade_balance_has_calendar_dates_beside_the_period(con):
     growth = one(con, "select count(*) from marts.trade_growth where period_start <> make_date(year, 1, 1)")[0]
     assert growth == 0
     assert one(con, "select count(*) from marts.trade_balance where period_start is null")[0] == 0
+
+
+def test_the_vintage_window_runs_for_the_datasets_the_build_names_and_all_without_it(con):
+    """The build tells the fact's query which datasets hold several vintages (``multi_vintage_datasets``, bound as
+    a constant): every dataset whose figures hold several is named; with none named the window's branch is not
+    planned; unset (a connection that did not set it), every dataset goes through the window, and the figures
+    are the stored ones either way (EXCEPT ALL both ways)."""
+    from warehouse.build.models import multi_vintage_datasets, view_query
+
+    named = multi_vintage_datasets(con)
+    several = {d for (d,) in con.execute(
+        "select dataset from core.fct_trade_figure group by dataset having count(distinct vintage) > 1"
+    ).fetchall()}  # fmt: skip
+    assert several and several <= set(named)
+    text = (PROJECT_ROOT / "sql" / "core" / "fct_trade_figure.sql").read_text()
+    query = view_query(duckdb.extract_statements(text)[0].query).strip().rstrip(";")
+    described = con.execute("select column_name from (describe core.fct_trade_figure)").fetchall()
+    columns = ", ".join(c for (c,) in described)
+    for value in ("null", "[" + ", ".join(f"'{d}'" for d in named) + "]::varchar[]", "null"):
+        con.execute(f"set variable multi_vintage_datasets = {value}")
+        stored = "select * from core.fct_trade_figure"
+        for a, b in ((query, stored), (stored, query)):
+            diff = f"select {columns} from ({a}) except all select {columns} from ({b})"
+            assert one(con, f"select count(*) from ({diff})") == (0,), value
+    con.execute("set variable multi_vintage_datasets = []::varchar[]")
+    plan = one(con, f"explain {query}")[1]
+    assert "WINDOW" not in plan.upper()
+    con.execute("reset variable multi_vintage_datasets")
+    assert "WINDOW" in one(con, f"explain {query}")[1].upper()

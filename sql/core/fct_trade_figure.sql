@@ -228,23 +228,18 @@ figures as not materialized (
     inner join sources on sources.source_id = all_figures.source_id
 ),
 
-multi_vintage_datasets as (
-    -- a derived figure has the source and vintage of the figures it comes from: the printed ones tell them all
-    select sources.dataset,
-    from reported
-    inner join sources on sources.source_id = reported.source_id
-    group by sources.dataset
-    having count(distinct reported.vintage) > 1
-),
-
 latest_flagged as (
     -- where a dataset holds one vintage, every figure is of the latest one: the window (a sort of every figure)
-    -- runs only over the datasets that hold several
+    -- runs only over the datasets that hold several. Which ones the build sets before it stores these rows
+    -- (multi_vintage_datasets: those whose raw table holds several vintages, warehouse.build.models): a value
+    -- the planner knows, so with none the window's branch is not planned and the figures are computed once.
+    -- Where it is not set (null), every dataset goes through the window.
     select
         figures.*,
         true as is_latest_vintage,
     from figures
-    anti join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
+    where getvariable('multi_vintage_datasets') is not null
+        and not list_contains(getvariable('multi_vintage_datasets'), figures.dataset)
     union all
     select
         figures.*,
@@ -253,7 +248,8 @@ latest_flagged as (
                 figures.classification, figures.category, figures.measure
         ) as is_latest_vintage,
     from figures
-    semi join multi_vintage_datasets on multi_vintage_datasets.dataset = figures.dataset
+    where (getvariable('multi_vintage_datasets') is null or len(getvariable('multi_vintage_datasets')) > 0)
+        and coalesce(list_contains(getvariable('multi_vintage_datasets'), figures.dataset), true)
 ),
 
 final as (
