@@ -64,6 +64,19 @@ def test_where_the_kernel_cannot_copy_the_stream_copy_does_it(tmp_path: Path, mo
     assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
 
 
+def test_a_kernel_that_copies_nothing_of_a_file_with_bytes_leaves_it_to_the_stream_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A file system answering 0 bytes copied at offset 0 of a file that has bytes (some do, for files whose size
+    they report but cannot splice): the stream copy makes the copy, not an empty one."""
+    data = os.urandom(30_000)
+    (tmp_path / "src.csv").write_bytes(data)
+    monkeypatch.setattr(os, "copy_file_range", lambda *args: 0)
+    digest, copied = _copy(tmp_path / "src.csv", tmp_path / "dst.csv")
+    assert (tmp_path / "dst.csv").read_bytes() == data
+    assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
 def test_a_read_error_of_the_source_is_raised_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An error other than 'cannot copy here' in the middle of the copy (a disk error, a full disk) is raised in
     the caller's thread, and the copying thread is not left running."""

@@ -119,7 +119,8 @@ def copy_file_hashing(
     """Copy a file on disk into another from its first byte to its end in the kernel, hashing the copy read back.
 
     Falls back to ``copy_hashing`` where the kernel cannot copy between the two (another file system on an old
-    kernel, a pipe, no ``copy_file_range``): that is known at the first call, before anything is written. The
+    kernel, a pipe, no ``copy_file_range``) or copies nothing of a file whose size is not 0 (a file system that
+    answers 0, as shutil guards against too): that is known at the first call, before anything is written. The
     ``fetch`` failpoint fires with about half of ``size`` copied.
 
     Args:
@@ -140,6 +141,8 @@ def copy_file_hashing(
     except OSError as exc:
         if exc.errno not in _NO_KERNEL_COPY:
             raise
+        first = None
+    if first is None or (first == 0 and size > 0):  # cannot, or copies nothing of a file that has bytes: by hand
         src.seek(0)
         return copy_hashing(src, dst, size)
     state = _Copied()
