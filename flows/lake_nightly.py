@@ -104,6 +104,12 @@ def ensure_limits(datasets: set[str]) -> None:
             client.upsert_global_concurrency_limit_by_name(ingest.concurrency_name(dataset), 1)
 
 
+# the outcome of the last lake_nightly run in this process: its returned state may come back from the API without
+# its data (Prefect's MissingResult: seen once in a CI run of two Dask workers, the run Completed), and the flow ran
+# here, so run_lake_nightly reads it from here then
+_LAST_OUTCOME: dict[str, Any] = {}
+
+
 @flow(name="tradewh-lake-nightly", persist_result=False)
 def lake_nightly() -> object:
     """Load every catalogue source in parallel into the DuckLake, then build and publish the warehouse once."""
@@ -148,9 +154,24 @@ def lake_nightly() -> object:
     outcome = {"run_id": run.run_id, "status": run.status, "snapshot_id": snapshot, "tasks": tasks,
                "failed_sources": [(r.source_id, r.message) for r in run.results if r.status == "failed"],
                "failed_writes": failed_writes}  # fmt: skip
+    _LAST_OUTCOME.clear()
+    _LAST_OUTCOME.update(outcome)
     if run.status == "succeeded":
         return outcome
     return Failed(name="Partial", message=run.message or "", data=outcome)
+
+
+def result_of(state: Any) -> object:  # noqa: ANN401 (a Prefect state; its result, whatever the flow returned)
+    """The flow's result from its final state; where the state came back from the API without its data (Prefect's
+    MissingResult), the outcome the run recorded in this process before it returned."""
+    from prefect.exceptions import MissingResult
+
+    try:
+        return state.result(raise_on_failure=False)
+    except MissingResult:
+        if not _LAST_OUTCOME:
+            raise
+        return dict(_LAST_OUTCOME)
 
 
 def run_lake_nightly(workers: int | None = None) -> dict[str, Any]:
@@ -159,8 +180,9 @@ def run_lake_nightly(workers: int | None = None) -> dict[str, Any]:
 
     workers = workers or load_settings().lake_workers
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "processes": True, "threads_per_worker": 1})
+    _LAST_OUTCOME.clear()
     state = lake_nightly.with_options(task_runner=runner)(return_state=True)
-    result = state.result(raise_on_failure=False)
+    result = result_of(state)
     if isinstance(result, BaseException):
         raise result
     return result
