@@ -147,8 +147,8 @@ def test_staging_does_not_read_again_a_copy_this_run_hashed_but_reads_a_changed_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Staging's check of a raw payload's SHA-256: a copy this process made and hashed as read back, its stat
-    unchanged, is not read a second time; the same copy rewritten since (same size, other bytes), or a copy this
-    process did not make (kept by an earlier run), is read and checked."""
+    unchanged, is not read a second time; the same copy rewritten since (same size, other bytes), a payload naming
+    other bytes, or a copy this process did not make (kept by an earlier run), is read and checked."""
     from warehouse.stage import staging
 
     data = b"reporter,year,value\n" + b"CHN,2011,1.5\n" * 1000
@@ -159,6 +159,10 @@ def test_staging_does_not_read_again_a_copy_this_run_hashed_but_reads_a_changed_
     real = staging.sha256_file
     monkeypatch.setattr(staging, "sha256_file", lambda path: reads.append(path) or real(path))
     assert staging._raw_problems([payload]) == [] and reads == []
+    other = replace(payload, sha256="0" * 64)  # a payload naming other bytes than those hashed here: read
+    ((problem, detail),) = staging._raw_problems([other])
+    assert problem == other and "hashes to" in detail and reads == [payload.raw_path]
+    reads.clear()
 
     time.sleep(0.05)  # another clock tick: a rewrite shows in the mtime and ctime
     payload.raw_path.write_bytes(data.replace(b"1.5", b"9.5"))

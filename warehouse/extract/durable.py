@@ -7,10 +7,14 @@ still there if the machine stops before that; a copy cut short by such a stop is
 kept copy's size before serving it). ``wait_durable`` is called by ``warehouse.stage.commit_lake`` before the
 manifest names the run's files.
 
-It also remembers which copies this process wrote and hashed as read back (``hashed_here``), with their stat then:
-staging checks a raw payload's SHA-256 before loading it (a copy kept from an earlier run may have been changed at
-rest), and a copy made moments earlier by this run, its stat unchanged since, needs no second read of every byte
-(``unchanged_since_hashed``; 2-5 s of a core for a 2 GB file, beside staging's two busy threads).
+It also remembers which copies this process wrote and hashed as read back (``hashed_here``), with their stat then
+(a ``file_state.FileSeen``): staging checks a raw payload's SHA-256 before loading it (a copy kept from an earlier
+run may have been changed at rest), and a copy made moments earlier by this run, its stat unchanged since, needs no
+second read of every byte (``unchanged_since_hashed``; 2-5 s of a core for a 2 GB file, beside staging's two busy
+threads). Unlike ``file_state``, which reads a "racy" file again, this trusts a stat taken within the timestamp tick
+of the copy's rename: a same-size rewrite in that tick (a few ms on ext4, up to 2 s where timestamps are coarse)
+would go unseen. The copy is in tradewh's own raw zone, under the writer lock, and the check it saves runs beside
+the parse that reads the same bytes, which it never guarded either; a copy kept by an earlier run is always read.
 """
 
 from __future__ import annotations
@@ -22,28 +26,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from warehouse.common.atomic import fsync_path
+from warehouse.extract.file_state import FileSeen
 
 _syncing: dict[Path, Future[None]] = {}  # raw copies being made durable, by path
 _sync_pool: ThreadPoolExecutor | None = None
-_hashed: dict[Path, tuple[int, ...]] = {}  # copies this process wrote and hashed as read back: their stat then
+_hashed: dict[Path, FileSeen] = {}  # copies this process wrote and hashed as read back: their stat then
 
 
-def _signature(path: Path) -> tuple[int, ...]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+def hashed_here(path: Path, sha256: str) -> None:
+    """Remember that this process wrote ``path`` (under its final name) and hashed it, as read back, to ``sha256``."""
+    _hashed[Path(path)] = FileSeen.of(os.stat(path), sha256=sha256, name=Path(path).name, hashed_at_ns=0)
 
 
-def hashed_here(path: Path) -> None:
-    """Remember that this process wrote ``path`` (under its final name) and hashed it as read back."""
-    _hashed[Path(path)] = _signature(path)
-
-
-def unchanged_since_hashed(path: Path) -> bool:
-    """Whether ``path`` is a copy ``hashed_here`` remembers, with the same device, inode, size, mtime and ctime: any
-    write or rename since changes one of them (as ``file_state`` trusts a publisher's file whose stat is unchanged)."""
+def unchanged_since_hashed(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is a copy ``hashed_here`` remembers with this SHA-256, its device, inode, size, mtime and
+    ctime as they were (``FileSeen.same_stat``; see the module's docstring for the one blind spot)."""
     recorded = _hashed.get(Path(path))
     try:
-        return recorded is not None and _signature(path) == recorded
+        return recorded is not None and recorded.sha256 == sha256 and recorded.same_stat(os.stat(path))
     except OSError:
         return False
 

@@ -203,7 +203,7 @@ def store_payload(
             if not durable:
                 durable_later(target)
             if on_disk:
-                hashed_here(target)  # the hash is of this copy read back: staging need not read it again
+                hashed_here(target, sha256)  # the hash is of this copy read back: staging need not read it again
     finally:
         if os.path.exists(part):
             os.unlink(part)

@@ -176,7 +176,7 @@ def _raw_problems(payloads: Iterable[Payload]) -> list[tuple[Payload, str]]:
     hashed as read back, its stat unchanged since, is not read again: ``durable.unchanged_since_hashed``)."""
     problems = []
     for payload in payloads:
-        if unchanged_since_hashed(payload.raw_path):
+        if unchanged_since_hashed(payload.raw_path, payload.sha256):
             continue
         try:
             actual = sha256_file(payload.raw_path)
