@@ -3,14 +3,14 @@
 Two ways, one result (the bytes written and the hex SHA-256 of exactly those bytes):
 
 - ``copy_hashing``, for any stream (an HTTP part file, bytes): two reused 1 MiB buffers, each read into, then hashed
-  in a thread while it is written, the next one read meanwhile. Each piece takes the GIL several times (read,
-  hand to the hashing thread, write): alone it copies and hashes a 2 GB file in 1.2-1.6 s here, but beside a
-  thread that holds the GIL (Prefect's import and engine start while ``tradewh load`` keeps its files) it took
-  22-24 s, each of its 12,000 waits for the GIL up to the 5 ms switch interval.
+  in a thread while it is written, the next one read meanwhile. Each of a 2 GB file's ~1,900 pieces takes the GIL
+  several times (read, hand to the hashing thread, write), each time waiting up to the 5 ms switch interval when
+  another thread holds it: alone it copied and hashed the benchmark's 2 GB file in 1.2-1.8 s here, beside a
+  pure-Python thread (as Prefect's import and engine start while ``tradewh load`` keeps its files) 22-24 s.
 - ``copy_file_hashing``, for a file open on disk: the kernel copies (``os.copy_file_range``, 64 MiB a call, no
   bytes through user space, the GIL released for the call) while the calling thread reads back what is copied
-  (from the page cache, 16 MiB at a time) and hashes it: about 160 GIL acquisitions for 2 GB. Measured on the
-  benchmark's 2 GB file: 1.4-1.5 s alone, 2.9-3.0 s beside a thread holding the GIL (the two cores shared).
+  (from the page cache, 16 MiB at a time) and hashes it: ~30 copy calls and ~120 read-backs for 2 GB. Measured on
+  the same file: 1.4-1.5 s alone, 2.9-3.0 s beside that thread (the two cores shared).
   The hash is of the copy as written, read back, so what the raw zone keeps is what its name says.
 """
 
