@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from schemas.rules import RunContext, split_frame
 from warehouse.common.errors import SourceError
-from warehouse.common.memory import release_freed_memory
+from warehouse.common.memory import STAGING_BUDGET_MIB, release_freed_memory
 from warehouse.common.runlog import Progress
 from warehouse.extract.catalogue import Source
 from warehouse.extract.durable import unchanged_since_hashed
@@ -292,7 +292,9 @@ def _stage_once(
                             writing.result()  # one batch in flight: memory stays bounded, the file's order kept
                         writing = write_pool.submit(writers[vintage].write_table, table.cast(writers[vintage].schema))
                     del frame, valid, bad, parsed
-                    release_freed_memory()  # between batches: resident memory stays that of one batch in flight
+                    # between batches, past a budget: resident memory stays bounded without faulting in every
+                    # batch's pages anew (warehouse.common.memory)
+                    release_freed_memory(above_mib=STAGING_BUDGET_MIB)
             except (ReadAgain, MemoryError, OSError):
                 raise  # read again; out of memory or a full disk: said as such by the caller
             except Exception as exc:  # noqa: BLE001 (named after the payload, the user's path first)
