@@ -17,7 +17,13 @@ from pandera.typing import Series
 
 from schemas.trade_figure import TradeFigure
 from tests.conftest import PROJECT_ROOT
-from warehouse.build.builder import build_warehouse, check_trade_figures
+from warehouse.build.builder import (
+    CHECK_MEMORY_SHARE,
+    build_warehouse,
+    check_trade_figures,
+    memory_share,
+    size_bytes,
+)
 from warehouse.build.checks import UntranslatableRule, check_relation, translate
 from warehouse.build.models import BuildError, Header, create_object, cte_body, prune_ctes, read_header
 from warehouse.common.settings import load_settings
@@ -450,3 +456,45 @@ def test_duplicated_rows_counts_what_a_plain_group_by_counts(rows):
         if rows:
             con.executemany("insert into t values (?, ?, ?)", [list(r) for r in rows])
         assert _duplicated_rows(con, "t", ("a", "b", "c")) == int(frame.duplicated(keep=False).sum())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("512MB", 512_000_000), ("488.2 MiB", int(488.2 * 2**20)), ("1.5 GiB", 3 * 2**29), ("2048 bytes", 2048),
+     ("1kb", 1000), ("-1", None), ("unlimited", None), ("", None)],
+)  # fmt: skip
+def test_size_bytes_reads_duckdbs_sizes(text: str, expected: int | None) -> None:
+    assert size_bytes(text) == expected
+
+
+def test_memory_share_lowers_the_limit_for_the_block_and_sets_it_back() -> None:
+    con = duckdb.connect(config={"memory_limit": "512MB"})
+    before = size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
+    with memory_share(con, 0.75):
+        during = size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        assert during == pytest.approx(0.75 * before, rel=1e-3)
+    after = size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
+    assert after == pytest.approx(before, rel=1e-3)
+    with pytest.raises(duckdb.Error), memory_share(con, 0.5):
+        con.execute("select * from no_such_table")
+    assert size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0]) == pytest.approx(
+        before, rel=1e-3
+    )  # set back when the block fails too
+
+
+def test_the_fact_is_checked_under_a_share_of_the_builds_memory_limit() -> None:
+    # a figure that breaks a rule, its source id read from the limit in force when the check reads the row: the
+    # refusal's example row shows the limit the check ran under
+    with duckdb.connect(config={"memory_limit": "400MB"}) as con:
+        _fact(con, {"vintage": "'2013-12'"})
+        con.execute("alter table core.fct_trade_figure rename to figures")
+        con.execute(
+            "create view core.fct_trade_figure as "
+            "select * replace (current_setting('memory_limit') as source_id) from figures"
+        )
+        with pytest.raises(BuildError, match="str_matches") as refused:
+            check_trade_figures(con)
+        [during] = set(re.findall(r"source_id='([^']*)'", str(refused.value)))
+        assert size_bytes(during) == pytest.approx(CHECK_MEMORY_SHARE * 400e6, rel=2e-3)
+        after = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert size_bytes(after) == pytest.approx(400e6, rel=2e-3)  # set back after the refusal
