@@ -498,3 +498,15 @@ def test_the_fact_is_checked_under_a_share_of_the_builds_memory_limit() -> None:
         assert size_bytes(during) == pytest.approx(CHECK_MEMORY_SHARE * 400e6, rel=2e-3)
         after = con.execute("select current_setting('memory_limit')").fetchone()[0]
         assert size_bytes(after) == pytest.approx(400e6, rel=2e-3)  # set back after the refusal
+
+
+def test_memory_share_leaves_a_locked_configuration_as_it_is() -> None:
+    # a rollback checks its candidate on a locked-down connection (warehouse.common.readonly): the check runs there
+    with duckdb.connect(config={"memory_limit": "300MB"}) as con:
+        con.execute("set lock_configuration = true")
+        with memory_share(con, 0.5):
+            during = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert size_bytes(during) == pytest.approx(300e6, rel=2e-3)
+        assert size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0]) == pytest.approx(
+            300e6, rel=2e-3
+        )

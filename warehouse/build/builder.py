@@ -265,17 +265,20 @@ def size_bytes(text: str) -> int | None:
 @contextlib.contextmanager
 def memory_share(con: duckdb.DuckDBPyConnection, share: float) -> Iterator[None]:
     """Run the block under ``share`` of the connection's memory limit, then set the limit back (as DuckDB states
-    it: to a tenth of its unit)."""
+    it: to a tenth of its unit). A connection whose configuration is locked (``warehouse.common.readonly``: a
+    rollback checks its candidate so) keeps its limit."""
     limit = str(con.execute("select current_setting('memory_limit')").fetchone()[0])
-    size = size_bytes(limit)
-    if size is None:  # no limit DuckDB states as a size: leave it
-        yield
-        return
-    con.execute(f"set memory_limit = '{int(size * share)}B'")
+    size = size_bytes(limit)  # None: no limit DuckDB states as a size, left as it is
+    lowered = False
+    if size is not None:
+        with contextlib.suppress(duckdb.InvalidInputException):  # the configuration is locked
+            con.execute(f"set memory_limit = '{int(size * share)}B'")
+            lowered = True
     try:
         yield
     finally:
-        con.execute("set memory_limit = ?", [limit])
+        if lowered:
+            con.execute("set memory_limit = ?", [limit])
 
 
 def check_trade_figures(con: duckdb.DuckDBPyConnection) -> None:
