@@ -60,8 +60,9 @@ def tune_allocators() -> None:
     (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MIMALLOC_PURGE_DELAY``) is left as given.
     Measured at 10M rows (``tradewh load`` with the server, interleaved, three each, with staging's trim above
     ``STAGING_BUDGET_MIB``): CPU time 93.2-97.5 s against 95.6-98.2 s (system time 15.5-16.6 s against
-    16.8-18.5 s), wall 50.9-55.9 s against 54.0-56.1 s, peak RSS 888-893 MiB against 852-888 MiB; the kernel's
-    page zeroing in staging 2.6 CPU-seconds against 7.2 (``perf``, one run each).
+    16.8-18.5 s), wall 50.9-55.9 s against 54.0-56.1 s, peak RSS 888-893 MiB against 852-888 MiB. The kernel's
+    page zeroing in staging: 2.6 CPU-seconds against 7.2 (``perf``, one run each), measured with these settings
+    given in the environment instead (a 256 MiB trim threshold, no trim between batches), not the ones here.
     """
     if "pyarrow" in sys.modules:
         log.debug("pyarrow is already imported: mimalloc's purge delay is left as it is")
