@@ -24,6 +24,7 @@ from warehouse.extract import fetch, prefetch
 from warehouse.extract.catalogue import Source, load_catalogue
 from warehouse.lake import audit
 from warehouse.orchestrate import notify
+from warehouse.orchestrate.heartbeat import flow_run_heartbeats
 from warehouse.publish.debris import clear_debris
 from warehouse.publish.lock import writer_lock
 
@@ -399,6 +400,7 @@ def nightly(wait_for_lock: bool = False, lock_held: bool = False, started_at: st
     if started_at:
         run.started_at = dt.datetime.fromisoformat(started_at)
     with (
+        flow_run_heartbeats(),  # where `tradewh load` took them over from the engine
         runlog.run_log(settings.logs_dir, run.run_id, settings.log_days) as log_file,
         one_line_per_failure(),
         nullcontext() if lock_held else writer_lock(settings.home, wait=wait_for_lock),

@@ -83,6 +83,25 @@ class Server:
         reply.raise_for_status()
         return reply.json()
 
+    def heartbeats(self, flow_run_id: str, timeout: float = 60) -> list[dict]:
+        """The ``prefect.flow-run.heartbeat`` events the server stored for a flow run, once it has any (the server
+        stores events in batches, seconds after they arrive)."""
+        body = {
+            "filter": {
+                "event": {"name": ["prefect.flow-run.heartbeat"]},
+                "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+            },
+            "limit": 50,
+        }
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = httpx.post(f"{self.api_url}/events/filter", json=body, timeout=10)
+            reply.raise_for_status()
+            events = reply.json()["events"]
+            if events or time.monotonic() > deadline:
+                return events
+            time.sleep(1)
+
     def wait_for_run(self, state_type: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -145,6 +164,9 @@ def test_serve_runs_the_nightly_on_its_cron_and_publishes(server):
     output = serve.stdout.read()
     assert f"on the Prefect server at {server.api_url}" in output
     assert run["deployment_id"] is not None and run["auto_scheduled"] is True, run
+    # the served run's heartbeat is the flow engine's own (warehouse.orchestrate.heartbeat): one, not two
+    [beat] = server.heartbeats(run["id"])
+    assert {r["prefect.resource.role"] for r in beat["related"]} >= {"flow", "deployment"}, beat
     published = _published_runs(server.home)
     assert published and published[0][1] == "succeeded"
     assert _gone(serve.pid)
@@ -187,6 +209,23 @@ def test_prefect_yaml_deployment_runs_through_a_process_worker(server):
     assert run["work_pool_name"] == "tradewh" and run["auto_scheduled"] is True, run
     assert _published_runs(server.home)[0][1] == "succeeded"
     assert _gone(worker.pid)
+
+
+def test_a_load_sends_the_flow_runs_heartbeat_itself_once_not_twice(server):
+    """`tradewh load` turns the engine's heartbeats off and the flow sends the same event (a thread that stops when
+    the flow returns, instead of one the engine waits up to a second for): the server has exactly one heartbeat
+    for the run (the engine's and the flow's together would be two), naming the run and its flow as the engine's
+    does, so Prefect's zombie-flow automation sees the run."""
+    result = _tradewh("load", env=_env(server.home))
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run] = server.flow_runs()
+    assert run["state_type"] == "COMPLETED", run
+    [beat] = server.heartbeats(run["id"])
+    assert beat["resource"]["prefect.resource.id"] == f"prefect.flow-run.{run['id']}"
+    assert beat["resource"]["prefect.resource.name"] == run["name"]
+    [flow] = [r for r in beat["related"] if r["prefect.resource.role"] == "flow"]
+    assert flow["prefect.resource.id"] == f"prefect.flow.{run['flow_id']}"
+    assert flow["prefect.resource.name"] == "tradewh-nightly"
 
 
 class Receiver(http.server.ThreadingHTTPServer):

@@ -62,9 +62,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                 if result is None:
                     server_started = prefect_server.start_early()  # comes up while the flow's modules import
                     from flows.nightly import nightly
+                    from warehouse.orchestrate.heartbeat import engine_heartbeats_off
 
                     server_started()
-                    state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
+                    with engine_heartbeats_off():  # the flow sends them, and its end does not wait for them
+                        state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
                     result = state.result(raise_on_failure=False)
             finally:
                 prefetch.wait_prefetched()
