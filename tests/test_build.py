@@ -220,6 +220,21 @@ def test_a_materialized_file_is_stored_once_behind_its_documented_view(tmp_path)
     assert rows == [(0, 2), (0, 4), (1, 1), (1, 3)]  # stored in the order the header asks
 
 
+@pytest.mark.parametrize("materialized", ["view", "table"])
+def test_a_file_that_fails_under_autocommit_leaves_no_view_and_no_open_transaction(tmp_path, materialized):
+    """``create_object(autocommit=True)`` runs a file's view and comments in one transaction: a comment naming a
+    column the view does not have rolls the view back with it, and the connection goes on committing on its own."""
+    path = _toy_sql(tmp_path / "sql", materialized) / "core" / "dim_toy.sql"
+    path.write_text(path.read_text() + "comment on column core.dim_toy.no_such_column is 'x';\n")
+    con = duckdb.connect()
+    con.execute("create schema core; create schema store")
+    with pytest.raises(duckdb.Error, match="no_such_column"):
+        create_object(con, path, autocommit=True)
+    assert con.execute("select count(*) from duckdb_views() where view_name = 'dim_toy'").fetchone() == (0,)
+    con.execute("begin")  # refused ("within a transaction") had the error left its transaction open
+    con.execute("rollback")
+
+
 def test_an_unknown_materialization_is_refused(tmp_path):
     sql_dir = _toy_sql(tmp_path / "sql", "incremental")
     with pytest.raises(BuildError, match="materialized must be one of view, table, not 'incremental'"):

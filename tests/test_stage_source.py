@@ -267,3 +267,18 @@ def test_dictionary_columns_take_any_column_type() -> None:
     )
     assert dictionary_columns(table) == ["code", "parts"]
     assert dictionary_columns(table.slice(0, 0)) == ["code", "row", "parts"]
+
+
+@pytest.mark.parametrize("rows", [0, 3])
+def test_provenance_columns_are_those_assign_makes(rows: int) -> None:
+    """``with_provenance`` builds its constant columns by Arrow's repeat: the frame equals the one pandas' ``assign``
+    of the same values makes (values, dtypes, index), for an empty batch too."""
+    from warehouse.stage.batches import with_provenance
+
+    frame = pd.DataFrame({"value": range(rows)}, index=pd.RangeIndex(7, 7 + rows))
+    payload = Payload(
+        source_id="comtrade_stage", name="f.csv", origin="f.csv", raw_path=Path("f.csv"), sha256="ab" * 32, size=1
+    )
+    tagged = with_provenance(frame, source(), payload, "2024-01-01")
+    expected = frame.assign(source_id="comtrade_stage", vintage="2024-01-01", file_name="f.csv", file_sha256="ab" * 32)
+    pd.testing.assert_frame_equal(tagged, expected)
