@@ -381,25 +381,23 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path, *, autocommit: boo
 
     ``autocommit``: the connection commits each statement on its own (a new file's build); the statements that
     store no rows (a view and its comments) then run in one transaction, one commit instead of one per comment
-    (a view file of 20-40 statements: 6-30 ms instead of 15-44 ms, 0.2 s of a build's 28 files)."""
+    (measured on four view files of 20-40 statements, on a 1M-row warehouse: 6-30 ms each instead of 15-44 ms)."""
+    together = _one_transaction if autocommit else contextlib.nullcontext
     if read_header(path).materialized == "view":
-        with _one_transaction(con, autocommit):
+        with together(con):
             con.execute(path.read_text())
         return
     stored = stored_statements(path)
     set_plan_variables(con, stored.create_table)
     con.execute(stored.create_table)
-    with _one_transaction(con, autocommit):
+    with together(con):
         con.execute(stored.view)
         for statement in stored.others:
             con.execute(statement)
 
 
 @contextlib.contextmanager
-def _one_transaction(con: duckdb.DuckDBPyConnection, begin: bool) -> Iterator[None]:
-    if not begin:
-        yield
-        return
+def _one_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("begin")
     try:
         yield

@@ -52,10 +52,13 @@ def flow_run_heartbeats() -> Iterator[threading.Thread | None]:
     Yields the sending thread, or None where there is nothing to send (no flow run, or the engine sends them).
     """
     interval = _taken_over
+    if interval is None:
+        yield None
+        return
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
-    if interval is None or context is None or context.flow_run is None:
+    if context is None or context.flow_run is None:
         yield None
         return
     resource, related = heartbeat_resources(context)

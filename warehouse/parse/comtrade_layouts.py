@@ -329,8 +329,8 @@ def classification_family(version: str) -> str:
 
 
 # the same few thousand (classification, code, level) triples recur in every batch of a file: read once each
-# (the columnar reader asks once per distinct triple per batch: 5,000 calls a 200k-row batch, 0.15 s of a 1M-row
-# file's parse)
+# (the columnar reader asks once per distinct triple per batch, about 5,000 calls a 200k-row batch: its
+# ``_commodities`` took 23.7 ms per such batch of the benchmark's file with the cache, 29.7 ms without)
 @functools.lru_cache(maxsize=1 << 16)
 def commodity_level(classification: str, code: str, published_level: str) -> tuple[str, int | None]:
     """A commodity code read by its meaning: the code and its level, from the classification and the publisher's
