@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, run_nightly
 from warehouse import build
+from warehouse.build import raw_tables
 from warehouse.build.inputs import stamp, truncation
 from warehouse.build.models import BuildError, read_header
 from warehouse.extract.catalogue import load_catalogue
@@ -259,6 +260,22 @@ def test_a_revised_release_is_built_on_the_published_file_and_equals_a_full_buil
         with duckdb.connect(str(file), read_only=True) as con:
             revisions.append(json.loads(con.execute("select largest_revisions from audit.builds").fetchone()[0]))
     assert revisions[0] and revisions[1] == revisions[0]  # the release's own revision: its earlier vintage's 21.4
+
+    # the text every row of raw.press_release holds is stored once in its definition (warehouse.build.raw_tables):
+    # the second night's new vintage changed that set, so the table was made again from its lake files; a third
+    # vintage leaves it as it is, and the changed source's rows are replaced in place. Both equal a full build.
+    assert "(the table made again from its lake files" in logged(second)
+    revise(project, ",USD,21.5,21.5,1e9,", ",USD,21.6,21.6,1e9,")
+    builds.since()  # the test's own full build above
+    third = run(project)
+    assert third["status"] == "succeeded" and builds.since() == (0, 1)
+    assert f"raw.press_release: {SOURCE_ID} replaced, " in logged(third)
+    with duckdb.connect(str(path), read_only=True) as con:
+        kept = raw_tables.generated_constants(con, f"{path.stem}.raw.press_release")
+    assert kept and kept["source_id"] == SOURCE_ID and "file_sha256" not in kept
+    full.unlink()
+    full_build(project, full)
+    assert differences(full, path) == {}
 
 
 def _revision(source: str, size: float) -> list[object]:

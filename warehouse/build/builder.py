@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse.build.models import SCHEMAS, BuildError, create_object, read_header, sql_files
+from warehouse.build.raw_tables import create_raw_table
 from warehouse.common.failpoints import failpoint
 from warehouse.common.reference import load_countries, load_country_aliases
 from warehouse.common.runlog import bar
@@ -55,7 +56,7 @@ def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str
     for dataset in datasets:
         files = [str(f) for f in verified_lake_files(lake_dir, dataset)]  # each checked against its SHA-256
         if files:
-            con.execute(f"create table raw.{dataset} as select * from read_parquet(?, union_by_name = true)", [files])
+            create_raw_table(con, f"raw.{dataset}", files)  # its one-valued text columns stored once
         else:
             empty = _empty_table(dataset)  # noqa: F841 (read by DuckDB's replacement scan)
             con.execute(f"create table raw.{dataset} as select * from empty")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build import raw_tables
 from warehouse.build.builder import BUILD_CONFIG, _load_audit, _quote
 from warehouse.build.inputs import LAKE_PART, LARGEST_REVISIONS, REVISIONS_VARIABLE, BuildInputs, truncation
 from warehouse.build.models import (
@@ -143,9 +144,7 @@ def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> 
         if not every:
             raise BuildError(f"raw.{dataset} would have no lake file left: the full build makes it empty")
         # the columns the full build would give the table (read from the Parquet footers only)
-        if _columns(con, "select * from read_parquet(?, union_by_name = true)", [every]) != _columns(
-            con, f"wh.raw.{dataset}"
-        ):
+        if raw_tables.columns(con, every) != _columns(con, f"wh.raw.{dataset}"):
             raise BuildError(f"the columns of raw.{dataset} would change")
         if files:
             stray = con.execute(
@@ -155,13 +154,18 @@ def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> 
             ).fetchall()
             if stray:
                 raise BuildError(f"lake files of {', '.join(ids)} hold rows of {stray}")
-        con.execute(f"delete from wh.raw.{dataset} where source_id in (select unnest(?))", [ids])
-        if files:
-            con.execute(
-                f"insert into wh.raw.{dataset} by name select * from read_parquet(?, union_by_name = true)", [files]
-            )
+        constant = raw_tables.constant_text(con, every)  # the columns the full build would store once
+        if raw_tables.generated_constants(con, f"wh.raw.{dataset}") == constant:
+            con.execute(f"delete from wh.raw.{dataset} where source_id in (select unnest(?))", [ids])
+            if files:
+                raw_tables.insert_rows(con, f"wh.raw.{dataset}", files, constant)
+            how = "replaced"
+        else:  # a value stored once is no longer every row's (a source's new vintage): made as the full build does
+            con.execute(f"drop table wh.raw.{dataset}")
+            raw_tables.create_raw_table(con, f"wh.raw.{dataset}", every)
+            how = "replaced (the table made again from its lake files: a value stored once changed)"
         counts[dataset] = con.execute(f"select count(*) from wh.raw.{dataset}").fetchall()[0][0]
-        log.info("build: raw.%s: %s replaced, %s rows", dataset, ", ".join(ids), f"{counts[dataset]:,}")
+        log.info("build: raw.%s: %s %s, %s rows", dataset, ", ".join(ids), how, f"{counts[dataset]:,}")
     return counts
 
 

@@ -1,0 +1,120 @@
+"""A raw table's one-valued text columns are stored once (``warehouse.build.raw_tables``): the rows read back are the
+lake files' rows, whatever the statistics say or do not say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from warehouse.build import raw_tables
+
+
+def _write(path: Path, columns: dict[str, list[object]], **options: object) -> str:
+    """The columns as a Parquet file of two-row row groups; a column of text or nulls typed as text."""
+    arrays = {
+        name: pa.array(values, pa.string()) if all(v is None or isinstance(v, str) for v in values) else values
+        for name, values in columns.items()
+    }
+    pq.write_table(pa.table(arrays), path, row_group_size=2, **options)
+    return str(path)
+
+
+def _generated(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = ? and is_generated = 'ALWAYS'",
+            [table],
+        ).fetchall()
+    }
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> bool:
+    lake = "(select * from read_parquet(?, union_by_name = true))"
+    return con.execute(
+        f"select (select count(*) from (from {table} except all from {lake})) "
+        f"+ (select count(*) from (from {lake} except all from {table}))",
+        [files, files],
+    ).fetchone() == (0,)
+
+
+@pytest.fixture
+def con():
+    with duckdb.connect() as connection:
+        connection.execute("create schema raw")
+        yield connection
+
+
+def test_columns_with_one_value_in_every_row_are_generated_and_read_back_unchanged(tmp_path, con):
+    first = _write(
+        tmp_path / "a.parquet",
+        {
+            "source_id": ["s1"] * 5,
+            "file_sha256": ["aa"] * 5,
+            "flag": ["0"] * 5,
+            "note": [None] * 5,
+            "quote": ["it's \"so\""] * 5,
+            "period": ["2011", "2011", "2012", "2011", "2011"],
+            "value": [1.0, 2.0, None, 4.0, 5.0],
+        },
+    )
+    second = _write(
+        tmp_path / "b.parquet",
+        {
+            "source_id": ["s1"] * 3,
+            "file_sha256": ["bb"] * 3,
+            "flag": ["0"] * 3,
+            "note": [None] * 3,
+            "quote": ["it's \"so\""] * 3,
+            "period": ["2013"] * 3,
+            "value": [6.0, 7.0, 8.0],
+        },
+    )
+    files = [first, second]
+    declared = raw_tables.create_raw_table(con, "raw.t", files)
+    # one value in every row of both files: stored once; a value that differs between the files: stored per row
+    assert declared == {"source_id": "s1", "flag": "0", "note": None, "quote": "it's \"so\""}
+    assert _generated(con, "t") == set(declared)
+    assert raw_tables.columns(con, files) == [tuple(r[:2]) for r in con.execute("describe raw.t").fetchall()]
+    assert _same_rows(con, "raw.t", files)
+    assert con.execute("select count(*) from raw.t where source_id = 's1' and note is null").fetchone() == (8,)
+    assert raw_tables.generated_constants(con, "memory.raw.t") == declared
+
+
+@pytest.mark.parametrize(
+    "columns, options",
+    [
+        ({"flag": ["0"] * 4}, {"write_statistics": False}),  # no statistics: nothing proves the value
+        ({"flag": ["0", "0", None, "0"]}, {}),  # a null among the values
+        ({"flag": ["x" * 5000] * 4}, {}),  # longer than Arrow writes statistics for
+        ({"flag": ["0", "0", "x" * 5000, "x" * 5000]}, {}),  # one row group proven, the other not
+        ({"flag": ["0", "0", "0", "1"]}, {}),  # one value in each row group, not the same in both
+    ],
+    ids=["no statistics", "a null", "a long value", "one row group without statistics", "two values"],
+)
+def test_a_column_the_statistics_do_not_prove_is_stored(tmp_path, con, columns, options):
+    files = [_write(tmp_path / "a.parquet", {**columns, "row": [1, 2, 3, 4]}, **options)]
+    assert raw_tables.create_raw_table(con, "raw.t", files) == {}
+    assert _generated(con, "t") == set()
+    assert _same_rows(con, "raw.t", files)
+
+
+def test_a_column_missing_from_one_file_is_stored(tmp_path, con):
+    files = [
+        _write(tmp_path / "a.parquet", {"flag": ["0", "0"], "row": [1, 2]}),
+        _write(tmp_path / "b.parquet", {"row": [3, 4]}),  # read by name: flag is null in its rows
+    ]
+    assert raw_tables.create_raw_table(con, "raw.t", files) == {}
+    assert _same_rows(con, "raw.t", files)
+    assert con.execute("select count(flag) from raw.t").fetchone() == (2,)
+
+
+def test_an_empty_table_has_no_constants_to_read(con):
+    con.execute("create table raw.e (flag varchar generated always as ('0') virtual, row bigint)")
+    assert raw_tables.generated_constants(con, "memory.raw.e") is None
+    con.execute("create table raw.plain (row bigint)")
+    assert raw_tables.generated_constants(con, "memory.raw.plain") == {}
