@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from benchmarks.generate import HEADER
 from warehouse.common.errors import SourceError
 from warehouse.parse.base import ReadAgain
 from warehouse.parse.comtrade import parse_comtrade
-from warehouse.parse.comtrade_columnar import batches_comtrade
+from warehouse.parse.comtrade_columnar import FileCommodities, _commodities, batches_comtrade
 from warehouse.parse.csvtext import one_record_per_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,3 +282,24 @@ def test_plain_cells_are_those_python_and_arrow_read_alike(cells: list[str], sta
     numbers = _numbers(stripped, plain=False).to_pylist()
     expected = [to_number(c) for c in values.to_pylist()]
     assert [None if math.isnan(e) else e for e in expected] == numbers
+
+
+TRIPLE_CELLS = st.tuples(
+    st.sampled_from(["H6", "HS", "S4", "h6", "", "X\x1f"]),
+    st.sampled_from(["01", "1", "8542", "854231", "TOTAL", "total", "99", "12a", "", "\x1f", "1\x1f2"]),
+    st.sampled_from(["", "0", "2", "4", "6", "x", "\x1f"]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=st.lists(st.lists(TRIPLE_CELLS, max_size=30), min_size=1, max_size=4))
+def test_a_files_commodities_are_read_as_each_batch_reads_them(batches: list[list[tuple[str, str, str]]]) -> None:
+    """``FileCommodities`` (each triple read once per file, batches mapped by Arrow) gives, batch after batch, what
+    ``_commodities`` gives each batch alone, whether or not a cell holds its separator."""
+    commodities = FileCommodities()
+    for batch in batches:
+        columns = [pa.array([row[i] for row in batch], type=pa.string()) for i in range(3)]
+        codes, levels = commodities(*columns)
+        expected_codes, expected_levels = _commodities(*columns)
+        assert codes.to_pylist() == expected_codes.to_pylist()
+        assert levels.to_pylist() == expected_levels.to_pylist()

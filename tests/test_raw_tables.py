@@ -57,7 +57,7 @@ def test_columns_with_one_value_in_every_row_are_generated_and_read_back_unchang
             "file_sha256": ["aa"] * 5,
             "flag": ["0"] * 5,
             "note": [None] * 5,
-            "quote": ["it's \"so\""] * 5,
+            "quote": ['it\'s "so"'] * 5,
             "period": ["2011", "2011", "2012", "2011", "2011"],
             "value": [1.0, 2.0, None, 4.0, 5.0],
         },
@@ -69,7 +69,7 @@ def test_columns_with_one_value_in_every_row_are_generated_and_read_back_unchang
             "file_sha256": ["bb"] * 3,
             "flag": ["0"] * 3,
             "note": [None] * 3,
-            "quote": ["it's \"so\""] * 3,
+            "quote": ['it\'s "so"'] * 3,
             "period": ["2013"] * 3,
             "value": [6.0, 7.0, 8.0],
         },
@@ -77,7 +77,7 @@ def test_columns_with_one_value_in_every_row_are_generated_and_read_back_unchang
     files = [first, second]
     declared = raw_tables.create_raw_table(con, "raw.t", files)
     # one value in every row of both files: stored once; a value that differs between the files: stored per row
-    assert declared == {"source_id": "s1", "flag": "0", "note": None, "quote": "it's \"so\""}
+    assert declared == {"source_id": "s1", "flag": "0", "note": None, "quote": 'it\'s "so"'}
     assert _generated(con, "t") == set(declared)
     assert raw_tables.columns(con, files) == [tuple(r[:2]) for r in con.execute("describe raw.t").fetchall()]
     assert _same_rows(con, "raw.t", files)

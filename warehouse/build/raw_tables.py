@@ -90,14 +90,10 @@ def create_raw_table(con: duckdb.DuckDBPyConnection, table: str, files: list[str
     return constant
 
 
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, files: list[str], constant: dict[str, str | None]
-) -> None:
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[str], constant: dict[str, str | None]) -> None:
     """Every row of ``files`` into ``table`` (read by name), but the columns ``constant`` declares."""
     stored = ", ".join(_quoted(name) for name, _ in columns(con, files) if name not in constant)
-    con.execute(
-        f"insert into {table} ({stored}) select {stored} from read_parquet(?, union_by_name = true)", [files]
-    )
+    con.execute(f"insert into {table} ({stored}) select {stored} from read_parquet(?, union_by_name = true)", [files])
 
 
 def generated_constants(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str | None] | None:
