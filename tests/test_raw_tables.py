@@ -118,3 +118,14 @@ def test_an_empty_table_has_no_constants_to_read(con):
     assert raw_tables.generated_constants(con, "memory.raw.e") is None
     con.execute("create table raw.plain (row bigint)")
     assert raw_tables.generated_constants(con, "memory.raw.plain") == {}
+
+
+@pytest.mark.parametrize(
+    "value", ["a\x00b", "line\nbreak", "--not a comment", "$$dollar$$", "é\u2028\\n", "';drop table x;--"]
+)
+def test_a_value_stored_once_reads_back_as_written(tmp_path, con, value):
+    """The value goes into the table's definition as a SQL literal: whatever it holds, it reads back the same."""
+    files = [_write(tmp_path / "a.parquet", {"flag": [value] * 3, "row": [1, 2, 3]})]
+    assert raw_tables.create_raw_table(con, "raw.t", files) == {"flag": value}
+    assert con.execute("select distinct flag from raw.t").fetchall() == [(value,)]
+    assert _same_rows(con, "raw.t", files)
