@@ -113,6 +113,16 @@ def test_a_column_missing_from_one_file_is_stored(tmp_path, con):
     assert con.execute("select count(flag) from raw.t").fetchone() == (2,)
 
 
+def test_a_column_of_numbers_in_one_file_and_text_in_another_is_stored(tmp_path, con):
+    files = [
+        _write(tmp_path / "a.parquet", {"code": [0.1, 0.1], "row": [1, 2]}),
+        _write(tmp_path / "b.parquet", {"code": ["0.1", "0.1"], "row": [3, 4]}),
+    ]
+    assert raw_tables.columns(con, files)[0] == ("code", "VARCHAR")
+    assert raw_tables.create_raw_table(con, "raw.t", files) == {}
+    assert _same_rows(con, "raw.t", files)
+
+
 def test_an_empty_table_has_no_constants_to_read(con):
     con.execute("create table raw.e (flag varchar generated always as ('0') virtual, row bigint)")
     assert raw_tables.generated_constants(con, "memory.raw.e") is None
