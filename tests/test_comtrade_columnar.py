@@ -106,6 +106,32 @@ def spanning_late(tmp_path: Path, rows: int = 40, at: int = 30) -> Path:
     return path
 
 
+def wider_late(tmp_path: Path, rows: int = 40, at: int = 30) -> Path:
+    """A generated file of ``rows`` records whose records from ``at`` on end with a separator (an empty field past
+    the header's width, which the record reader drops): every record one line, not every line the header's width."""
+    from benchmarks.generate import generate
+
+    path = tmp_path / "wider.csv"
+    generate(rows, path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[at:] = [line.replace("\n", ",\n") for line in lines[at:]]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("batch_rows", [5, 1000])
+def test_a_line_wider_than_the_header_late_in_the_file_reads_as_the_record_reader_reads_it(
+    tmp_path: Path, batch_rows: int
+) -> None:
+    """Arrow's CSV reader refuses a line wider than the header where the record reader drops the empty field past
+    it: the columnar reader hands the file to the record reader (before any batch) or says to read it again (after
+    some, with read-ahead), and both give the record reader's rows (found by the fuzz test below)."""
+    path = wider_late(tmp_path)
+    assert one_record_per_line(path)
+    assert_same(path, batch_rows, scan_chunk=64)
+    assert len(parse_comtrade(path, source_id="t").frame) == 40
+
+
 def test_reading_ahead_hands_out_checked_lines_then_asks_to_read_again(tmp_path: Path) -> None:
     """The scan checks 64-byte chunks: the first batches are handed out before it meets the record over two
     lines; the batch holding it is not, ReadAgain says the rest is void, and a second read is exact."""

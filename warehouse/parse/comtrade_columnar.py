@@ -40,6 +40,7 @@ from warehouse.parse.csvtext import (
     FileRef,
     ScanAhead,
     failed_scan,
+    read_record_by_record,
     to_number,
 )
 
@@ -135,9 +136,14 @@ def _batches(
             raise ReadAgain(f"{src.path.name}: a record spans lines after line {first_line - 1}")
         yield parse_comtrade(path, source_id=source_id)
         return
-    if refused is not None:  # one record per line, and still refused: the exact error
-        parse_comtrade(path, source_id=source_id)
-        raise src.error(f"the CSV reader refused the file: {refused}", rule="csv_syntax") from refused
+    if refused is not None:
+        # one record per line, and still refused (a line of another width than the header's, bytes that are not
+        # UTF-8): the record reader says what the file holds, its rows or its exact error
+        read_record_by_record(src.path)
+        if yielded:
+            raise ReadAgain(f"{src.path.name}: the CSV reader refused a line after line {first_line - 1}: {refused}")
+        yield parse_comtrade(path, source_id=source_id)
+        return
     if pending_rows:
         table = pa.Table.from_batches(pending)
         plain = found.plain_ascii

@@ -3,6 +3,7 @@ line they start on, and errors that name the source, the file, the row and the r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -347,11 +348,19 @@ def _identity(path: Path) -> tuple[int, int, int, int, int]:
 
 
 def failed_scan(path: Path) -> bool:
-    """Whether a finished ``ScanAhead`` found this file, as it is now, not to be one record per line."""
+    """Whether a finished ``ScanAhead`` found this file, as it is now, not to be one record per line, or a columnar
+    reader could not read it (``read_record_by_record``)."""
     try:
         return _identity(path) in _FAILED_SCANS
     except OSError:
         return False
+
+
+def read_record_by_record(path: Path) -> None:
+    """Send this file, as it is now, to the record reader from now on: its lines are one record each, yet a
+    columnar reader refused one (a record of another width than the header's)."""
+    with contextlib.suppress(OSError):
+        _FAILED_SCANS.add(_identity(path))
 
 
 class ScanAhead:

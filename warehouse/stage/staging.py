@@ -149,10 +149,8 @@ def stage_source(
                 staged = _stage_once(
                     source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed, key_memory_rows
                 )
-            except ReadAgain:
-                log.info(
-                    "%s: a record spans lines deep in a file: staged again from the start, record by record", source.id
-                )
+            except ReadAgain as again:  # a record spans lines, or a line of another width, deep in a file
+                log.info("%s: %s: staged again from the start, record by record", source.id, again)
                 staged = _stage_once(
                     source, every, context, lake_dir, run_id, batch_rows, duckdb_config, fixed, key_memory_rows
                 )
