@@ -50,30 +50,15 @@ def con():
 
 
 def test_columns_with_one_value_in_every_row_are_generated_and_read_back_unchanged(tmp_path, con):
-    first = _write(
-        tmp_path / "a.parquet",
-        {
-            "source_id": ["s1"] * 5,
-            "file_sha256": ["aa"] * 5,
-            "flag": ["0"] * 5,
-            "note": [None] * 5,
-            "quote": ['it\'s "so"'] * 5,
-            "period": ["2011", "2011", "2012", "2011", "2011"],
-            "value": [1.0, 2.0, None, 4.0, 5.0],
-        },
-    )
-    second = _write(
-        tmp_path / "b.parquet",
-        {
-            "source_id": ["s1"] * 3,
-            "file_sha256": ["bb"] * 3,
-            "flag": ["0"] * 3,
-            "note": [None] * 3,
-            "quote": ['it\'s "so"'] * 3,
-            "period": ["2013"] * 3,
-            "value": [6.0, 7.0, 8.0],
-        },
-    )
+    def lake_file(name: str, sha: str, periods: list[str], values: list[float | None]) -> str:
+        rows = len(periods)
+        fixed = {"source_id": "s1", "file_sha256": sha, "flag": "0", "note": None, "quote": 'it\'s "so"'}
+        return _write(
+            tmp_path / name, {**{c: [v] * rows for c, v in fixed.items()}, "period": periods, "value": values}
+        )
+
+    first = lake_file("a.parquet", "aa", ["2011", "2011", "2012", "2011", "2011"], [1.0, 2.0, None, 4.0, 5.0])
+    second = lake_file("b.parquet", "bb", ["2013"] * 3, [6.0, 7.0, 8.0])
     files = [first, second]
     declared = raw_tables.create_raw_table(con, "raw.t", files)
     # one value in every row of both files: stored once; a value that differs between the files: stored per row

@@ -144,7 +144,8 @@ def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> 
         if not every:
             raise BuildError(f"raw.{dataset} would have no lake file left: the full build makes it empty")
         # the columns the full build would give the table (read from the Parquet footers only)
-        if raw_tables.columns(con, every) != _columns(con, f"wh.raw.{dataset}"):
+        described = raw_tables.columns(con, every)
+        if described != _columns(con, f"wh.raw.{dataset}"):
             raise BuildError(f"the columns of raw.{dataset} would change")
         if files:
             stray = con.execute(
@@ -154,7 +155,7 @@ def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> 
             ).fetchall()
             if stray:
                 raise BuildError(f"lake files of {', '.join(ids)} hold rows of {stray}")
-        constant = raw_tables.constant_text(con, every)  # the columns the full build would store once
+        constant = raw_tables.constant_text(con, every, described)  # the columns the full build would store once
         if raw_tables.generated_constants(con, f"wh.raw.{dataset}") == constant:
             con.execute(f"delete from wh.raw.{dataset} where source_id in (select unnest(?))", [ids])
             if files:

@@ -20,7 +20,7 @@ import duckdb
 TEXT = "VARCHAR"
 
 
-def _quoted(name: str) -> str:
+def _quoted(name: str) -> str:  # as warehouse.build.checks.ident, which imports pandera: not on a build's path
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -34,10 +34,13 @@ def columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[str,
     return [(row[0], row[1]) for row in described]
 
 
-def constant_text(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, str | None]:
+def constant_text(
+    con: duckdb.DuckDBPyConnection, files: list[str], described: list[tuple[str, str]] | None = None
+) -> dict[str, str | None]:
     """Text column -> the one value it holds in every row of ``files`` (None: null in every row), by the files'
-    Parquet statistics; a column is left out unless every row group of every file with rows proves it."""
-    text = [name for name, kind in columns(con, files) if kind == TEXT]
+    Parquet statistics; a column is left out unless every row group of every file with rows proves it.
+    ``described``: the files' ``columns``, when the caller has read them."""
+    text = [name for name, kind in (described or columns(con, files)) if kind == TEXT]
     if not text:
         return {}
     rows = con.execute(
@@ -81,21 +84,29 @@ def constant_text(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str,
 def create_raw_table(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> dict[str, str | None]:
     """``table`` holding every row of ``files`` (read by name), its one-valued text columns declared as generated
     constants (``constant_text``); returns them."""
-    constant = constant_text(con, files)
+    described = columns(con, files)
+    constant = constant_text(con, files, described)
     definition = ", ".join(
         f"{_quoted(name)} {kind} generated always as (cast({_literal(constant[name])} as {kind})) virtual"
         if name in constant
         else f"{_quoted(name)} {kind}"
-        for name, kind in columns(con, files)
+        for name, kind in described
     )
     con.execute(f"create table {table} ({definition})")
-    insert_rows(con, table, files, constant)
+    insert_rows(con, table, files, constant, described)
     return constant
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[str], constant: dict[str, str | None]) -> None:
-    """Every row of ``files`` into ``table`` (read by name), but the columns ``constant`` declares."""
-    stored = ", ".join(_quoted(name) for name, _ in columns(con, files) if name not in constant)
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[str],
+    constant: dict[str, str | None],
+    described: list[tuple[str, str]] | None = None,
+) -> None:
+    """Every row of ``files`` into ``table`` (read by name), but the columns ``constant`` declares; ``described``:
+    the files' ``columns``, when the caller has read them."""
+    stored = ", ".join(_quoted(name) for name, _ in (described or columns(con, files)) if name not in constant)
     con.execute(f"insert into {table} ({stored}) select {stored} from read_parquet(?, union_by_name = true)", [files])
 
 

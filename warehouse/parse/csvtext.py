@@ -358,7 +358,7 @@ def failed_scan(path: Path) -> bool:
 
 def read_record_by_record(path: Path) -> None:
     """Send this file, as it is now, to the record reader from now on: its lines are one record each, yet a
-    columnar reader refused one (a record of another width than the header's)."""
+    columnar reader refused one (a record of another width than the header's, bytes that are not UTF-8)."""
     with contextlib.suppress(OSError):
         _FAILED_SCANS.add(_identity(path))
 
