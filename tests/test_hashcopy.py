@@ -173,3 +173,60 @@ def test_staging_does_not_read_again_a_copy_this_run_hashed_but_reads_a_changed_
     earlier.parent.mkdir(parents=True)
     earlier.write_bytes(data)
     assert staging._raw_problems([replace(payload, raw_path=earlier)]) == [] and reads[-1] == earlier
+
+
+def _resident_pages(path: Path) -> int:
+    """Pages of ``path`` in the page cache (``mincore`` on a mapping of it, which reads nothing in)."""
+    import ctypes
+    import ctypes.util
+    import mmap
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        vector = (ctypes.c_ubyte * pages)()
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        if libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vector) != 0:
+            pytest.skip(f"mincore: {os.strerror(ctypes.get_errno())}")
+        return sum(v & 1 for v in vector)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+@pytest.mark.parametrize("drop", [True, False])
+def test_a_copy_that_drops_its_source_leaves_the_copy_cached_and_not_the_source(tmp_path: Path, drop: bool):
+    """With ``drop_source`` the source's pages leave the page cache behind the copy (the copy's stay: they are
+    read next); without it, they stay where they were. Measured with ``mincore``, on a file system that honours
+    the hint (tmpfs keeps its pages: skipped there)."""
+    data = os.urandom(8 * 1024**2 + 123)
+    src, dst = tmp_path / "src.csv", tmp_path / "dst.csv"
+    src.write_bytes(data)
+    with open(src, "rb") as fh:
+        os.fsync(fh.fileno())  # clean pages: only those can be let go
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if _resident_pages(src):
+        pytest.skip("this file system keeps a file's pages when told they are not needed")
+    assert src.read_bytes() == data  # every page read in again
+    total = _resident_pages(src)
+    assert total == (len(data) + 4095) // 4096 or total > 0
+    digest, copied = _copy(src, dst, step=1024**2, drop_source=drop)
+    assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert dst.read_bytes() == data
+    if drop:
+        assert _resident_pages(src) == 0
+    else:
+        assert _resident_pages(src) == total
+    assert _resident_pages(dst) > 0  # read back for the hash: in the page cache
+
+
+def test_a_source_is_dropped_only_when_it_and_its_copy_do_not_fit_in_memory():
+    """Twice the file's size against the memory available: a 20 GB file on a 23.5 GiB machine is let go behind
+    its copy, a 2 GB one is not; where the kernel does not say (no /proc/meminfo), nothing is dropped."""
+    gib = 1024**3
+    available = int(23.5 * gib)
+    assert hashcopy.drops_source(20 * gib, available) is True
+    assert hashcopy.drops_source(2 * gib, available) is False
+    assert hashcopy.drops_source(available // 2, available) is False
+    assert hashcopy.drops_source(available // 2 + 1, available) is True
+    assert hashcopy.drops_source(20 * gib, None) is False
+    assert hashcopy.available_memory() is None or hashcopy.available_memory() > 0

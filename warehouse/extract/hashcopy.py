@@ -12,14 +12,20 @@ Two ways, one result (the bytes written and the hex SHA-256 of exactly those byt
   (from the page cache, 16 MiB at a time) and hashes it: ~30 copy calls and ~120 read-backs for 2 GB. Measured on
   the same file: 1.4-1.5 s alone, 2.9-3.0 s beside that thread (the two cores shared).
   The hash is of the copy as written, read back, so what the raw zone keeps is what its name says.
+  A file too large to stay in the page cache beside its copy (``drops_source``) has its own pages let go behind the
+  copy (``POSIX_FADV_DONTNEED``), so the copy's stay for the parse that reads it next: measured on a 20.4 GB file
+  (23.5 GiB of memory, caches dropped first): the copy and hash 45.8 s instead of 56.1 s, and the copy then 18.8 GB
+  in the page cache instead of 5.7 GB (the source's 16.7 GB held the rest), read back in 4.9 s instead of 15.1 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
 import itertools
+import mmap
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -90,9 +96,37 @@ class _Copied:
         self.error: BaseException | None = None
 
 
-def _kernel_copy(src_fd: int, dst_fd: int, size: int, step: int, state: _Copied) -> None:
-    """Copy from offset 0 to the source's end, ``step`` bytes a call, publishing each step in ``state``."""
-    half, fired = size // 2, False
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says it can give without swapping (``MemAvailable``); None where it does not say."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def drops_source(size: int, available: int | None) -> bool:
+    """Whether a copy lets the source's pages go behind it: when the file and its copy cannot both stay in the page
+    cache (twice its size above the memory available), the source's pages would push out the copy's, which are
+    read next (the raw zone's copy is what is parsed; the source is not read again). A smaller file's pages are
+    left where they are: another reader of the same file (the next tool in a benchmark, the user's) keeps them."""
+    return available is not None and hasattr(os, "posix_fadvise") and 2 * size > available
+
+
+def _kernel_copy(src_fd: int, dst_fd: int, size: int, step: int, state: _Copied, drop_source: bool = False) -> None:
+    """Copy from offset 0 to the source's end, ``step`` bytes a call, publishing each step in ``state``; with
+    ``drop_source``, the source's pages copied so far are let go after each call (``POSIX_FADV_DONTNEED``, from the
+    first page not yet let go: the kernel lets go whole pages only; at the end, to the file's end)."""
+    half, fired, kept_from = size // 2, False, 0
+
+    def let_go(upto: int) -> int:
+        with contextlib.suppress(OSError):  # a hint: never a reason to fail the copy
+            os.posix_fadvise(src_fd, kept_from, upto - kept_from if upto else 0, os.POSIX_FADV_DONTNEED)
+        return upto - upto % mmap.PAGESIZE
+
     try:
         while not state.stop:
             if not fired and state.bytes >= half:
@@ -102,9 +136,13 @@ def _kernel_copy(src_fd: int, dst_fd: int, size: int, step: int, state: _Copied)
             n = os.copy_file_range(src_fd, dst_fd, want, state.bytes, state.bytes)
             if not n:
                 break
+            if drop_source:
+                kept_from = let_go(state.bytes + n)
             with state.changed:
                 state.bytes += n
                 state.changed.notify()
+        if drop_source and not state.stop:
+            let_go(0)  # the last page, partly filled: only a range to the file's end lets it go
     except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread, which raises it)
         state.error = exc
     finally:
@@ -114,7 +152,13 @@ def _kernel_copy(src_fd: int, dst_fd: int, size: int, step: int, state: _Copied)
 
 
 def copy_file_hashing(
-    src: BinaryIO, dst: BinaryIO, size: int, *, step: int = COPY_STEP, buffer_bytes: int = HASH_BUFFER
+    src: BinaryIO,
+    dst: BinaryIO,
+    size: int,
+    *,
+    step: int = COPY_STEP,
+    buffer_bytes: int = HASH_BUFFER,
+    drop_source: bool | None = None,
 ) -> tuple[str, int]:
     """Copy a file on disk into another from its first byte to its end in the kernel, hashing the copy read back.
 
@@ -129,6 +173,7 @@ def copy_file_hashing(
         size: the source's size when opened (where the failpoint fires).
         step: bytes per ``copy_file_range`` call.
         buffer_bytes: the read-back buffer (the memory it takes).
+        drop_source: let the source's pages go behind the copy; None: when ``drops_source`` says so for ``size``.
 
     Returns:
         (hex SHA-256 of the copy, bytes copied).
@@ -145,12 +190,14 @@ def copy_file_hashing(
     if first is None or (first == 0 and size > 0):  # cannot, or copies nothing of a file that has bytes: by hand
         src.seek(0)
         return copy_hashing(src, dst, size)
+    if drop_source is None:
+        drop_source = drops_source(size, available_memory())
     state = _Copied()
     state.bytes = first
     digest = hashlib.sha256()
     view = memoryview(bytearray(buffer_bytes))
     copier = threading.Thread(
-        target=_kernel_copy, args=(src_fd, dst_fd, size, step, state), name="tradewh-copy", daemon=True
+        target=_kernel_copy, args=(src_fd, dst_fd, size, step, state, drop_source), name="tradewh-copy", daemon=True
     )
     if first:
         copier.start()
