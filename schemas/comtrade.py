@@ -170,16 +170,24 @@ def cross_batch_rules(context: RunContext) -> list[tuple[str, str, str]]:
     # only the columns the quarantine needs: the scan reads those alone
     needed = ", ".join(f's."{c}"' for c in dict.fromkeys(["source_id", "file_name", "file_sha256", "file_row",
                                                           *Comtrade.Config.unique]))  # fmt: skip
+    # the keys with two published codes are looked for by the hash of the key first (one number to group by; equal
+    # keys have equal hashes), then among the rows of those hashes by the key itself (measured on 10M staged rows,
+    # 1.3M of them with a shared code: 0.61-0.65 s against 1.19-1.28 s grouping every such row by its key)
     one_code_per_economy = f"""
         with codes(code, iso3) as (values {mapping}),
-        mapped as (
+        mapped as not materialized (
             select {needed}, r.iso3 as _r, p.iso3 as _p,
                 cast(s.reporter_code as varchar) || '/' || cast(s.partner_code as varchar) as _pub
             from staged s join codes r on s.reporter_code = r.code join codes p on s.partner_code = p.code
             where s.reporter_code in {in_shared} or s.partner_code in {in_shared}
         ),
+        suspect as (
+            select hash({key}, _r, _p) as _h from mapped group by _h having min(_pub) <> max(_pub)
+        ),
         bad as (
-            select {key}, _r, _p from mapped group by all having count(distinct _pub) > 1
+            select {key}, _r, _p from mapped
+            where hash({key}, _r, _p) in (select _h from suspect)
+            group by all having count(distinct _pub) > 1
         )
         select m.* exclude (_r, _p, _pub) from mapped m semi join bad b on {same}
     """

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.comtrade import Comtrade, schema
 from schemas.rules import RunContext
@@ -316,3 +318,61 @@ def test_real_files_are_wholly_valid_and_why(name: str, rows: int) -> None:
     known = set(codes().loc[codes()["iso3"] != "", "code"].astype(int))
     assert set(valid["reporter_code"]) | set(valid["partner_code"]) <= known
     assert set(valid["flow_code"]) <= {1, 2}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([840, 842, 841, 56, 58, 4, 8]),  # shared codes (the USA's, Belgium's) and others
+            st.sampled_from([842, 840, 0, 251, 250, 8]),
+            st.sampled_from(["2020", "2021"]),
+            st.sampled_from([1, 2]),
+            st.sampled_from(["01", "0101"]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_cross_batch_query_finds_what_the_in_memory_rule_finds(rows: list[tuple]) -> None:
+    """Rule one_code_per_economy two ways: the query a load in batches runs over all staged rows (by the key's
+    hash first, then the key) and the rule a frame validated in memory runs: the same rows, on any mix of shared
+    codes (840/842 both the USA), keys and repeats."""
+    import duckdb
+
+    from schemas.comtrade import CONFORMED_KEY, _one_code_per_economy, cross_batch_rules
+
+    context = context_for(make_source())
+    frame = pd.DataFrame(
+        {
+            "source_id": "t",
+            "file_name": "f.csv",
+            "file_sha256": "0" * 64,
+            "file_row": range(2, len(rows) + 2),
+            "classification_version": "HS2017",
+            "year": 2020,
+            "period": [r[2] for r in rows],
+            "reporter_code": [r[0] for r in rows],
+            "partner_code": [r[1] for r in rows],
+            "partner2_code": 0,
+            "flow_code": [r[3] for r in rows],
+            "customs_code": "C00",
+            "mot_code": "0",
+            "commodity_code": [r[4] for r in rows],
+            "vintage": "2024-01-01",
+        }
+    ).astype({"reporter_code": "int64", "partner_code": "int64"})
+    assert set(CONFORMED_KEY) <= set(frame.columns)
+    codes = load_codes_for_test()
+    iso3_of = {int(code): iso3 for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3}
+    in_memory = set(frame.loc[~_one_code_per_economy(iso3_of).test(frame), "file_row"])
+    ((_, _, query),) = cross_batch_rules(context)
+    con = duckdb.connect()
+    con.register("staged", frame)
+    by_query = {row for (row,) in con.execute(f"select file_row from ({query})").fetchall()}
+    assert by_query == in_memory
+
+
+def load_codes_for_test() -> pd.DataFrame:
+    from schemas.comtrade import load_codes
+
+    return load_codes(REFERENCE)
