@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
@@ -320,7 +321,7 @@ def test_real_files_are_wholly_valid_and_why(name: str, rows: int) -> None:
     assert set(valid["flow_code"]) <= {1, 2}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     rows=st.lists(
         st.tuples(
@@ -337,11 +338,8 @@ def test_the_cross_batch_query_finds_what_the_in_memory_rule_finds(rows: list[tu
     """Rule one_code_per_economy two ways: the query a load in batches runs over all staged rows (by the key's
     hash first, then the key) and the rule a frame validated in memory runs: the same rows, on any mix of shared
     codes (840/842 both the USA), keys and repeats."""
-    import duckdb
+    from schemas.comtrade import CONFORMED_KEY
 
-    from schemas.comtrade import CONFORMED_KEY, _one_code_per_economy, cross_batch_rules
-
-    context = context_for(make_source())
     frame = pd.DataFrame(
         {
             "source_id": "t",
@@ -362,17 +360,21 @@ def test_the_cross_batch_query_finds_what_the_in_memory_rule_finds(rows: list[tu
         }
     ).astype({"reporter_code": "int64", "partner_code": "int64"})
     assert set(CONFORMED_KEY) <= set(frame.columns)
-    codes = load_codes_for_test()
-    iso3_of = {int(code): iso3 for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3}
-    in_memory = set(frame.loc[~_one_code_per_economy(iso3_of).test(frame), "file_row"])
-    ((_, _, query),) = cross_batch_rules(context)
-    con = duckdb.connect()
+    rule, query, con = _one_code_per_economy_both_ways()
+    in_memory = set(frame.loc[~rule.test(frame), "file_row"])
     con.register("staged", frame)
     by_query = {row for (row,) in con.execute(f"select file_row from ({query})").fetchall()}
     assert by_query == in_memory
 
 
-def load_codes_for_test() -> pd.DataFrame:
-    from schemas.comtrade import load_codes
+@functools.cache
+def _one_code_per_economy_both_ways() -> tuple:
+    """The rule in memory, its cross-batch query and a DuckDB connection, made once for the examples."""
+    import duckdb
 
-    return load_codes(REFERENCE)
+    from schemas.comtrade import _one_code_per_economy, cross_batch_rules, load_codes
+
+    codes = load_codes(REFERENCE)
+    iso3_of = {int(code): iso3 for code, iso3 in zip(codes["code"], codes["iso3"], strict=True) if iso3}
+    ((_, _, query),) = cross_batch_rules(context_for(make_source()))
+    return _one_code_per_economy(iso3_of), query, duckdb.connect()
