@@ -223,10 +223,10 @@ def _simply_quoted(buffer: np.ndarray, opens: np.ndarray, closes: np.ndarray) ->
 
 
 _BLANK_STARTS = np.array([0x0A, 0x0D, 0x20, 0x09], dtype=np.uint8)  # newline, carriage return, space, tab
-# Measured on the 2 GB benchmark file, the process's peak RSS after scan_lines by chunk size: 1 MiB 343 MiB,
-# 2 MiB 763, 8 MiB 1,763, 16 MiB 142, 32 MiB 163. Below 16 MiB the chunk's copies (carry + chunk, its lines,
-# the decoded text), each a little larger or smaller than the last, are served from glibc's heap and leave it
-# fragmented; at 16 MiB and above they are mapped and unmapped whole.
+# Measured on the 2 GB benchmark file, one process per size (a machine busier than usual), peak RSS and wall time of
+# scan_lines by chunk size: 1 MiB 51 MiB 4.5 s, 2 MiB 53 MiB 3.0 s, 8 MiB 68 MiB 2.7 s, 16 MiB 85 MiB 2.8 s, 32 MiB
+# 118 MiB 3.9 s. (Before the buffers were reused, each chunk's copies came from glibc's heap below 16 MiB and left
+# it fragmented: 343-1,763 MiB at 1-8 MiB chunks.)
 SCAN_CHUNK = 16 << 20
 
 
