@@ -208,7 +208,7 @@ def test_a_copy_that_drops_its_source_leaves_the_copy_cached_and_not_the_source(
         pytest.skip("this file system keeps a file's pages when told they are not needed")
     assert src.read_bytes() == data  # every page read in again
     total = _resident_pages(src)
-    assert total == (len(data) + 4095) // 4096 or total > 0
+    assert total > 0
     digest, copied = _copy(src, dst, step=1024**2, drop_source=drop)
     assert (digest, copied) == (hashlib.sha256(data).hexdigest(), len(data))
     assert dst.read_bytes() == data

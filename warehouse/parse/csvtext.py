@@ -297,7 +297,7 @@ def scan_lines(
             if carried > limit:
                 return no  # a line longer than the record reader's field limit: let it refuse the field
             if carried + chunk_size > len(data):  # a line longer than the buffer holds beside a chunk
-                data = data[:carried] + bytearray(chunk_size + carried + 1)
+                data = data[:carried] + bytearray(chunk_size + carried + 1)  # room for the line twice: grown rarely
                 marks = np.empty(len(data), dtype=np.bool_)
             read = _read_into(fh, memoryview(data)[carried : carried + chunk_size])
             end = carried + read
