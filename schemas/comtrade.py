@@ -8,7 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.rules import NUMBER, FrameRule, RunContext
+from schemas.rules import NUMBER, FrameRule, RunContext, per_distinct
 from warehouse.parse.comtrade_layouts import CLASSIFICATION_VERSIONS
 
 CODES_FILE = "comtrade_codes.csv"
@@ -71,7 +71,7 @@ class Comtrade(pa.DataFrameModel):
 
     @pa.check("commodity_code", name="commodity_code_format")
     def commodity_code_format(cls, code: Series[str]) -> Series[bool]:
-        return code.str.fullmatch(r"\d{1,12}|TOTAL")
+        return per_distinct(code.to_frame(), lambda distinct: _formatted(distinct.iloc[:, 0]))
 
 
 def load_codes(reference_dir: Path) -> pd.DataFrame:
@@ -94,17 +94,29 @@ def _known_classification(df: pd.DataFrame) -> pd.Series:
     return df["classification_version"].isin(sorted(set(CLASSIFICATION_VERSIONS.values())))
 
 
+def _formatted(code: pd.Series) -> pd.Series:
+    """Digits (at most 12) or 'TOTAL' (rule commodity_code_format)."""
+    return code.str.fullmatch(r"\d{1,12}|TOTAL")
+
+
 def _commodity_level(df: pd.DataFrame) -> pd.Series:
     """A code of digits (or 'TOTAL') whose level is known: the parser leaves the level null where nothing tells it
     (an HS code of odd length with no level column, a level the classification does not have, a code longer
-    than its published level). A code that is not digits is rule commodity_code_format's alone."""
-    code = df["commodity_code"].astype(str)
-    formatted = code.str.fullmatch(r"\d{1,12}|TOTAL").fillna(False).astype(bool)
+    than its published level). A code that is not digits is rule commodity_code_format's alone. The pattern is
+    matched once for each distinct code of the batch (``per_distinct``)."""
+    formatted = per_distinct(
+        df[["commodity_code"]], lambda distinct: _formatted(distinct["commodity_code"].astype(str)).fillna(False)
+    ).astype(bool)
     return (~formatted | df["aggregate_level"].notna()).astype(bool)
 
 
 def _period_matches_year(df: pd.DataFrame) -> pd.Series:
-    """The period is the year ('2011') or a month of it ('201103')."""
+    """The period is the year ('2011') or a month of it ('201103'); told once for each distinct year and period of
+    the batch (``per_distinct``)."""
+    return per_distinct(df[["year", "period"]], _period_of_year)
+
+
+def _period_of_year(df: pd.DataFrame) -> pd.Series:
     year = df["year"].astype("int64").astype(str)
     period = df["period"].astype(str)
     annual = period == year

@@ -146,14 +146,49 @@ def split_frame(
     return valid.reset_index(drop=True), quarantine[QUARANTINE_COLUMNS], frame.loc[sorted(rejected)]
 
 
+# pandera's built-in checks whose answer for a value depends on that value alone: on a text column, ``surely_valid``
+# runs them on the column's distinct values (a batch's vintage is one value in 200,000 rows)
+PER_VALUE_CHECKS = frozenset(
+    {"str_matches", "str_contains", "str_startswith", "str_endswith", "str_length", "isin", "notin"}
+)
+
+
+def per_distinct(frame: pd.DataFrame, test: Callable[[pd.DataFrame], pd.Series]) -> pd.Series:
+    """``test`` run once on each distinct row of ``frame`` and its answers spread back to every row.
+
+    For a test whose answer for a row depends on that row's values alone (a pattern, a year against a period), on
+    columns of few distinct values in a batch (its vintage, its periods, its few thousand commodity codes): a
+    regular expression over 200,000 values costs 7-9 ms, finding their distinct values 3-4 ms. A null is one
+    value like any other (the test sees it once). Not for a column of mostly distinct values (a printed amount).
+
+    Returns:
+        The answers, one per row of ``frame``, with its index (and the dtype ``test`` gave).
+    """
+    if frame.empty:
+        return test(frame).set_axis(frame.index)
+    codes: np.ndarray | None = None
+    for column in frame.columns:
+        found = pd.factorize(frame[column], use_na_sentinel=False)[0]
+        codes = found if codes is None else pd.factorize(codes * (int(found.max()) + 1) + found)[0]
+    assert codes is not None
+    # the first row of each distinct combination: factorize numbers them 0, 1, 2, ... in order of appearance, so a
+    # row is the first of its combination where the running maximum of the numbers grows
+    highest = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, highest[1:] > highest[:-1]])
+    answers = test(frame.iloc[first].reset_index(drop=True))
+    return answers.take(codes).set_axis(frame.index)
+
+
 def surely_valid(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
     """Whether ``schema.validate(frame, lazy=True)`` would pass, told cheaply; False means "run pandera to know".
 
     True only when each of pandera's steps is certain to pass: every column the schema requires is there; each
     column already has its dtype (pandera's own dtype test), so coercing it changes nothing and cannot fail; a
     column that may not be null holds none; and each of the schema's checks passes when called the way
-    pandera's backend calls it (its ``ignore_na`` included). Anything this does not model (an index, a regex
-    column, uniqueness, ``strict``, a check by group, other options) answers False, and pandera decides. The
+    pandera's backend calls it (its ``ignore_na`` included; a check in ``PER_VALUE_CHECKS`` on a text column's
+    distinct values: each value passes or fails alone, so all rows pass when all distinct values do). Anything
+    this does not model (an index, a regex column, uniqueness, ``strict``, a check by group, other options)
+    answers False, and pandera decides. The
     quarantine is therefore always pandera's: this only skips its work on a batch with nothing to report
     (measured on 200,000 UN Comtrade rows: 0.44 s for ``validate``, most of it pandera's bookkeeping around
     the same checks).
@@ -192,8 +227,15 @@ def surely_valid(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
                 return False
         if not column.nullable and series.isna().any():
             return False
+        distinct = None  # the column's distinct values, found once for the checks that look at values alone
         for check in column.checks:
-            if check.groupby is not None or check.groups is not None or not check(series).check_passed:
+            if check.groupby is not None or check.groups is not None:
+                return False
+            values = series
+            if check.name in PER_VALUE_CHECKS and not pd.api.types.is_numeric_dtype(series.dtype):
+                distinct = series.drop_duplicates() if distinct is None else distinct
+                values = distinct
+            if not check(values).check_passed:
                 return False
     for check in schema.checks:
         if check.groupby is not None or check.groups is not None or not check(frame).check_passed:

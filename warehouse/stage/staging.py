@@ -26,6 +26,7 @@ from warehouse.parse.base import ReadAgain
 from warehouse.stage.batches import (
     BATCH_ROWS,
     _loaded_vintages,
+    forget_repeats,
     model_for,
     parsed_batches,
     prefetched,
@@ -303,6 +304,7 @@ def _stage_once(
             writer.close()
         writers.clear()
         # the batches are gone: hand their memory back before DuckDB takes its own (peak RSS at 10M rows)
+        forget_repeats()
         gc.collect()
         release_freed_memory()
         progress.done(note=f", {staged.rows_read - staged.rows_valid:,} rejected, {staged.batches} batch(es) parsed")
@@ -332,6 +334,7 @@ def _stage_once(
     finally:
         write_pool.shutdown(wait=True)
         keys.close()
+        forget_repeats()
         for path in rejected:
             path.unlink(missing_ok=True)
     return staged
