@@ -91,8 +91,10 @@ paired as (
 sole as (
     -- the figures alone in their series, each a row with one side, as `paired` has them (the stored fact's
     -- is_sole_figure: no other figure of its source, vintage, reporter, partner, period, classification, category,
-    -- measure and unit, in any flow; in US$, so to the cent already). The aggregate flags are the stored fact's:
-    -- joining core.dim_country twice on each read made query (d) of BENCHMARKS.md 0.21 s instead of 0.16 s
+    -- measure and unit, in any flow; in US$, so to the cent already). The aggregate flags are the stored fact's,
+    -- the dates looked up in a map of core.dim_period made once per read: DuckDB keeps a left join whose columns
+    -- a query does not read, and query (d) of BENCHMARKS.md took 0.19-0.21 s with the joins to core.dim_period
+    -- and core.dim_country, 0.16-0.17 s so (0.16 s without the dates)
     select
         figures.source_id, figures.dataset, figures.vintage, figures.reporter, figures.partner, figures.period,
         figures.period_type, figures.year, figures.classification, figures.category, figures.measure, figures.unit,
@@ -102,12 +104,15 @@ sole as (
         case when figures.flow = 'import' then figures.is_derived end as is_imports_derived,
         figures.derivation,
         figures.is_latest_vintage,
-        periods.period_start,
-        periods.period_end,
+        (
+            select map_from_entries(list({'key': period, 'value': period_start})) from core.dim_period
+        )[figures.period] as period_start,
+        (
+            select map_from_entries(list({'key': period, 'value': period_end})) from core.dim_period
+        )[figures.period] as period_end,
         figures.is_aggregate,
         figures.is_partner_aggregate,
     from store.core__fct_trade_figure as figures
-    left join core.dim_period as periods on periods.period = figures.period
     where figures.is_sole_figure and figures.flow in ('export', 'import')
 ),
 
