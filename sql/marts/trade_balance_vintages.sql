@@ -6,8 +6,9 @@
 -- their period's dates and their countries' aggregate flags (a join to core.dim_period and two to core.dim_country
 -- cost a query reading 5M pairs a third of its time, and rounding them on each read a fifth). A figure alone in
 -- its series (the stored fact's is_sole_figure) has nothing to pair with: its row is read from the stored fact
--- when the view is read (`sole`) instead of being stored again (at 10M generated Comtrade rows, 9.9M of the
--- 10M: the build's mart 1.5 s against 6.7-7.0 s). Balance, total and coverage are computed when the view is read.
+-- when the view is read (`sole`) instead of being stored again (at 10M generated Comtrade rows, 9.75M of the
+-- mart's 9.87M rows: the mart 0.5 s of the load against 6.3 s). Balance, total and coverage are computed when the
+-- view is read.
 -- materialized: table
 -- incremental: source_id
 -- stored: paired
@@ -93,8 +94,8 @@ sole as (
     -- is_sole_figure: no other figure of its source, vintage, reporter, partner, period, classification, category,
     -- measure and unit, in any flow; in US$, so to the cent already). The aggregate flags are the stored fact's,
     -- the dates looked up in a map of core.dim_period made once per read: DuckDB keeps a left join whose columns
-    -- a query does not read, and query (d) of BENCHMARKS.md took 0.19-0.21 s with the joins to core.dim_period
-    -- and core.dim_country, 0.16-0.17 s so (0.16 s without the dates)
+    -- a query does not read, and query (d) of BENCHMARKS.md took 0.21-0.22 s with the joins to core.dim_period
+    -- and core.dim_country, 0.19 s with the period's alone, 0.17 s so (0.16 s without the dates)
     select
         figures.source_id, figures.dataset, figures.vintage, figures.reporter, figures.partner, figures.period,
         figures.period_type, figures.year, figures.classification, figures.category, figures.measure, figures.unit,

@@ -28,7 +28,7 @@ import duckdb
 import jinja2
 from markupsafe import Markup, escape
 
-from warehouse.build.models import read_header, references
+from warehouse.build.models import read_header, references, view_of_stored
 from warehouse.common.readonly import connect_read_only
 
 PUBLIC_SCHEMAS = ("marts", "core", "audit")
@@ -109,12 +109,12 @@ def collect(con: duckdb.DuckDBPyConnection, sql_dir: Path, project_root: Path | 
             relation.grain = read_header(path).grain
             relation.sql_file = str(path.relative_to(project_root)) if project_root else str(path)
         if relation.schema == "store":  # a stored view's rows: from the query of its file
-            stored_from = [f for k, f in files.items() if k.replace(".", "__", 1) == relation.name]
-            query = _file_query(stored_from[0]) if stored_from else None
+            stored_from = files.get(view_of_stored(key) or "")
+            query = _file_query(stored_from) if stored_from else None
             if query is not None:
                 definitions[key] = query
                 relation.sql_file = (
-                    str(stored_from[0].relative_to(project_root)) if project_root else str(stored_from[0])
+                    str(stored_from.relative_to(project_root)) if project_root else str(stored_from)
                 )
     for key, sql in definitions.items():
         refs, how = references(sql)
