@@ -1,5 +1,5 @@
-"""A raw table's one-valued text columns are stored once (``warehouse.build.raw_tables``): the rows read back are the
-lake files' rows, whatever the statistics say or do not say."""
+"""A raw table's one-valued text, integer and boolean columns are stored once (``warehouse.build.raw_tables``):
+the rows read back are the lake files' rows, whatever the statistics say or do not say."""
 
 from __future__ import annotations
 
@@ -123,4 +123,61 @@ def test_a_value_stored_once_reads_back_as_written(tmp_path, con, value):
     files = [_write(tmp_path / "a.parquet", {"flag": [value] * 3, "row": [1, 2, 3]})]
     assert raw_tables.create_raw_table(con, "raw.t", files) == {"flag": value}
     assert con.execute("select distinct flag from raw.t").fetchall() == [(value,)]
+    assert _same_rows(con, "raw.t", files)
+
+
+def test_numbers_and_booleans_with_one_value_are_generated_and_read_back_unchanged(tmp_path, con):
+    """A file of one year and no second partner: its integer and boolean columns of one value are stored once,
+    typed as the lake files type them; the columns whose values differ are stored per row."""
+    rows = 5
+    table = pa.table(
+        {
+            "year": pa.array([2023] * rows, pa.int64()),
+            "level": pa.array([6] * rows, pa.int32()),
+            "small": pa.array([-3] * rows, pa.int8()),
+            "big": pa.array([2**63 - 1] * rows, pa.int64()),
+            "unsigned": pa.array([2**64 - 1] * rows, pa.uint64()),
+            "is_leaf": pa.array([True] * rows),
+            "is_other": pa.array([False] * rows),
+            "empty": pa.array([None] * rows, pa.int64()),
+            "partner": pa.array([4, 8, 4, 8, 4], pa.int64()),
+            "row": pa.array(range(rows), pa.int64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=2)
+    files = [str(tmp_path / "a.parquet")]
+    declared = raw_tables.create_raw_table(con, "raw.t", files)
+    assert declared == {
+        "year": "2023", "level": "6", "small": "-3", "big": str(2**63 - 1), "unsigned": str(2**64 - 1),
+        "is_leaf": "true", "is_other": "false", "empty": None,
+    }  # fmt: skip
+    assert _generated(con, "t") == set(declared)
+    assert raw_tables.columns(con, files) == [tuple(r[:2]) for r in con.execute("describe raw.t").fetchall()]
+    assert _same_rows(con, "raw.t", files)
+    assert con.execute("select year + 1, level * 2, is_leaf and not is_other from raw.t limit 1").fetchone() == (
+        2024, 12, True
+    )
+    assert raw_tables.generated_constants(con, "memory.raw.t") == declared
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        [pa.array([0.1] * 4), pa.array([0.1] * 4)],  # a float: its statistic is not proof of its text
+        [pa.array([-0.0] * 4), pa.array([-0.0] * 4)],
+        [pa.array([1, 1, 1, 1], pa.int32()), pa.array([1, 1, 1, 1], pa.int64())],  # two Parquet types
+        [pa.array([1, 1, 1, 1], pa.int64()), pa.array([1, 1, 2, 2], pa.int64())],  # two values
+        [pa.array([1, 1, 1, 1], pa.int64()), pa.array([1, 1, None, 1], pa.int64())],  # a null
+        [pa.array([19000] * 4, pa.date32()), pa.array([19000] * 4, pa.date32())],  # a date
+        [pa.array(["1.5"] * 4).cast(pa.decimal128(4, 1))] * 2,  # a decimal
+    ],
+    ids=["float", "negative zero", "int32 and int64", "two values", "a null", "date", "decimal"],
+)
+def test_a_number_the_statistics_do_not_prove_is_stored(tmp_path, con, arrays):
+    files = []
+    for i, array in enumerate(arrays):
+        pq.write_table(pa.table({"x": array, "row": pa.array(range(4))}), tmp_path / f"{i}.parquet", row_group_size=2)
+        files.append(str(tmp_path / f"{i}.parquet"))
+    assert raw_tables.create_raw_table(con, "raw.t", files) == {}
+    assert _generated(con, "t") == set()
     assert _same_rows(con, "raw.t", files)

@@ -56,7 +56,7 @@ def _load_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, datasets: list[str
     for dataset in datasets:
         files = [str(f) for f in verified_lake_files(lake_dir, dataset)]  # each checked against its SHA-256
         if files:
-            create_raw_table(con, f"raw.{dataset}", files)  # its one-valued text columns stored once
+            create_raw_table(con, f"raw.{dataset}", files)  # its one-valued columns stored once
         else:
             empty = _empty_table(dataset)  # noqa: F841 (read by DuckDB's replacement scan)
             con.execute(f"create table raw.{dataset} as select * from empty")

@@ -155,7 +155,7 @@ def _replace_raw(con: duckdb.DuckDBPyConnection, lake_dir: Path, plan: Plan) -> 
             ).fetchall()
             if stray:
                 raise BuildError(f"lake files of {', '.join(ids)} hold rows of {stray}")
-        constant = raw_tables.constant_text(con, every, described)  # the columns the full build would store once
+        constant = raw_tables.constant_values(con, every, described)  # the columns the full build would store once
         if raw_tables.generated_constants(con, f"wh.raw.{dataset}") == constant:
             con.execute(f"delete from wh.raw.{dataset} where source_id in (select unnest(?))", [ids])
             if files:

@@ -1,16 +1,20 @@
-"""A raw table from its lake files, each text column that holds one value in every row stored once.
+"""A raw table from its lake files, each column that holds one value in every row stored once.
 
 Every row of a lake file carries its provenance (``source_id``, ``vintage``, ``file_name``, ``file_sha256``) and
-often columns a layout fixes (``layout``, ``flag``, ``customs_code``): the same text in every row. DuckDB stores
-such a column like any other, each value appended, scanned back and compressed: 57 ms per column per million rows
-(11 such columns of the benchmark's Comtrade file: 0.4 s of the 0.94 s its million-row raw table took). Declared
-``generated always as ('<value>') virtual``, the value lives once in the table's definition and costs nothing to
-write (the same table: 0.55 s); a query reads the same values (``select *``, filters, joins).
+often columns a layout fixes (``layout``, ``flag``, ``customs_code``): the same text in every row; a file of one
+year and no second partner has the same number in every row too (Comtrade's ``year``, ``partner2_code``; an HS6
+download's ``aggregate_level`` and ``is_leaf``). DuckDB stores such a column like any other, each value appended,
+scanned back and compressed: 57 ms per text column per million rows (11 such columns of the benchmark's Comtrade
+file: 0.4 s of the 0.94 s its million-row raw table took), 24 ms per BIGINT column. Declared
+``generated always as (cast('<value>' as <type>)) virtual``, the value lives once in the table's definition and
+costs nothing to write (the same table: 0.55 s); a query reads the same values (``select *``, filters, joins).
 
-Which columns qualify is read from the Parquet footers alone: a text column whose every row group, in every file,
-has exact statistics with no nulls and its minimum equal to its maximum, all the same value (or only nulls in
-every row group). A file without statistics, a column missing from a file, a value longer than the writer's
-statistics, a column that is a number in one file and text in another: the column is stored as before.
+Which columns qualify is read from the Parquet footers alone: a text, integer or boolean column whose every row
+group, in every file, has exact statistics with no nulls and its minimum equal to its maximum, all the same value
+(or only nulls in every row group), of one Parquet type in every file; a number's value is kept only if it reads
+back as the text its statistics give. A file without statistics, a column missing from a file, a value longer
+than the writer's statistics, a column that is a number in one file and text in another, a float, a decimal or a
+date: the column is stored as before.
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ from __future__ import annotations
 import duckdb
 
 TEXT = "VARCHAR"
+# the DuckDB types a value stored once may have, and the Parquet types it may be stored as (no floats: their
+# statistics are not the text a cast gives back for every value, -0.0 and NaN among them)
+ONCE = {
+    TEXT: ("BYTE_ARRAY",),
+    "BOOLEAN": ("BOOLEAN",),
+    **{kind: ("INT32", "INT64") for kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")},
+    **{kind: ("INT32", "INT64") for kind in ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")},
+}
 
 
 def _quoted(name: str) -> str:  # as warehouse.build.checks.ident, which imports pandera: not on a build's path
@@ -34,14 +46,15 @@ def columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[str,
     return [(row[0], row[1]) for row in described]
 
 
-def constant_text(
+def constant_values(
     con: duckdb.DuckDBPyConnection, files: list[str], described: list[tuple[str, str]] | None = None
 ) -> dict[str, str | None]:
-    """Text column -> the one value it holds in every row of ``files`` (None: null in every row), by the files'
-    Parquet statistics; a column is left out unless every row group of every file with rows proves it.
-    ``described``: the files' ``columns``, when the caller has read them."""
-    text = [name for name, kind in (described or columns(con, files)) if kind == TEXT]
-    if not text:
+    """Column -> the one value it holds in every row of ``files``, as text (None: null in every row), by the files'
+    Parquet statistics, for the text, integer and boolean columns (``ONCE``); a column is left out unless every
+    row group of every file with rows proves it. ``described``: the files' ``columns``, when the caller has read
+    them."""
+    kinds = {name: kind for name, kind in (described or columns(con, files)) if kind in ONCE}
+    if not kinds:
         return {}
     rows = con.execute(
         """
@@ -54,38 +67,47 @@ def constant_text(
         select
             path_in_schema,
             count(distinct file_name) = (select n from files_with_rows) as in_every_file,
-            -- a statistic missing is no proof (bool_and skips nulls: each row group's test is made false first);
-            -- text in every file (a number's statistic is rendered, not the text a cast to VARCHAR would give)
+            -- a statistic missing is no proof (bool_and skips nulls: each row group's test is made false first)
             bool_and(coalesce(
-                type = 'BYTE_ARRAY' and stats_null_count = 0 and min_is_exact and max_is_exact
-                    and stats_min_value = stats_max_value,
+                stats_null_count = 0 and min_is_exact and max_is_exact and stats_min_value = stats_max_value,
                 false
             )) as one_value,
             count(distinct stats_min_value) as values,
             any_value(stats_min_value) as value,
             bool_and(coalesce(stats_null_count = row_group_num_rows, false)) as only_nulls,
+            -- one Parquet type in every file: text in one and a number in another is read as text, not the
+            -- text the number's statistic renders
+            list_distinct(list(type)) as types,
         from groups
         where path_in_schema in (select unnest(?))
         group by path_in_schema
         """,
-        [files, text],
+        [files, list(kinds)],
     ).fetchall()
     constant: dict[str, str | None] = {}
-    for name, in_every_file, one_value, values, value, only_nulls in rows:
-        if not in_every_file:
+    for name, in_every_file, one_value, values, value, only_nulls, types in rows:
+        if not in_every_file or len(types) != 1 or types[0] not in ONCE[kinds[name]]:
             continue
-        if one_value and values == 1:
+        if one_value and values == 1 and _reads_back(con, value, kinds[name]):
             constant[name] = value
         elif only_nulls:
             constant[name] = None
     return constant
 
 
+def _reads_back(con: duckdb.DuckDBPyConnection, value: str, kind: str) -> bool:
+    """Whether ``value`` cast to ``kind`` reads back as the same text (always, for text)."""
+    if kind == TEXT:
+        return True
+    back = con.execute(f"select cast(try_cast(? as {kind}) as varchar)", [value]).fetchone()
+    return back is not None and back[0] == value
+
+
 def create_raw_table(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> dict[str, str | None]:
-    """``table`` holding every row of ``files`` (read by name), its one-valued text columns declared as generated
-    constants (``constant_text``); returns them."""
+    """``table`` holding every row of ``files`` (read by name), its one-valued columns declared as generated
+    constants (``constant_values``); returns them."""
     described = columns(con, files)
-    constant = constant_text(con, files, described)
+    constant = constant_values(con, files, described)
     definition = ", ".join(
         f"{_quoted(name)} {kind} generated always as (cast({_literal(constant[name])} as {kind})) virtual"
         if name in constant
@@ -111,8 +133,8 @@ def insert_rows(
 
 
 def generated_constants(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str | None] | None:
-    """The generated constant columns of ``table`` (``catalog.schema.name``) and their values; None when the table
-    has no row to read them from."""
+    """The generated constant columns of ``table`` (``catalog.schema.name``) and their values as text (as
+    ``constant_values`` gives them); None when the table has no row to read them from."""
     catalog, schema, name = table.split(".")
     generated = [
         row[0]
@@ -124,5 +146,6 @@ def generated_constants(con: duckdb.DuckDBPyConnection, table: str) -> dict[str,
     ]
     if not generated:
         return {}
-    first = con.execute(f"select {', '.join(_quoted(g) for g in generated)} from {table} limit 1").fetchone()
+    texts = ", ".join(f"cast({_quoted(g)} as varchar)" for g in generated)
+    first = con.execute(f"select {texts} from {table} limit 1").fetchone()
     return None if first is None else dict(zip(generated, first, strict=True))
