@@ -240,8 +240,15 @@ def _duplicated_rows(con: duckdb.DuckDBPyConnection, relation: str, key: tuple[s
     rows of the conformed fact, 2.3 s -> 1.3 s against grouping every row by its nine columns, and it completes
     at a 256MB memory limit. (Grouping by the hash alone, which the count cannot rely on, once ran out of memory
     in DuckDB 2.0.1 at 384MB where this pair of groupings does not.)
+
+    First, as many distinct hashes as rows means no key repeats, and nothing more is grouped: DuckDB counts
+    distinct values faster than it groups them with their counts once the grouping spills (100M hashes at 384MB:
+    3.8-4.2 s against 6.9-7.5 s, the same peak RSS; 10M rows of the conformed fact: 0.50-0.55 s against 0.54-0.75
+    s). Only a repeated hash (a repeated key, or two keys of one hash) goes on to the groupings below.
     """
     columns = ", ".join(ident(c) for c in key)
+    if not con.execute(f"select count(*) - count(distinct hash({columns})) from {relation}").fetchall()[0][0]:
+        return 0
     repeated = f"select hash({columns}) as key_hash from {relation} group by key_hash having count(*) > 1"
     grouped = (
         f"select count(*) as n from {relation} semi join ({repeated}) as repeated "
