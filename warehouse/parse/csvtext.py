@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from warehouse.common.errors import SourceError
+from warehouse.common.readahead import read_in_order
 
 # A plain decimal number, finite as a float: at most 30 digits before the point and a two-digit exponent, so
 # '1e999' or a 400-digit string is text to quarantine, never an infinite value. schemas.rules uses it too.
@@ -288,6 +289,7 @@ def scan_lines(
     limit = csv.field_size_limit()
     carried, plain, checked = 0, True, 0
     with open(path, "rb", buffering=0) as fh:
+        read_in_order(fh)  # ahead of the parser, over a copy the page cache may not hold whole
         # a chunk and the partial line before it; a smaller file is read in one chunk of its size (and one more
         # byte: a file that grows meanwhile is read on, a chunk at a time)
         chunk_size = min(chunk_size, os.fstat(fh.fileno()).st_size + 1)
