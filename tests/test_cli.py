@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,57 @@ def test_load_imports_staging_in_a_thread_before_the_flow():
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_import_that_meets_the_staging_thread_in_a_cycle_is_made_again(tmp_path, monkeypatch):
+    """Two modules that import each other, one imported by a thread, the other by the caller at once: each holds one
+    module's lock and wants the other's, and Python hands the caller the thread's module half-run, so its
+    ``from ... import`` fails (a real ImportError, not a stand-in). ``import_beside`` waits for the thread and
+    imports again: the module comes back whole."""
+    import importlib
+
+    from warehouse.serve.operations import import_beside
+
+    # both modules start (each thread holding one module's lock) before either imports the other; the caller then
+    # gives the thread half a second to block on p, so the caller is the one to meet the cycle
+    (tmp_path / "tradewh_cycle_sync.py").write_text("import threading\np, q = threading.Event(), threading.Event()\n")
+    (tmp_path / "tradewh_cycle_p.py").write_text(
+        "import time, tradewh_cycle_sync as sync\n"
+        "if not sync.p.is_set():\n    sync.p.set(); sync.q.wait(10); time.sleep(0.5)\n"
+        "from tradewh_cycle_q import VALUE as Q_VALUE\nVALUE = 'p'\n"
+    )
+    (tmp_path / "tradewh_cycle_q.py").write_text(
+        "import tradewh_cycle_sync as sync\nsync.q.set(); sync.p.wait(10)\nimport tradewh_cycle_p\nVALUE = 'q'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("tradewh_cycle_p", "tradewh_cycle_q", "tradewh_cycle_sync"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    importlib.import_module("tradewh_cycle_sync")
+    thread = threading.Thread(target=importlib.import_module, args=("tradewh_cycle_q",), daemon=True)
+    thread.start()
+    attempts = []
+
+    def load():
+        attempts.append(1)
+        return importlib.import_module("tradewh_cycle_p")
+
+    module = import_beside(thread, load)
+    assert (module.VALUE, module.Q_VALUE) == ("p", "q")
+    assert len(attempts) == 2  # the first met the half-run module, the second imported it whole
+    assert not thread.is_alive()
+
+
+def test_an_import_that_fails_otherwise_is_not_made_again():
+    from warehouse.serve.operations import import_beside
+
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    attempts = []
+
+    def load():
+        attempts.append(1)
+        raise RuntimeError("something else")
+
+    with pytest.raises(RuntimeError, match="something else"):
+        import_beside(thread, load)
+    assert len(attempts) == 1

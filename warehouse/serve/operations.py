@@ -6,12 +6,20 @@ import argparse
 import contextlib
 import datetime as dt
 import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from warehouse.common.settings import Settings
 from warehouse.extract import prefetch
 from warehouse.extract.catalogue import load_catalogue
 from warehouse.orchestrate.prefect_server import configure_prefect
 from warehouse.publish.lock import LoadRunning
+
+if TYPE_CHECKING:
+    from prefect import Flow
+
+T = TypeVar("T")
 
 
 def _prefetch(settings: Settings) -> None:
@@ -30,17 +38,40 @@ def _prefetch(settings: Settings) -> None:
     )
 
 
-def _import_staging_early() -> None:
+def _import_staging_early() -> threading.Thread:
     """Import staging's modules (pandas, pandera: ~0.5 s) in a thread while the flow's own import and Prefect's
     engine start, which wait on the server's answers part of the time; the flow's first staging finds them imported
-    (or waits for the thread's import to end: Python's import lock)."""
-    import threading
+    (or waits for the thread's import to end: Python's import lock). Returns the thread."""
 
     def load() -> None:
         with contextlib.suppress(Exception):  # the staging task imports them again, and says what failed
             import warehouse.stage.staging  # noqa: F401
 
-    threading.Thread(target=load, name="tradewh-import-staging", daemon=True).start()
+    thread = threading.Thread(target=load, name="tradewh-import-staging", daemon=True)
+    thread.start()
+    return thread
+
+
+def import_beside(importing: threading.Thread, load: Callable[[], T]) -> T:
+    """``load()`` (an import) while ``importing`` imports other modules; once more after ``importing`` has ended if
+    the two met in a circular import. Where two modules import each other and each thread holds one of them, Python
+    hands one thread the other's module half-run (``from m import name`` then fails with an ImportError "partially
+    initialized module") or raises its deadlock error (a RuntimeError); the modules that failed are taken out of
+    ``sys.modules``, so the second ``load()`` imports them whole. The modules both threads import are few (125 of
+    the flow's 833 and staging's 664: pydantic, asyncio, dateutil, ...)."""
+    try:
+        return load()
+    except (ImportError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "deadlock" not in str(exc):
+            raise
+        importing.join()
+        return load()
+
+
+def _nightly() -> Flow:
+    from flows.nightly import nightly
+
+    return nightly
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,8 +106,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                 result = quick_noop(settings, api_url, started)  # a night that changes nothing: no flow engine
                 if result is None:
                     server_started = prefect_server.start_early()  # comes up while the flow's modules import
-                    _import_staging_early()
-                    from flows.nightly import nightly
+                    nightly = import_beside(_import_staging_early(), _nightly)
                     from warehouse.orchestrate.heartbeat import engine_heartbeats_off
 
                     server_started()
