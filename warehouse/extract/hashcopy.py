@@ -19,7 +19,7 @@ Two ways, one result (the bytes written and the hex SHA-256 of exactly those byt
 
 Every file this reads from its start to its end (a copy's source, a file hashed) is first declared so to the kernel
 (``warehouse.common.readahead.read_in_order``): the copy and hash of the 20.4 GB benchmark file, caches dropped,
-33.5 s instead of 42.4 s (the copy's writes are then the limit: the copy alone 28-37 s).
+33.0-38.8 s in five runs instead of 42.4 s (the copy's writes are then the limit: the copy alone 28-37 s).
 """
 
 from __future__ import annotations
