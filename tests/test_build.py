@@ -25,7 +25,15 @@ from warehouse.build.builder import (
     size_bytes,
 )
 from warehouse.build.checks import UntranslatableRule, check_relation, translate
-from warehouse.build.models import BuildError, Header, create_object, cte_body, prune_ctes, read_header
+from warehouse.build.models import (
+    BuildError,
+    Header,
+    create_object,
+    cte_body,
+    prune_ctes,
+    read_header,
+    stored_statements,
+)
 from warehouse.common.settings import load_settings
 from warehouse.extract.catalogue import Source
 from warehouse.lake.audit import over_threshold
@@ -371,6 +379,52 @@ def test_a_stored_cte_that_cannot_be_found_is_refused(tmp_path, header, query, m
         create_object(con, path)
 
 
+def test_a_prepared_cte_is_computed_alone_into_a_temporary_table_the_stored_query_reads(tmp_path):
+    path = tmp_path / "sql" / "core" / "dim_toy.sql"
+    path.parent.mkdir(parents=True)
+    path.write_text(STORED_CTE_SQL)
+    plain = stored_statements(path)
+    path.write_text(STORED_CTE_SQL.replace("-- stored: counted\n", "-- stored: counted\n-- prepared: toys\n"))
+    assert read_header(path).prepared == ("toys",)
+    prepared = stored_statements(path)
+    table = "temp.main.prepared__core__dim_toy__toys"
+    (alone,) = prepared.prepared
+    assert re.search(f"^create or replace temp table {table} as", alone, re.M) and alone.endswith("select * from toys")
+    assert "counted as" not in alone and "labels" not in alone  # what the CTE does not read is not computed
+    assert f"select * from {table}" in prepared.create_table and "range(4)" not in prepared.create_table
+    assert prepared.view.replace("-- prepared: toys\n", "") == plain.view and prepared.dropped == (
+        f"drop table if exists {table}",
+    )
+    with duckdb.connect() as con:
+        con.execute("create schema core; create schema store")
+        create_object(con, path, autocommit=True)
+        rows = con.execute("select * from core.dim_toy order by toy_id").fetchall()
+        left = con.execute("select count(*) from duckdb_tables() where table_name like 'prepared%'").fetchone()[0]
+        path.write_text(STORED_CTE_SQL)
+        create_object(con, path, autocommit=True)
+        assert rows == con.execute("select * from core.dim_toy order by toy_id").fetchall()
+    assert rows == [(0, "even", 2, 50.0), (1, "odd", 2, 50.0), (2, "even", 2, 50.0), (3, "odd", 2, 50.0)]
+    assert left == 0  # dropped once the rows are stored: the file never holds it
+
+
+def test_a_prepared_cte_is_dropped_when_the_stored_query_fails_and_a_missing_one_is_refused(tmp_path):
+    path = tmp_path / "core" / "dim_toy.sql"
+    path.parent.mkdir(parents=True)
+    failing = STORED_CTE_SQL.replace("-- stored: counted\n", "-- stored: counted\n-- prepared: toys\n")
+    path.write_text(failing.replace("')' as paren", "error('no paren') as paren"))
+    with duckdb.connect() as con:
+        con.execute("create schema core; create schema store")
+        with pytest.raises(duckdb.Error, match="no paren"):
+            create_object(con, path, autocommit=True)
+        assert con.execute("select count(*) from duckdb_tables() where table_name like 'prepared%'").fetchone() == (0,)
+        path.write_text(failing.replace("-- prepared: toys", "-- prepared: missing"))
+        with pytest.raises(BuildError, match="needs a CTE `missing as"):
+            create_object(con, path)
+    path.write_text(failing.replace("-- materialized: table\n-- stored: counted\n", ""))
+    with pytest.raises(BuildError, match="`-- prepared: <cte>, <cte>` names CTEs of the query, with"):
+        read_header(path)
+
+
 def test_cte_bodies_skip_parentheses_in_strings_and_comments():
     sql = (
         "with\n\na as (\n    -- (\n    select ')' as x, \"(\" as y /* ) */\n),\n\n"
@@ -383,6 +437,10 @@ def test_cte_bodies_skip_parentheses_in_strings_and_comments():
     assert prune_ctes(unread) == "with\n\nfinal as (select 2 as b)\n\nselect * from final"
     assert prune_ctes(sql) == sql
     assert prune_ctes("select 1") == "select 1"
+    # the last CTE unread: the comma after the one before it goes with it
+    assert prune_ctes(sql.replace("select * from final", "select * from a")) == (
+        "with\n\na as (\n    -- (\n    select ')' as x, \"(\" as y /* ) */\n)\n\nselect * from a"
+    )
 
 
 def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):

@@ -280,6 +280,63 @@ def test_balance_pairs_every_series_as_a_plain_group_by(con):
     assert con.execute(f"({PLAIN_BALANCE}) except all ({STORED_BALANCE})").fetchall() == []
 
 
+def test_a_sole_figure_is_alone_in_its_series(con):
+    """The stored fact's is_sole_figure (marts.trade_balance_vintages reads those figures from the fact instead of
+    pairing them): true exactly where no other figure of the series exists, in any flow, printed or derived, in
+    US$, for a source that prints no growth rate (whose figures give previous years' values: never sole); null for
+    a measure that is not additive."""
+    series = "source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit"
+    rows = con.execute(
+        f"""
+        with figures as (
+            select *, count(*) over (partition by {series}) as in_series,
+                measure in (select measure from core.dim_measure where is_additive) as additive,
+                source_id in (
+                    select source_id from core.fct_trade_figure where measure = 'growth_yoy'
+                ) as prints_growth,
+            from store.core__fct_trade_figure
+        )
+        select
+            count(*) filter (where is_sole_figure and in_series > 1),
+            count(*) filter (
+                where additive and unit = 'USD' and not prints_growth and in_series = 1 and not is_sole_figure
+            ),
+            count(*) filter (where (prints_growth or unit <> 'USD') and is_sole_figure),
+            count(*) filter (where not additive and is_sole_figure is not null),
+            count(*) filter (where is_sole_figure),
+            count(*) filter (where not is_sole_figure),
+        from figures
+        """
+    ).fetchone()
+    assert rows[:4] == (0, 0, 0, 0), rows
+    assert rows[4] > 0 and rows[5] > 0  # both kinds are in the shipped data
+    public = [c[0] for c in con.execute("describe core.fct_trade_figure").fetchall()]
+    assert not {"is_sole_figure", "is_aggregate", "is_partner_aggregate"} & set(public)  # the stored rows' alone
+
+
+def test_balance_flags_and_dates_are_the_dimensions(con):
+    """Stored with the pairs, read from the stored fact for a sole figure: the same flags and dates the dimensions
+    give (a code missing in core.dim_country counts as an aggregate)."""
+    rows = con.execute(
+        """
+        select
+            count(*),
+            count(*) filter (where b.is_aggregate is distinct from coalesce(r.is_aggregate, true)),
+            count(*) filter (where b.is_partner_aggregate is distinct from coalesce(p.is_aggregate, true)),
+            count(*) filter (
+                where b.period_start is distinct from d.period_start or b.period_end is distinct from d.period_end
+            ),
+            count(*) filter (where b.is_aggregate), count(*) filter (where not b.is_partner_aggregate),
+        from marts.trade_balance_vintages as b
+        left join core.dim_country as r on r.iso3 = b.reporter
+        left join core.dim_country as p on p.iso3 = b.partner
+        left join core.dim_period as d on d.period = b.period
+        """
+    ).fetchone()
+    assert rows[0] > 0 and rows[1:4] == (0, 0, 0), rows
+    assert rows[4] > 0 and rows[5] > 0  # both kinds of reporter and partner are there
+
+
 def test_identities_derived_wherever_a_plain_group_by_finds_two_flows(con):
     # amounts are stored to the cent (core.fct_trade_figure.value): a sum or difference of two is rounded again
     plain = """

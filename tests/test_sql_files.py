@@ -228,3 +228,7 @@ def test_a_stored_table_read_by_name_counts_as_its_view(tmp_path):
     assert file_references(path) == {"core.fct_trade_figure", "marts.y", "store.other", "store.raw__z"}
     assert view_of_stored("store.core__fct_trade_figure") == "core.fct_trade_figure"
     assert view_of_stored("core.fct_trade_figure") is None
+    # the balance mart reads the fact's stored rows by name (is_sole_figure), and is built after the fact
+    tokens = _qualified_names_in_the_code(SQL_DIR / "marts" / "trade_balance_vintages.sql")
+    assert "store.core__fct_trade_figure" in tokens
+    assert "core.fct_trade_figure" in file_references(SQL_DIR / "marts" / "trade_balance_vintages.sql")

@@ -2,10 +2,13 @@
 -- Exports against imports of the same measure, unit, source and vintage only: never contract value against
 -- balance-of-payments value, never two vintages, never two units. Every vintage; marts.trade_balance keeps the latest.
 -- Stored once by the build: pairing exports with imports over the whole fact on each query costs seconds at
--- a million rows. Only the pairs are stored (`paired`), rounded to the cent, with their period's dates and their
--- countries' aggregate flags (a join to core.dim_period and two to core.dim_country cost a query reading 5M pairs
--- a third of its time, and rounding them on each read a fifth): balance, total and coverage are computed from
--- them when the view is read.
+-- a million rows. Only the series of several figures are paired and stored (`paired`), rounded to the cent, with
+-- their period's dates and their countries' aggregate flags (a join to core.dim_period and two to core.dim_country
+-- cost a query reading 5M pairs a third of its time, and rounding them on each read a fifth). A figure alone in
+-- its series (the stored fact's is_sole_figure) has nothing to pair with: its row is read from the stored fact
+-- when the view is read (`sole`) instead of being stored again (at 10M generated Comtrade rows, 9.75M of the
+-- mart's 9.87M rows: the mart 0.5 s of the load against 6.3 s). Balance, total and coverage are computed when the
+-- view is read.
 -- materialized: table
 -- incremental: source_id
 -- stored: paired
@@ -19,9 +22,10 @@ figures as not materialized (
             source_id, dataset, vintage, reporter, partner, period, period_type, year, classification, category,
             measure, unit
         ) as series_hash,
-    from core.fct_trade_figure
+    from store.core__fct_trade_figure
     where flow in ('export', 'import')
         and measure in (select measure from core.dim_measure where is_additive)
+        and not is_sole_figure
 ),
 
 paired_series as (
@@ -85,6 +89,40 @@ paired as (
     left join core.dim_country as partners on partners.iso3 = pairs.partner
 ),
 
+sole as (
+    -- the figures alone in their series, each a row with one side, as `paired` has them (the stored fact's
+    -- is_sole_figure: no other figure of its source, vintage, reporter, partner, period, classification, category,
+    -- measure and unit, in any flow; in US$, so to the cent already). The aggregate flags are the stored fact's,
+    -- the dates looked up in a map of core.dim_period made once per read: DuckDB keeps a left join whose columns
+    -- a query does not read, and query (d) of BENCHMARKS.md took 0.21-0.22 s with the joins to core.dim_period
+    -- and core.dim_country, 0.19 s with the period's alone, 0.17 s so (0.16 s without the dates)
+    select
+        figures.source_id, figures.dataset, figures.vintage, figures.reporter, figures.partner, figures.period,
+        figures.period_type, figures.year, figures.classification, figures.category, figures.measure, figures.unit,
+        case when figures.flow = 'export' then figures.value end as exports,
+        case when figures.flow = 'import' then figures.value end as imports,
+        case when figures.flow = 'export' then figures.is_derived end as is_exports_derived,
+        case when figures.flow = 'import' then figures.is_derived end as is_imports_derived,
+        figures.derivation,
+        figures.is_latest_vintage,
+        (
+            select map_from_entries(list({'key': period, 'value': period_start})) from core.dim_period
+        )[figures.period] as period_start,
+        (
+            select map_from_entries(list({'key': period, 'value': period_end})) from core.dim_period
+        )[figures.period] as period_end,
+        figures.is_aggregate,
+        figures.is_partner_aggregate,
+    from store.core__fct_trade_figure as figures
+    where figures.is_sole_figure and figures.flow in ('export', 'import')
+),
+
+balances as (
+    select * from paired
+    union all by name
+    select * from sole
+),
+
 final as (
     select
         -- ids
@@ -115,7 +153,7 @@ final as (
         is_latest_vintage,
         is_aggregate,
         is_partner_aggregate,
-    from paired
+    from balances
 )
 
 select * from final;

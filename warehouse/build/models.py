@@ -40,7 +40,7 @@ STORE = "store"  # the tables behind materialized views
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
 LAYERS = ("staging", "core", "marts", "audit")
 MATERIALIZATIONS = ("view", "table")
-HEADER_SETTINGS = ("grain", "materialized", "stored", "order by", "incremental")
+HEADER_SETTINGS = ("grain", "materialized", "stored", "prepared", "order by", "incremental")
 # a header line that sets something: ``-- <key>: <value>``, the key one lower-case word (or ``order by``); a prose
 # line never starts so (``-- Mirror flows: ...``, ``--   by product: ...`` and ``-- see https://...`` do not)
 _SETTING = re.compile(r"^--\s*(order by|[a-z][a-z0-9_]*):(?!//)\s*(.*?)\s*$")
@@ -66,6 +66,8 @@ class Header:
         prose: the block's other lines, joined: what the view holds, in words.
         materialized: ``view`` (the default), or ``table`` (``-- materialized: table``): the build stores its rows.
         stored: ``-- stored: <cte>``: the CTE whose rows the stored table keeps; None: the whole query's.
+        prepared: ``-- prepared: <cte>, <cte>``: CTEs the build computes each in a statement of its own, into a
+            temporary table the stored query reads (``stored_statements``); empty if none.
         order_by: ``-- order by: a, b``: the columns a stored table's rows are sorted by; empty if none.
         incremental: ``-- incremental: source_id``: the column whose values partition a stored table's rows by
             source (see the module's docstring); None: an incremental build recomputes the table whole.
@@ -75,6 +77,7 @@ class Header:
     prose: str = ""
     materialized: str = "view"
     stored: str | None = None
+    prepared: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
     incremental: str | None = None
 
@@ -112,6 +115,7 @@ def read_header(path: Path) -> Header:
         prose=" ".join(prose),
         materialized=settings.get("materialized", "view"),
         stored=settings.get("stored"),
+        prepared=tuple(c.strip() for c in settings["prepared"].split(",")) if "prepared" in settings else (),
         order_by=tuple(c.strip() for c in settings["order by"].split(",")) if "order by" in settings else (),
         incremental=settings.get("incremental"),
     )
@@ -124,6 +128,8 @@ def read_header(path: Path) -> Header:
         raise BuildError(f"{path}: `-- order by: a, b` takes column names, with `-- materialized: table`")
     if header.stored is not None and not (stored and _COLUMN.match(header.stored)):
         raise BuildError(f"{path}: `-- stored: <cte>` names a CTE of the query, with `-- materialized: table`")
+    if "prepared" in settings and not (stored and all(_COLUMN.match(c) for c in header.prepared)):
+        raise BuildError(f"{path}: `-- prepared: <cte>, <cte>` names CTEs of the query, with `-- materialized: table`")
     if header.incremental is not None and not (stored and header.incremental == "source_id"):
         raise BuildError(f"{path}: `-- incremental: source_id` is the one setting, with `-- materialized: table`")
     return header
@@ -294,7 +300,10 @@ def prune_ctes(sql: str) -> str:
         if name not in wanted:
             comma = re.match(r"\s*,\s*", sql[end:])  # the separator before the next CTE goes with it
             sql = sql[:start] + sql[end + (comma.end() if comma else 0) :]
-    return sql
+    # where the last CTE went, the comma after the one before it goes too: that one now ends the list
+    last = max((end for *_, end in _cte_spans(sql).values()), default=None)
+    comma = None if last is None else re.match(r"\s*,\s*", sql[last:])
+    return sql[:last] + "\n\n" + sql[last + comma.end() :] if comma else sql
 
 
 def stored_table(path: Path) -> str:
@@ -313,12 +322,23 @@ class Stored:
         create_table: ``create or replace table <table> as <query>`` (with its ``order by``).
         view: the public view over the stored rows.
         others: the file's other statements (its comments), unchanged.
+        prepared: for each ``-- prepared:`` CTE, in the file's order, ``create or replace temp table ... as`` its
+            rows; ``create_table`` (and each later one) reads that table instead of the CTE's query.
+        dropped: the statements that drop those temporary tables once the rows are stored.
     """
 
     table: str
     create_table: str
     view: str
     others: tuple[str, ...]
+    prepared: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+
+def prepared_table(path: Path, cte: str) -> str:
+    """The temporary table a ``-- prepared: <cte>`` CTE's rows are computed into (the connection's own, never in
+    the file): ``temp.main.prepared__<schema>__<view>__<cte>``."""
+    return f"temp.main.prepared__{path.parent.name}__{path.stem}__{cte}"
 
 
 def stored_statements(path: Path) -> Stored:
@@ -328,6 +348,12 @@ def stored_statements(path: Path) -> Stored:
     the public view is the file's own query reading them: the CTEs after it (names joined from a dimension, figures
     computed from stored ones) run when the view is read. A column costs more to write than to compute again
     (measured at 10M rows: a text column of one value, 0.3 s to store).
+
+    With ``-- prepared: <cte>``, that CTE's rows are computed first, by a statement of their own (the query ending
+    in ``select * from <cte>``, without the CTEs it does not read), into a temporary table; the stored query reads
+    the table instead. A statement holds its hash tables until it ends: one that groups ten million rows beside
+    the other joins and groupings of a large query can exceed the build's memory limit where, alone, it does not
+    (``core.fct_trade_figure``). The public view is the file's query as written.
     """
     text = path.read_text()
     header = read_header(path)
@@ -348,6 +374,16 @@ def stored_statements(path: Path) -> Stored:
             )
         view = prune_ctes(query[: body[0]] + f"(\n    select * from {stored}\n)" + query[body[1] :])
         query = _FINAL_SELECT.sub(f"select * from {cte}", query)
+    prepared, dropped = [], []
+    for each in header.prepared:
+        if cte_body(query, each) is None or not re.search(r"\bselect \* from \w+\s*$", query):
+            raise BuildError(f"{path}: `-- prepared: {each}` needs a CTE `{each} as (...)` before the final select")
+        table = prepared_table(path, each)
+        alone = prune_ctes(re.sub(r"\bselect \* from \w+\s*$", f"select * from {each}", query))
+        prepared.append(_CREATE_VIEW.sub(f"create or replace temp table {table} as", alone, count=1))
+        dropped.append(f"drop table if exists {table}")
+        start, _, end = _cte_spans(query)[each]  # read where it is read: a copy of the table would cost memory
+        query = query[:start] + f"{each} as not materialized (\n    select * from {table}\n)" + query[end:]
     query = _CREATE_VIEW.sub(f"create or replace table {stored} as", query, count=1)
     comment = f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'"
     return Stored(
@@ -355,6 +391,8 @@ def stored_statements(path: Path) -> Stored:
         create_table=query + (f"\norder by {', '.join(order)}" if order else ""),
         view=view,
         others=(comment, *(s.query for s in statements[1:])),
+        prepared=tuple(prepared),
+        dropped=tuple(dropped),
     )
 
 
@@ -401,8 +439,17 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path, *, autocommit: boo
             con.execute(path.read_text())
         return
     stored = stored_statements(path)
-    set_plan_variables(con, stored.create_table)
-    con.execute(stored.create_table)
+    try:
+        for statement in (*stored.prepared, stored.create_table):
+            set_plan_variables(con, statement)
+            con.execute(statement)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses the drop: it rolls back with it
+            for statement in stored.dropped:
+                con.execute(statement)
+        raise
+    for statement in stored.dropped:
+        con.execute(statement)
     with together(con):
         con.execute(stored.view)
         for statement in stored.others:
