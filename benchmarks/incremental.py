@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 BEGIN, END = "<!-- incremental: begin -->", "<!-- incremental: end -->"
-RELEASE_ID = "mofcom_2012_technology_trade"
+RELEASE_ID = "mofcom_2012_technology_trade"  # run.RELEASE_ID: its catalogue entry is run.release_entry
 REVISION = (",USD,21.4,21.4,1e9,", ",USD,21.5,21.5,1e9,")
 KEYS = {
     "full": "full load (fresh home)",
@@ -32,15 +32,6 @@ KEYS = {
     "incremental": "incremental night (the press release revised)",
     "noop_after": "no-op after it",
 }
-
-
-def release_entry(project_root: Path, path: Path) -> str:
-    """The press release's catalogue entry, reading ``path``."""
-    text = (project_root / "catalogue.toml").read_text()
-    entry = next(e for e in text.split("\n[[source]]\n") if f'id = "{RELEASE_ID}"' in e)
-    seed = f'location = {{ seed = "{RELEASE_ID}/figures.csv" }}'
-    assert seed in entry, "the press release's catalogue entry reads another file"
-    return "[[source]]\n" + entry.replace(seed, f'location = {{ path = "{path}" }}').strip() + "\n"
 
 
 def outcome(home: Path, log: Path) -> dict[str, Any]:
@@ -89,8 +80,7 @@ def run_incremental(rows: int, repeat: int, work: Path, say: Any) -> dict[str, A
         shutil.rmtree(home, ignore_errors=True)
         release.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(bench.PROJECT_ROOT / "seeds" / RELEASE_ID / "figures.csv", release)
-        catalogue = bench.write_catalogue(csv, rows, work / f"catalogue_{tag}.toml")
-        catalogue.write_text(catalogue.read_text() + "\n" + release_entry(bench.PROJECT_ROOT, release))
+        catalogue = bench.write_catalogue(csv, rows, work / f"catalogue_{tag}.toml", release=release)
         env = bench.tradewh_env(home, catalogue, work)
         say(f"-- incremental case, {rows:,} rows, repeat {rep}/{repeat}")
         with bench.project_server(env, work / "logs" / f"server-{tag}.log") as took:

@@ -14,8 +14,9 @@ interleaved, runs every measurement in a FRESH PROCESS:
            as one SQL pass, a uniqueness GROUP BY, rejected rows removed (``benchmarks/bare_duckdb.py``);
   empty/c  an empty Prefect flow started the way ``tradewh load`` starts (``benchmarks/empty_flow.py``) on a
            fresh Prefect home: Prefect's fixed cost in a first load;
-  (b)      ``tradewh load`` (the console script) on a fresh TRADEWH_HOME, with a catalogue holding only one comtrade
-           source whose ``location = { path = <file> }`` (TRADEWH_ALLOWED_ROOTS = its folder);
+  (b)      ``tradewh load`` (the console script) on a fresh TRADEWH_HOME, with a catalogue holding one comtrade
+           source whose ``location = { path = <file> }`` (TRADEWH_ALLOWED_ROOTS = its folder) and the project's
+           press release (``write_catalogue``);
   (c)      the same command again on the same home: nothing changed, a no-op rerun;
   empty/w  the empty flow again on that home's (warm) Prefect home: Prefect's fixed cost in a rerun;
   (b),(c) with the server: the same load and rerun on another fresh home whose own Prefect server
@@ -78,6 +79,7 @@ PYTHON = sys.executable
 TRADEWH = str(Path(PYTHON).with_name("tradewh"))  # the console script users run (warehouse.serve.command)
 INCREMENTAL_ROWS = (1_000_000, 10_000_000)  # --incremental's sizes when none is given (`make bench`)
 SOURCE_ID = "bench_comtrade"
+RELEASE_ID = "mofcom_2012_technology_trade"  # the project's press release, in every benchmark catalogue
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # GNU time reports the child's own peak RSS; the kernel's ru_maxrss seen by this process (os.wait4) starts from
 # this process's RSS at spawn (Linux carries the pre-exec high-water mark over), so it is only the fallback.
@@ -291,8 +293,24 @@ def tradewh_env(home: Path, catalogue: Path, data_dir: Path) -> dict[str, str]:
     }
 
 
-def write_catalogue(csv_path: Path, rows: int, target: Path) -> Path:
-    target.write_text(CATALOGUE.format(source_id=SOURCE_ID, rows=rows, path=str(csv_path).replace('"', '\\"')))
+def release_entry(path: Path | None = None) -> str:
+    """The project's press release's catalogue entry (``catalogue.toml``'s), reading the shipped file, or ``path``."""
+    text = (PROJECT_ROOT / "catalogue.toml").read_text()
+    entry = next(e for e in text.split("\n[[source]]\n") if f'id = "{RELEASE_ID}"' in e)
+    seed = f'location = {{ seed = "{RELEASE_ID}/figures.csv" }}'
+    assert seed in entry, "the press release's catalogue entry reads another file"
+    if path is not None:
+        entry = entry.replace(seed, f'location = {{ path = "{path}" }}')
+    return "[[source]]\n" + entry.strip() + "\n"
+
+
+def write_catalogue(csv_path: Path, rows: int, target: Path, *, release: Path | None = None) -> Path:
+    """The benchmark's catalogue: the generated Comtrade file, and the project's press release (the shipped file, or
+    ``release``): a source that prints growth rates, so the fact's growth branch runs as in the shipped
+    warehouse (with a Comtrade file alone DuckDB drops it: 74160f4 reverted a fact that ran out of memory
+    beside it, which no benchmark had seen)."""
+    comtrade = CATALOGUE.format(source_id=SOURCE_ID, rows=rows, path=str(csv_path).replace('"', '\\"'))
+    target.write_text(comtrade + "\n" + release_entry(release))
     return target
 
 
@@ -963,7 +981,8 @@ def render(results: dict[str, Any]) -> str:
       "number, non-negative, year, commodity code, period, not null) into a `rejected` table with the line "
       "number, a GROUP BY for duplicate keys, rejected rows deleted.")  # fmt: skip
     w("- **(b)** `tradewh load` (the console script) on a fresh `TRADEWH_HOME`, with a catalogue "
-      f"holding only one comtrade source `{SOURCE_ID}` whose `location = {{ path = \"<file>\" }}`: fetch into the "
+      f"holding one comtrade source `{SOURCE_ID}` whose `location = {{ path = \"<file>\" }}` and the project's "
+      f"press release `{RELEASE_ID}` (15 rows, a source that prints growth rates; since 2026-12-06): fetch into the "
       "raw zone, parse, pandera validation and quarantine, Parquet lake, DuckDB build with every view, the "
       "conformed fact's check, atomic publish; Prefect's local server starts inside it.")  # fmt: skip
     w("- **(c)** the same command again on the same home: same file, nothing changed.")
