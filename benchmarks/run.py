@@ -293,6 +293,11 @@ def tradewh_env(home: Path, catalogue: Path, data_dir: Path) -> dict[str, str]:
     }
 
 
+def _toml_text(path: Path) -> str:
+    """A path as the text of a TOML basic string (between double quotes)."""
+    return str(path).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def release_entry(path: Path | None = None) -> str:
     """The project's press release's catalogue entry (``catalogue.toml``'s), reading the shipped file, or ``path``."""
     text = (PROJECT_ROOT / "catalogue.toml").read_text()
@@ -300,7 +305,7 @@ def release_entry(path: Path | None = None) -> str:
     seed = f'location = {{ seed = "{RELEASE_ID}/figures.csv" }}'
     assert seed in entry, "the press release's catalogue entry reads another file"
     if path is not None:
-        entry = entry.replace(seed, f'location = {{ path = "{path}" }}')
+        entry = entry.replace(seed, f'location = {{ path = "{_toml_text(path)}" }}')
     return "[[source]]\n" + entry.strip() + "\n"
 
 
@@ -309,7 +314,7 @@ def write_catalogue(csv_path: Path, rows: int, target: Path, *, release: Path | 
     ``release``): a source that prints growth rates, so the fact's growth branch runs as in the shipped
     warehouse (with a Comtrade file alone DuckDB drops it: 74160f4 reverted a fact that ran out of memory
     beside it, which no benchmark had seen)."""
-    comtrade = CATALOGUE.format(source_id=SOURCE_ID, rows=rows, path=str(csv_path).replace('"', '\\"'))
+    comtrade = CATALOGUE.format(source_id=SOURCE_ID, rows=rows, path=_toml_text(csv_path))
     target.write_text(comtrade + "\n" + release_entry(release))
     return target
 

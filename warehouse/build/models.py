@@ -45,6 +45,7 @@ HEADER_SETTINGS = ("grain", "materialized", "stored", "prepared", "order by", "i
 # line never starts so (``-- Mirror flows: ...``, ``--   by product: ...`` and ``-- see https://...`` do not)
 _SETTING = re.compile(r"^--\s*(order by|[a-z][a-z0-9_]*):(?!//)\s*(.*?)\s*$")
 _FINAL_SELECT = re.compile(r"\bselect \* from final\s*;?\s*$")
+_LAST_SELECT = re.compile(r"\bselect \* from \w+\s*$")  # a stored query's end, once `final` or the stored CTE
 # what a view file's code is not: comments, strings and quoted names (an unclosed one runs to the end)
 _LITERAL = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*(?:'|\Z)|\"(?:[^\"]|\"\")*(?:\"|\Z)", re.S)
 _CTE = re.compile(r"^([a-z_][a-z0-9_]*) as (?:not materialized |materialized )?\(", re.M)
@@ -376,10 +377,10 @@ def stored_statements(path: Path) -> Stored:
         query = _FINAL_SELECT.sub(f"select * from {cte}", query)
     prepared, dropped = [], []
     for each in header.prepared:
-        if cte_body(query, each) is None or not re.search(r"\bselect \* from \w+\s*$", query):
+        if cte_body(query, each) is None or not _LAST_SELECT.search(query):
             raise BuildError(f"{path}: `-- prepared: {each}` needs a CTE `{each} as (...)` before the final select")
         table = prepared_table(path, each)
-        alone = prune_ctes(re.sub(r"\bselect \* from \w+\s*$", f"select * from {each}", query))
+        alone = prune_ctes(_LAST_SELECT.sub(f"select * from {each}", query))
         prepared.append(_CREATE_VIEW.sub(f"create or replace temp table {table} as", alone, count=1))
         dropped.append(f"drop table if exists {table}")
         start, _, end = _cte_spans(query)[each]  # read where it is read: a copy of the table would cost memory
