@@ -11,6 +11,7 @@ from tests.conftest import PROJECT_ROOT
 from warehouse.build.models import (
     SCHEMAS,
     BuildError,
+    cte_body,
     file_references,
     read_header,
     references,
@@ -53,6 +54,26 @@ def test_no_file_paths_and_lower_case_keywords(path):
 def test_the_header_holds_known_settings_only(path):
     header = read_header(path)  # refuses an unknown setting, one set twice, or a value it cannot take
     assert header.grain.startswith("one row per ")
+
+
+def test_the_fact_groups_the_series_of_every_staging_view_alone():
+    """core.fct_trade_figure finds the series of two flows view by view (a grouping of the union ran out of memory at
+    100M rows): a staging view added to `staged` without its own grouping in `paired_series` would derive nothing
+    for that source and call each of its figures the only one of its series."""
+    text = (SQL_DIR / "core" / "fct_trade_figure.sql").read_text()
+
+    def body(cte: str) -> str:
+        start, end = cte_body(text, cte)
+        return text[start:end]
+
+    views = sorted(p.stem.removeprefix("stg_") for p in (SQL_DIR / "staging").glob("stg_*.sql"))
+    read = sorted(re.findall(r"select \* from staging\.stg_(\w+)\b", text))
+    branches = sorted(re.findall(r"'(\w+)' as staged_from,\s+from (\w+)\n", body("staged")))
+    groupings = sorted(re.findall(r"where staged_from = '(\w+)' group by series_hash having count\(\*\) > 1",
+                                  body("paired_series")))  # fmt: skip
+    assert read == views
+    assert branches == [(view, view) for view in views]
+    assert groupings == views
 
 
 def test_stored_views_read_their_table_and_the_others_compute(loaded):
