@@ -337,6 +337,33 @@ def test_goods_composition_against_the_publishers_total(goods, shared_data):
         assert (count, partial) == (len(chapters), False)
 
 
+def test_goods_composition_stops_when_two_groups_share_a_hash(loaded, tmp_path):
+    """The codes are grouped into sections and joined to their sums by the hash of their group's seven columns: two
+    groups with one hash would add up each other's codes, so the build stops instead. Forced here by giving every
+    group the same hash (a real collision is about groups^2 / 2^65 likely), in a copy of the loaded warehouse."""
+    from warehouse.build.models import create_object
+
+    source = (PROJECT_ROOT / "sql" / "marts" / "goods_composition.sql").read_text()
+    start = source.index("        hash(\n            two_digit.source_id")
+    end = source.index(") as group_hash,", start)
+    (tmp_path / "marts").mkdir()
+    colliding = tmp_path / "marts" / "goods_composition.sql"
+    colliding.write_text(source[:start] + "        cast(42 as ubigint" + source[end:])
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(Path(loaded["warehouse"]).read_bytes())
+    with duckdb.connect(str(copy)) as connection:
+        groups = connection.execute(
+            "select count(distinct (source_id, vintage, reporter, partner, period, flow, classification)) "
+            "from marts.goods_composition"
+        ).fetchone()[0]
+        assert groups > 1  # several groups, so one hash for all is a collision
+        before = connection.execute("select * from marts.goods_composition order by all").fetchall()
+        with pytest.raises(duckdb.Error, match="two reporter x partner x period x flow groups have the same hash"):
+            create_object(connection, colliding)
+        create_object(connection, PROJECT_ROOT / "sql" / "marts" / "goods_composition.sql")  # the file as shipped
+        assert connection.execute("select * from marts.goods_composition order by all").fetchall() == before
+
+
 # --- trade_growth ------------------------------------------------------------------------------------------
 
 
