@@ -162,7 +162,16 @@ def test_a_warehouse_that_fails_the_build_s_checks_is_refused(home):
     copy = entry.with_name("edited.duckdb")
     shutil.copy(entry, copy)
     with duckdb.connect(str(copy)) as con:  # a period the conformed figure refuses
-        con.execute("update store.core__fct_trade_figure set period = '2011x' where period = '2011'")
+        stored = con.execute(  # the parts of the stored fact whose period is stored in each row
+            "select table_name from information_schema.columns where table_schema = 'store' "
+            "and starts_with(table_name, 'core__fct_trade_figure__part__') and column_name = 'period' "
+            "and is_generated = 'NEVER'"
+        ).fetchall()
+        edited = sum(
+            con.execute(f"update store.\"{part}\" set period = '2011x' where period = '2011'").fetchone()[0]
+            for (part,) in stored
+        )
+        assert edited > 0
     os.replace(copy, entry)
     before = sha256(final)
     with pytest.raises(publish.RollbackError, match="fails the build's checks"):

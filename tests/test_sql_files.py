@@ -80,9 +80,13 @@ def test_stored_views_read_their_table_and_the_others_compute(loaded):
     stored = {f"{p.parent.name}.{p.stem}" for p in FILES if read_header(p).materialized == "table"}
     assert {"core.fct_trade_figure", "marts.trade_balance_vintages", "marts.goods_composition"} <= stored
     with duckdb.connect(str(loaded["warehouse"]), read_only=True) as con:
-        tables = con.execute("select table_name, comment from duckdb_tables() where schema_name = 'store'").fetchall()
+        tables = con.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'store' union all "
+            "select view_name, comment from duckdb_views() where schema_name = 'store'"  # a partitioned one's parts
+        ).fetchall()
         views = dict(con.execute("select schema_name || '.' || view_name, sql from duckdb_views()").fetchall())
-    assert {name for name, _ in tables} == {v.replace(".", "__") for v in stored}
+    assert {name.split("__part__")[0] for name, _ in tables} == {v.replace(".", "__") for v in stored}
+    assert {"core__fct_trade_figure__part__comtrade", "core__fct_trade_figure__part__wdi"} <= {n for n, _ in tables}
     assert all(comment.startswith("Stored rows of ") for _, comment in tables)
     for view in stored:
         assert f"store.{view.replace('.', '__')}" in views[view].lower()

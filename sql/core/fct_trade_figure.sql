@@ -17,10 +17,17 @@
 -- (`-- prepared:`, into temporary tables): in one statement their groupings and the hash tables of the rest held
 -- more than the build's 512MB at 10M rows with a source that prints growth rates (measured: 390 MiB of hash
 -- tables, out of memory on two threads; prepared, 57 MiB).
+-- Stored one table per dataset (`-- partitioned:`), the columns that hold one value in all of a dataset's rows
+-- (a Comtrade download's source, vintage, measure and unit, the ratio columns a customs value leaves empty) kept
+-- once in its table's definition instead of in every row (measured at 10M rows, three builds each: the fact
+-- 11.6-12.1 s instead of 14.6-15.5 s; the first pass over `figures` that finds them, 0.6 s).
 -- materialized: table
 -- stored: conformed
 -- prepared: paired_series, identity_derived
 -- incremental: source_id
+-- partitioned: dataset in figures
+-- constants: source_id, vintage, period, period_type, year, classification, measure, unit, num_measure,
+--     base_reporter, base_classification, base_category, base_measure, quote
 create or replace view core.fct_trade_figure as
 with
 

@@ -45,6 +45,7 @@ from warehouse.build.models import (
     sql_files,
     stored_statements,
 )
+from warehouse.build.parts import part_definition, parts, union_of_parts
 from warehouse.common.readonly import connect_read_only
 from warehouse.common.settings import Settings
 from warehouse.lake.audit import TABLES
@@ -231,6 +232,65 @@ def _largest_revisions(con: duckdb.DuckDBPyConnection, sources: set[str]) -> str
     return json.dumps(merged)
 
 
+def _part_columns(con: duckdb.DuckDBPyConnection, database: str, part: str) -> tuple[list[tuple[str, str]], dict]:
+    """A part's columns (name, type) in order, and its generated constants (column -> value as text)."""
+    name = part.split(".", 1)[1].strip('"').replace('""', '"')
+    rows = con.execute(
+        "select column_name, data_type, is_generated = 'ALWAYS' from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+        [database, STORE, name],
+    ).fetchall()
+    generated = [c for c, _, is_generated in rows if is_generated]
+    values = (
+        con.execute(
+            f"select {', '.join(f'cast({_ident(c)} as varchar)' for c in generated)} from {database}.{part} limit 1"
+        ).fetchone()  # fmt: skip
+        if generated
+        else ()
+    )
+    return [(c, kind) for c, kind, _ in rows], dict(zip(generated, values or [None] * len(generated), strict=True))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sources: list[str]) -> None:
+    """A partitioned stored table's parts (``-- partitioned:``) that hold the recomputed sources' rows replaced by the
+    scratch catalogue's, and the view over the parts made again. A part holds the rows of one value of its column
+    (a dataset): the sources recomputed are every source of the changed datasets, so a part holds only recomputed
+    sources or none; one that held both (a file partitioned otherwise) is refused and the night builds in full."""
+    for part in parts(con, table, "wh"):
+        hit, other = con.execute(
+            f"select count(*) filter (where {column} in (select unnest(?))), "
+            f"count(*) filter (where {column} is null or {column} not in (select unnest(?))) from wh.{part}",
+            [sources, sources],
+        ).fetchone()
+        if hit and other:
+            raise BuildError(f"{part} holds rows of sources computed again and of sources kept")
+        if hit or not other:  # computed again, or the part with no rows of a table that had none
+            con.execute(f"drop table wh.{part}")
+    columns: list[tuple[str, str]] = []
+    for part in parts(con, table, SCRATCH):
+        if part in parts(con, table, "wh"):
+            raise BuildError(f"{part} holds rows of sources kept beside those computed again")
+        columns, constants = _part_columns(con, SCRATCH, part)
+        con.execute(part_definition(f"wh.{part}", columns, constants))
+        kept = ", ".join(_ident(c) for c, _ in columns if c not in constants)
+        con.execute(f"insert into wh.{part} ({kept}) select {kept} from {SCRATCH}.{part}")
+        comment = con.execute(
+            "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+            [SCRATCH, STORE, part.split(".", 1)[1].strip('"').replace('""', '"')],
+        ).fetchone()[0]
+        if comment:
+            con.execute(f"comment on table wh.{part} is '{_quote(comment)}'")
+    con.execute("use wh")
+    try:
+        union_of_parts(con, table, columns)
+    finally:
+        con.execute(f"use {SCRATCH}")
+
+
 def _refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path, plan: Plan) -> dict[str, str]:
     """Every view of ``sql/`` in the scratch catalogue, and each stored table of the file computed again as it must
     be (see the module's docstring). Returns stored view -> what was done."""
@@ -252,8 +312,11 @@ def _refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path, plan: Plan) -
         if affected and by_source:
             create_object(con, path)  # over the changed datasets' rows only
             column = header.incremental
-            con.execute(f"delete from wh.{stored.table} where {column} in (select unnest(?))", [sorted(sources)])
-            con.execute(f"insert into wh.{stored.table} by name select * from {SCRATCH}.{stored.table}")
+            if header.partitioned:
+                _replace_parts(con, stored.table, column, sorted(sources))
+            else:
+                con.execute(f"delete from wh.{stored.table} where {column} in (select unnest(?))", [sorted(sources)])
+                con.execute(f"insert into wh.{stored.table} by name select * from {SCRATCH}.{stored.table}")
             done[name] = "the changed datasets' sources"
         else:
             if affected:

@@ -9,7 +9,9 @@ that order: runs of equal values compress into runs, and queries grouping by the
 source_id`` says that the stored rows of each source are computed from the rows of that source's dataset (and the
 reference lists) alone: a build that starts from the published file (``warehouse.build.incremental``) recomputes the
 rows of the sources whose dataset changed and keeps the others (delete and insert by that column); a stored view
-without it is recomputed whole. ``read_header`` is the one reader of these settings (the build, the no-op check,
+without it is recomputed whole. A line ``-- partitioned: <column> in <cte>`` keeps the stored rows in one table
+per value of the column, with ``-- constants: a, b`` the columns that hold one value in a part kept once in its
+definition (``warehouse.build.parts``). ``read_header`` is the one reader of these settings (the build, the no-op check,
 the data dictionary and the docs page use it).
 
 What a view reads comes from DuckDB's own parser (``references``), not from a pattern over the text: the dependency
@@ -31,16 +33,20 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build.variables import set_plan_variables
+
 log = logging.getLogger(__name__)
 
 # pandas, pandera and pyarrow are imported by the functions that build (not at the top): a run that only
 # publishes again (warehouse.build.inputs, which uses ``publish``) does not import them
 
 STORE = "store"  # the tables behind materialized views
+PART = "__part__"  # a part's name: the stored table's, this, and the value of its rows' partitioning column
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
 LAYERS = ("staging", "core", "marts", "audit")
 MATERIALIZATIONS = ("view", "table")
-HEADER_SETTINGS = ("grain", "materialized", "stored", "prepared", "order by", "incremental")
+HEADER_SETTINGS = ("grain", "materialized", "stored", "prepared", "order by", "incremental", "partitioned", "constants")
+_CONTINUED = ("grain", "constants")  # settings whose line, ending with a comma, goes on in the next line
 # a header line that sets something: ``-- <key>: <value>``, the key one lower-case word (or ``order by``); a prose
 # line never starts so (``-- Mirror flows: ...``, ``--   by product: ...`` and ``-- see https://...`` do not)
 _SETTING = re.compile(r"^--\s*(order by|[a-z][a-z0-9_]*):(?!//)\s*(.*?)\s*$")
@@ -72,6 +78,11 @@ class Header:
         order_by: ``-- order by: a, b``: the columns a stored table's rows are sorted by; empty if none.
         incremental: ``-- incremental: source_id``: the column whose values partition a stored table's rows by
             source (see the module's docstring); None: an incremental build recomputes the table whole.
+        partitioned: ``-- partitioned: <column> in <cte>``: the stored rows are kept in one table per value of the
+            column (``part_table``), its values read from the CTE (``store_parts``); None: one table.
+        partitioned_from: that CTE.
+        constants: ``-- constants: a, b, ...``: columns of that CTE that often hold one value in all the rows of a
+            part: where they do, the part declares them generated constants (``store_parts``).
     """
 
     grain: str = ""
@@ -81,6 +92,9 @@ class Header:
     prepared: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
     incremental: str | None = None
+    partitioned: str | None = None
+    partitioned_from: str | None = None
+    constants: tuple[str, ...] = ()
 
 
 def read_header(path: Path) -> Header:
@@ -92,12 +106,13 @@ def read_header(path: Path) -> Header:
     """
     settings: dict[str, str] = {}
     prose: list[str] = []
-    in_grain = False  # the line before was the grain, ending with a comma: this one continues it
+    continuing = False  # the line before was the grain (or `constants`), ending with a comma: this one goes on
+    continued = "grain"
     for line in itertools.takewhile(lambda text: text.startswith("--"), path.read_text(encoding="utf-8").splitlines()):
         text = line.removeprefix("--").strip()
-        found = None if in_grain else _SETTING.match(line)
-        if in_grain:
-            settings["grain"] += " " + text
+        found = None if continuing else _SETTING.match(line)
+        if continuing:
+            settings[continued] += " " + text
         elif found is None:
             prose.append(text)
         elif found.group(1) not in HEADER_SETTINGS:
@@ -110,7 +125,9 @@ def read_header(path: Path) -> Header:
             raise BuildError(f"{path}: `-- {found.group(1)}:` is set twice in the header")
         else:
             settings[found.group(1)] = found.group(2)
-        in_grain = (in_grain or (found is not None and found.group(1) == "grain")) and text.endswith(",")
+            continued = found.group(1)
+        continuing = (continuing or (found is not None and found.group(1) in _CONTINUED)) and text.endswith(",")
+    partitioned, _, partitioned_from = settings.get("partitioned", "").partition(" in ")
     header = Header(
         grain=settings.get("grain", ""),
         prose=" ".join(prose),
@@ -119,6 +136,9 @@ def read_header(path: Path) -> Header:
         prepared=tuple(c.strip() for c in settings["prepared"].split(",")) if "prepared" in settings else (),
         order_by=tuple(c.strip() for c in settings["order by"].split(",")) if "order by" in settings else (),
         incremental=settings.get("incremental"),
+        partitioned=partitioned.strip() or None,
+        partitioned_from=partitioned_from.strip() or None,
+        constants=tuple(c.strip() for c in settings["constants"].split(",")) if "constants" in settings else (),
     )
     if header.materialized not in MATERIALIZATIONS:
         raise BuildError(
@@ -133,6 +153,13 @@ def read_header(path: Path) -> Header:
         raise BuildError(f"{path}: `-- prepared: <cte>, <cte>` names CTEs of the query, with `-- materialized: table`")
     if header.incremental is not None and not (stored and header.incremental == "source_id"):
         raise BuildError(f"{path}: `-- incremental: source_id` is the one setting, with `-- materialized: table`")
+    names = (header.partitioned, header.partitioned_from)
+    if "partitioned" in settings and not (stored and all(n and _COLUMN.match(n) for n in names)):
+        raise BuildError(
+            f"{path}: `-- partitioned: <column> in <cte>` names a column of a CTE, with `-- materialized: table`"
+        )
+    if "constants" in settings and not (header.partitioned and all(_COLUMN.match(c) for c in header.constants)):
+        raise BuildError(f"{path}: `-- constants: a, b` names columns, with `-- partitioned: <column> in <cte>`")
     return header
 
 
@@ -222,6 +249,7 @@ def view_of_stored(name: str) -> str | None:
     """The view behind a stored table's name (``store.marts__x`` -> ``marts.x``, ``stored_table``'s inverse); None
     for any other name."""
     schema, _, table = name.partition(".")
+    table = table.strip('"').split(PART, 1)[0]  # a part of a partitioned stored table: that table's
     layer, separator, view = table.partition("__")
     if schema != STORE or not separator or layer not in LAYERS or not view:
         return None
@@ -326,6 +354,7 @@ class Stored:
         prepared: for each ``-- prepared:`` CTE, in the file's order, ``create or replace temp table ... as`` its
             rows; ``create_table`` (and each later one) reads that table instead of the CTE's query.
         dropped: the statements that drop those temporary tables once the rows are stored.
+        query: the stored query alone (``create_table`` without its ``create ... as`` and ``order by``).
     """
 
     table: str
@@ -334,6 +363,7 @@ class Stored:
     others: tuple[str, ...]
     prepared: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    query: str = ""
 
 
 def prepared_table(path: Path, cte: str) -> str:
@@ -385,8 +415,10 @@ def stored_statements(path: Path) -> Stored:
         dropped.append(f"drop table if exists {table}")
         start, _, end = _cte_spans(query)[each]  # read where it is read: a copy of the table would cost memory
         query = query[:start] + f"{each} as not materialized (\n    select * from {table}\n)" + query[end:]
+    alone = _CREATE_VIEW.sub("", query, count=1)
     query = _CREATE_VIEW.sub(f"create or replace table {stored} as", query, count=1)
-    comment = f"comment on table {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'"
+    kind = "view" if header.partitioned else "table"  # partitioned: a view over the parts
+    comment = f"comment on {kind} {stored} is 'Stored rows of {name} (-- materialized: table): query {name}'"
     return Stored(
         table=stored,
         create_table=query + (f"\norder by {', '.join(order)}" if order else ""),
@@ -394,36 +426,8 @@ def stored_statements(path: Path) -> Stored:
         others=(comment, *(s.query for s in statements[1:])),
         prepared=tuple(prepared),
         dropped=tuple(dropped),
+        query=alone,
     )
-
-
-def multi_vintage_datasets(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The datasets whose raw table (``raw.<dataset>`` of the connection's current database) holds rows of more than
-    one vintage: a superset of those whose staged figures do (staging only drops rows)."""
-    tables = con.execute(
-        """
-        select table_name from information_schema.columns
-        where table_catalog = current_database() and table_schema = 'raw' and column_name in ('source_id', 'vintage')
-        group by table_name having count(*) = 2 order by table_name
-        """
-    ).fetchall()
-    return [t for (t,) in tables if con.execute(f'select count(distinct vintage) > 1 from raw."{t}"').fetchone()[0]]
-
-
-def set_plan_variables(con: duckdb.DuckDBPyConnection, query: str) -> None:
-    """Set what a stored query reads with ``getvariable``, from the rows it is about to read: DuckDB binds the value
-    as a constant, so the plan itself depends on it.
-
-    ``multi_vintage_datasets`` (``core.fct_trade_figure``): only the figures of these datasets need the window that
-    flags each figure's latest vintage. With none, the planner drops the window's branch, and the figures (the
-    staged rows, the series pairing) are computed once instead of twice: at 100M rows of one vintage that is what
-    lets the fact build on two threads within 512MB (measured: the branch pruned, 98.9 s; both, out of memory
-    15-20 s in; one thread, 201.7 s). A connection where it is not set reads null: every dataset gets the window.
-    """
-    if "getvariable('multi_vintage_datasets')" in query:
-        datasets = multi_vintage_datasets(con)
-        literal = ", ".join("'" + d.replace("'", "''") + "'" for d in datasets)
-        con.execute(f"set variable multi_vintage_datasets = [{literal}]::varchar[]")
 
 
 def create_object(con: duckdb.DuckDBPyConnection, path: Path, *, autocommit: bool = False) -> None:
@@ -439,11 +443,19 @@ def create_object(con: duckdb.DuckDBPyConnection, path: Path, *, autocommit: boo
         with together(con):
             con.execute(path.read_text())
         return
+    header = read_header(path)
     stored = stored_statements(path)
     try:
-        for statement in (*stored.prepared, stored.create_table):
+        for statement in stored.prepared:
             set_plan_variables(con, statement)
             con.execute(statement)
+        if header.partitioned:
+            from warehouse.build.parts import store_parts  # it reads this module's functions
+
+            store_parts(con, path, stored, header)
+        else:
+            set_plan_variables(con, stored.create_table)
+            con.execute(stored.create_table)
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses the drop: it rolls back with it
             for statement in stored.dropped:

@@ -1,0 +1,122 @@
+"""A stored view kept in one table per value of a column (``-- partitioned: <column> in <cte>``), its one-valued
+columns declared generated constants of each part (``-- constants:``): what readers see is what one table held.
+
+Driven through ``create_object``, the build's own entry point, on a real DuckDB file; no Prefect."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.build.models import BuildError, create_object, read_header, view_of_stored
+
+FIGURES = """
+create table raw.figures as select * from (values
+    ('comtrade', 'src_a', '2024-01-01', 'USD', 'CHN', 1.0),
+    ('comtrade', 'src_a', '2024-01-01', 'USD', 'USA', 2.0),
+    ('comtrade', 'src_a', '2024-01-01', 'USD', 'DEU', 3.0),
+    ('wdi', 'src_w', '2013-04-01', 'USD', 'CHN', 10.0),
+    ('wdi', 'src_w', '2014-04-01', 'percent', 'CHN', 11.0)
+) as t(dataset, source_id, vintage, unit, reporter, value)
+"""
+
+
+def _file(tmp_path: Path, body: str, *, constants: str = "source_id, vintage, unit") -> Path:
+    path = tmp_path / "sql" / "core" / "fct_toy.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "-- grain: one row per dataset x reporter\n"
+        "-- materialized: table\n"
+        "-- incremental: source_id\n"
+        "-- partitioned: dataset in figures\n"
+        f"-- constants: {constants}\n"
+        "create or replace view core.fct_toy as\n"
+        "with\n\n"
+        "figures as (\n    select * from raw.figures\n),\n\n"
+        f"final as (\n{body}\n)\n\n"
+        "select * from final;\n"
+        "comment on view core.fct_toy is 'Toy figures';\n"
+    )
+    return path
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as connection:
+        for schema in ("raw", "core", "store"):
+            connection.execute(f"create schema {schema}")
+        connection.execute(FIGURES)
+        yield connection
+
+
+def _generated(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'store' "
+        "and is_generated = 'ALWAYS' order by table_name, ordinal_position"
+    ).fetchall()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def test_each_part_stores_once_the_columns_that_hold_one_value_in_it(con, tmp_path):
+    path = _file(tmp_path, "    select * from figures")
+    create_object(con, path)
+    assert _generated(con) == {
+        "core__fct_toy__part__comtrade": ["dataset", "source_id", "vintage", "unit"],
+        "core__fct_toy__part__wdi": ["dataset", "source_id"],  # two vintages, two units: stored in each row
+    }
+    rows = con.execute("select * from core.fct_toy order by all").fetchall()
+    assert rows == con.execute("select * from raw.figures order by all").fetchall()  # what one table held
+    assert con.execute("describe core.fct_toy").fetchall() == con.execute("describe raw.figures").fetchall()
+    assert con.execute("select count(*) from core.fct_toy where unit = 'percent'").fetchone() == (1,)
+    assert con.execute("select comment from duckdb_views() where view_name = 'fct_toy'").fetchone() == ("Toy figures",)
+    assert view_of_stored('store."core__fct_toy__part__wdi"') == "core.fct_toy"
+
+
+def test_a_column_the_cte_shows_one_valued_but_the_query_does_not_is_stored_in_each_row(con, tmp_path, caplog):
+    """The first pass reads the CTE; the query after it may change a value: every row is checked as it is stored,
+    and a part that breaks its constants is stored again with every column in its rows."""
+    path = _file(
+        tmp_path,
+        "    select * replace (case when reporter = 'USA' then '2025-01-01' else vintage end as vintage)\n"
+        "    from figures",
+    )
+    with caplog.at_level(logging.WARNING):
+        create_object(con, path)
+    assert "core__fct_toy__part__comtrade" in caplog.text and "stored whole" in caplog.text
+    assert "core__fct_toy__part__comtrade" not in _generated(con)
+    assert con.execute(
+        "select reporter, vintage from core.fct_toy where dataset = 'comtrade' order by 1"
+    ).fetchall() == [
+        ("CHN", "2024-01-01"),
+        ("DEU", "2024-01-01"),
+        ("USA", "2025-01-01"),
+    ]
+
+
+def test_storing_again_replaces_every_part(con, tmp_path):
+    path = _file(tmp_path, "    select * from figures")
+    create_object(con, path)
+    con.execute("delete from raw.figures where dataset = 'wdi'")
+    create_object(con, path)
+    tables = con.execute("select table_name from duckdb_tables() where schema_name = 'store'").fetchall()
+    assert tables == [("core__fct_toy__part__comtrade",)]  # the wdi part went with its rows
+    con.execute("delete from raw.figures")
+    create_object(con, path)
+    assert con.execute("select count(*) from core.fct_toy").fetchone() == (0,)
+    assert con.execute("describe core.fct_toy").fetchall() == con.execute("describe raw.figures").fetchall()
+
+
+def test_a_partitioned_header_names_a_column_of_a_cte(tmp_path):
+    path = _file(tmp_path, "    select * from figures")
+    path.write_text(path.read_text().replace("-- partitioned: dataset in figures", "-- partitioned: dataset"))
+    with pytest.raises(BuildError, match="partitioned: <column> in <cte>"):
+        read_header(path)
+    path.write_text(path.read_text().replace("-- partitioned: dataset\n", ""))
+    with pytest.raises(BuildError, match="constants: a, b"):
+        read_header(path)
