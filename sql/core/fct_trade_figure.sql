@@ -153,12 +153,15 @@ paired_series as (
 flows_side_by_side as (
     select
         source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
+        staged_from,
         max(value) filter (where flow = 'export') as export_value,
         max(value) filter (where flow = 'import') as import_value,
         max(value) filter (where flow = 'total') as total_value,
     from additive
     semi join paired_series on paired_series.series_hash = additive.series_hash
-    group by source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit
+    group by
+        source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
+        staged_from
 ),
 
 identity_derived as (
@@ -214,6 +217,7 @@ growth_base_derived as (
         current_year.measure,
         current_year.unit,
         current_year.value / (1 + growth.value / 100) as value,
+        'press_release' as staged_from,
         printf(
             '%s %d = %s %d / (1 + %s%%) = %.2f bn / %.4f',
             growth.flow, growth.year - 1, growth.flow, growth.year, growth.value_printed,
@@ -254,11 +258,14 @@ all_figures as not materialized (
 ),
 
 figures as not materialized (
+    -- a figure's dataset is the staging view it came through (a source's rows are in its dataset's raw table
+    -- alone): a constant of each branch of the union, so the build's statement for one dataset's rows
+    -- (`-- partitioned:`) leaves the other staging views unread
     select
-        all_figures.*,
-        sources.dataset,
+        all_figures.* exclude (staged_from),
+        all_figures.staged_from as dataset,
     from all_figures
-    inner join sources on sources.source_id = all_figures.source_id
+    semi join sources on sources.source_id = all_figures.source_id
 ),
 
 latest_flagged as (
