@@ -45,7 +45,7 @@ from warehouse.build.models import (
     sql_files,
     stored_statements,
 )
-from warehouse.build.parts import part_definition, parts, union_of_parts
+from warehouse.build.parts import ident, part_definition, parts, union_of_parts
 from warehouse.common.readonly import connect_read_only
 from warehouse.common.settings import Settings
 from warehouse.lake.audit import TABLES
@@ -243,16 +243,12 @@ def _part_columns(con: duckdb.DuckDBPyConnection, database: str, part: str) -> t
     generated = [c for c, _, is_generated in rows if is_generated]
     values = (
         con.execute(
-            f"select {', '.join(f'cast({_ident(c)} as varchar)' for c in generated)} from {database}.{part} limit 1"
+            f"select {', '.join(f'cast({ident(c)} as varchar)' for c in generated)} from {database}.{part} limit 1"
         ).fetchone()  # fmt: skip
         if generated
         else ()
     )
     return [(c, kind) for c, kind, _ in rows], dict(zip(generated, values or [None] * len(generated), strict=True))
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sources: list[str]) -> None:
@@ -276,7 +272,7 @@ def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sour
             raise BuildError(f"{part} holds rows of sources kept beside those computed again")
         columns, constants = _part_columns(con, SCRATCH, part)
         con.execute(part_definition(f"wh.{part}", columns, constants))
-        kept = ", ".join(_ident(c) for c, _ in columns if c not in constants)
+        kept = ", ".join(ident(c) for c, _ in columns if c not in constants)
         con.execute(f"insert into wh.{part} ({kept}) select {kept} from {SCRATCH}.{part}")
         comment = con.execute(
             "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 _NOT_ONE_VALUED = "tradewh: a column stored once in its part holds another value"
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """A SQL identifier in double quotes."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -46,7 +47,7 @@ def _text(value: str | None) -> str:
 def part_table(path: Path, value: str | None) -> str:
     """The table holding the stored rows of ``path`` whose partitioning column (``-- partitioned:``) is ``value``:
     ``store."<schema>__<view>__part__<value>"`` (``__part__`` alone for the nulls)."""
-    return f"{STORE}.{_ident(stored_table(path).split('.', 1)[1] + PART + (value or ''))}"
+    return f"{STORE}.{ident(stored_table(path).split('.', 1)[1] + PART + (value or ''))}"
 
 
 def parts(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> list[str]:
@@ -58,16 +59,16 @@ def parts(con: duckdb.DuckDBPyConnection, table: str, database: str | None = Non
         "and schema_name = ? and starts_with(table_name, ?) order by table_name",
         [database, STORE, name + PART],
     ).fetchall()
-    return [f"{STORE}.{_ident(t)}" for (t,) in rows]
+    return [f"{STORE}.{ident(t)}" for (t,) in rows]
 
 
 def part_definition(part: str, columns: list[tuple[str, str]], constants: dict[str, str | None]) -> str:
     """``create table`` for a part: ``columns`` (name, type) in order, those in ``constants`` declared generated
     constants of the value given as text (as ``warehouse.build.raw_tables`` declares a raw table's)."""
     listed = ", ".join(
-        f"{_ident(c)} {kind} generated always as (cast({_text(constants[c])} as {kind})) virtual"
+        f"{ident(c)} {kind} generated always as (cast({_text(constants[c])} as {kind})) virtual"
         if c in constants
-        else f"{_ident(c)} {kind}"
+        else f"{ident(c)} {kind}"
         for c, kind in columns
     )
     return f"create table {part} ({listed})"
@@ -78,7 +79,7 @@ def union_of_parts(con: duckdb.DuckDBPyConnection, table: str, columns: list[tup
     part with no rows is created first (the view keeps its columns)."""
     found = parts(con, table)
     if not found:
-        empty = f"{STORE}.{_ident(table.split('.', 1)[1] + PART)}"
+        empty = f"{STORE}.{ident(table.split('.', 1)[1] + PART)}"
         con.execute(part_definition(empty, columns, {}))
         con.execute(f"comment on table {empty} is {_text(f'Stored rows of {table}: none (-- partitioned)')}")
         found = [empty]
@@ -123,14 +124,14 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
     kinds = dict(columns)
     candidates = [c for c in header.constants if c in kinds and c != column]
     measured = ", ".join(
-        f"count({_ident(c)}), min(hash({_ident(c)})), max(hash({_ident(c)})), cast(any_value({_ident(c)}) as varchar)"
+        f"count({ident(c)}), min(hash({ident(c)})), max(hash({ident(c)})), cast(any_value({ident(c)}) as varchar)"
         for c in candidates
     )
     if cte_body(stored.query, cte) is None or not _LAST_SELECT.search(stored.query):
         raise BuildError(f"{path}: `-- partitioned: {column} in {cte}` needs a CTE `{cte} as (...)`")
     first = prune_ctes(
         _LAST_SELECT.sub(
-            f"select cast({_ident(column)} as varchar), count(*){', ' + measured if measured else ''} "
+            f"select cast({ident(column)} as varchar), count(*){', ' + measured if measured else ''} "
             f"from {cte} group by all",
             stored.query,
         )
@@ -151,10 +152,10 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             elif count == rows and least == greatest:
                 constants[name] = text
         part = part_table(path, value)
-        where = f"{_ident(column)} is null" if value is None else f"{_ident(column)} = {_text(value)}"
-        kept = ", ".join(_ident(c) for c, _ in columns if c not in constants)
+        where = f"{ident(column)} is null" if value is None else f"{ident(column)} = {_text(value)}"
+        kept = ", ".join(ident(c) for c, _ in columns if c not in constants)
         differs = " or ".join(
-            f"{_ident(c)} is distinct from cast({_text(v)} as {kinds[c]})" for c, v in constants.items()
+            f"{ident(c)} is distinct from cast({_text(v)} as {kinds[c]})" for c, v in constants.items()
         )
         con.execute(part_definition(part, columns, constants))
         try:
@@ -168,7 +169,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             log.warning("%s: a column stored once holds another value; the part stored whole", part)
             con.execute(f"drop table {part}")
             constants = {}
-            everything = ", ".join(_ident(c) for c, _ in columns)
+            everything = ", ".join(ident(c) for c, _ in columns)
             con.execute(part_definition(part, columns, {}))
             con.execute(
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
