@@ -120,3 +120,21 @@ def test_a_partitioned_header_names_a_column_of_a_cte(tmp_path):
     path.write_text(path.read_text().replace("-- partitioned: dataset\n", ""))
     with pytest.raises(BuildError, match="constants: a, b"):
         read_header(path)
+
+
+def test_an_incremental_night_refuses_a_part_holding_sources_kept_and_computed_again(tmp_path):
+    """A night that built on the published file replaces whole parts: one holding a source computed again beside one
+    kept cannot be replaced, so the night is refused (and the flow builds in full)."""
+    from warehouse.build.incremental import _replace_parts
+
+    with duckdb.connect() as con:  # the scratch catalogue is the connection's own in-memory one
+        con.execute(f"attach '{tmp_path / 'wh.duckdb'}' as wh")
+        for database in ("memory", "wh"):
+            con.execute(f"create schema {database}.store")
+        part = 'store."core__fct_toy__part__comtrade"'
+        con.execute(f"create table wh.{part} as select * from (values ('a', 1), ('b', 2)) t(source_id, v)")
+        con.execute(f"create table memory.{part} as select * from (values ('a', 3)) t(source_id, v)")
+        with pytest.raises(BuildError, match="sources computed again and of sources kept"):
+            _replace_parts(con, "store.core__fct_toy", "source_id", ["a"])
+        _replace_parts(con, "store.core__fct_toy", "source_id", ["a", "b"])  # every source of the part: replaced
+        assert con.execute("select * from wh.store.core__fct_toy").fetchall() == [("a", 3)]
