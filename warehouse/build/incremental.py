@@ -45,7 +45,7 @@ from warehouse.build.models import (
     sql_files,
     stored_statements,
 )
-from warehouse.build.parts import ident, part_definition, parts, union_of_parts
+from warehouse.build.parts import ident, parts, union_of_parts
 from warehouse.common.readonly import connect_read_only
 from warehouse.common.settings import Settings
 from warehouse.lake.audit import TABLES
@@ -271,7 +271,7 @@ def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sour
         if part in parts(con, table, "wh"):
             raise BuildError(f"{part} holds rows of sources kept beside those computed again")
         columns, constants = _part_columns(con, SCRATCH, part)
-        con.execute(part_definition(f"wh.{part}", columns, constants))
+        con.execute(raw_tables.table_definition(f"wh.{part}", columns, constants))
         kept = ", ".join(ident(c) for c, _ in columns if c not in constants)
         con.execute(f"insert into wh.{part} ({kept}) select {kept} from {SCRATCH}.{part}")
         comment = con.execute(

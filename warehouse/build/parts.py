@@ -28,6 +28,7 @@ from warehouse.build.models import (
     prune_ctes,
     stored_table,
 )
+from warehouse.build.raw_tables import table_definition
 from warehouse.build.variables import set_plan_variables
 
 log = logging.getLogger(__name__)
@@ -62,25 +63,13 @@ def parts(con: duckdb.DuckDBPyConnection, table: str, database: str | None = Non
     return [f"{STORE}.{ident(t)}" for (t,) in rows]
 
 
-def part_definition(part: str, columns: list[tuple[str, str]], constants: dict[str, str | None]) -> str:
-    """``create table`` for a part: ``columns`` (name, type) in order, those in ``constants`` declared generated
-    constants of the value given as text (as ``warehouse.build.raw_tables`` declares a raw table's)."""
-    listed = ", ".join(
-        f"{ident(c)} {kind} generated always as (cast({_text(constants[c])} as {kind})) virtual"
-        if c in constants
-        else f"{ident(c)} {kind}"
-        for c, kind in columns
-    )
-    return f"create table {part} ({listed})"
-
-
 def union_of_parts(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
     """``table`` (``store.<name>``) made again as the view over its parts in the current database; with none, a
     part with no rows is created first (the view keeps its columns)."""
     found = parts(con, table)
     if not found:
         empty = f"{STORE}.{ident(table.split('.', 1)[1] + PART)}"
-        con.execute(part_definition(empty, columns, {}))
+        con.execute(table_definition(empty, columns, {}))
         con.execute(f"comment on table {empty} is {_text(f'Stored rows of {table}: none (-- partitioned)')}")
         found = [empty]
     _drop_stored(con, table)
@@ -157,7 +146,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         differs = " or ".join(
             f"{ident(c)} is distinct from cast({_text(v)} as {kinds[c]})" for c, v in constants.items()
         )
-        con.execute(part_definition(part, columns, constants))
+        con.execute(table_definition(part, columns, constants))
         try:
             con.execute(
                 f"insert into {part} ({kept}) select {kept} from (\n{stored.query}\n) where {where} "
@@ -170,7 +159,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             con.execute(f"drop table {part}")
             constants = {}
             everything = ", ".join(ident(c) for c, _ in columns)
-            con.execute(part_definition(part, columns, {}))
+            con.execute(table_definition(part, columns, {}))
             con.execute(
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )

@@ -108,15 +108,21 @@ def create_raw_table(con: duckdb.DuckDBPyConnection, table: str, files: list[str
     constants (``constant_values``); returns them."""
     described = columns(con, files)
     constant = constant_values(con, files, described)
-    definition = ", ".join(
+    con.execute(table_definition(table, described, constant))
+    insert_rows(con, table, files, constant, described)
+    return constant
+
+
+def table_definition(table: str, described: list[tuple[str, str]], constant: dict[str, str | None]) -> str:
+    """``create table`` with ``described`` (name, type) in order, those in ``constant`` declared generated constants
+    of the value given as text (also the parts of a partitioned stored view, ``warehouse.build.parts``)."""
+    listed = ", ".join(
         f"{_quoted(name)} {kind} generated always as (cast({_literal(constant[name])} as {kind})) virtual"
         if name in constant
         else f"{_quoted(name)} {kind}"
         for name, kind in described
     )
-    con.execute(f"create table {table} ({definition})")
-    insert_rows(con, table, files, constant, described)
-    return constant
+    return f"create table {table} ({listed})"
 
 
 def insert_rows(
