@@ -45,7 +45,8 @@ from warehouse.build.models import (
     sql_files,
     stored_statements,
 )
-from warehouse.build.parts import ident, parts, union_of_parts
+from warehouse.build.parts import parts, union_of_parts
+from warehouse.build.sqltext import ident, text_literal
 from warehouse.common.readonly import connect_read_only
 from warehouse.common.settings import Settings
 from warehouse.lake.audit import TABLES
@@ -235,20 +236,10 @@ def _largest_revisions(con: duckdb.DuckDBPyConnection, sources: set[str]) -> str
 def _part_columns(con: duckdb.DuckDBPyConnection, database: str, part: str) -> tuple[list[tuple[str, str]], dict]:
     """A part's columns (name, type) in order, and its generated constants (column -> value as text)."""
     name = part.split(".", 1)[1].strip('"').replace('""', '"')
-    rows = con.execute(
-        "select column_name, data_type, is_generated = 'ALWAYS' from information_schema.columns "
-        "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
-        [database, STORE, name],
-    ).fetchall()
+    rows = raw_tables.table_columns(con, database, STORE, name)
     generated = [c for c, _, is_generated in rows if is_generated]
-    values = (
-        con.execute(
-            f"select {', '.join(f'cast({ident(c)} as varchar)' for c in generated)} from {database}.{part} limit 1"
-        ).fetchone()  # fmt: skip
-        if generated
-        else ()
-    )
-    return [(c, kind) for c, kind, _ in rows], dict(zip(generated, values or [None] * len(generated), strict=True))
+    values = raw_tables.first_values(con, f"{database}.{part}", generated) if generated else {}
+    return [(c, kind) for c, kind, _ in rows], values if values is not None else dict.fromkeys(generated)
 
 
 def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sources: list[str]) -> None:
@@ -279,7 +270,7 @@ def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sour
             [SCRATCH, STORE, part.split(".", 1)[1].strip('"').replace('""', '"')],
         ).fetchone()[0]
         if comment:
-            con.execute(f"comment on table wh.{part} is '{_quote(comment)}'")
+            con.execute(f"comment on table wh.{part} is {text_literal(comment)}")
     con.execute("use wh")
     try:
         union_of_parts(con, table, columns)

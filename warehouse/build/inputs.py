@@ -39,6 +39,7 @@ import duckdb
 
 from warehouse.build.code import code_files
 from warehouse.build.models import file_references, read_header
+from warehouse.build.sqltext import text_literal
 from warehouse.common.readonly import connect_read_only
 from warehouse.extract.catalogue import Source
 from warehouse.lake.manifest import MANIFEST
@@ -76,17 +77,13 @@ BUILD_KIND = (
 )
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _builds_ddl() -> str:
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in BUILDS_COLUMNS.items())
-    comments = [f"comment on table audit.builds is {_literal(BUILDS_COMMENT)}"]
-    comments += [f"comment on column audit.builds.{n} is {_literal(c)}" for n, (_, c) in BUILDS_COLUMNS.items()]
+    comments = [f"comment on table audit.builds is {text_literal(BUILDS_COMMENT)}"]
+    comments += [f"comment on column audit.builds.{n} is {text_literal(c)}" for n, (_, c) in BUILDS_COLUMNS.items()]
     name, kind, comment = BUILD_KIND
     added = [f"alter table audit.builds add column if not exists {name} {kind}"]
-    added.append(f"comment on column audit.builds.{name} is {_literal(comment)}")
+    added.append(f"comment on column audit.builds.{name} is {text_literal(comment)}")
     return ";\n".join([f"create table if not exists audit.builds ({columns})", *added, *comments])
 
 

@@ -29,20 +29,12 @@ from warehouse.build.models import (
     stored_table,
 )
 from warehouse.build.raw_tables import table_definition
+from warehouse.build.sqltext import ident, text_literal
 from warehouse.build.variables import set_plan_variables
 
 log = logging.getLogger(__name__)
 
 _NOT_ONE_VALUED = "tradewh: a column stored once in its part holds another value"
-
-
-def ident(name: str) -> str:
-    """A SQL identifier in double quotes."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 def part_table(path: Path, value: str | None) -> str:
@@ -70,7 +62,7 @@ def union_of_parts(con: duckdb.DuckDBPyConnection, table: str, columns: list[tup
     if not found:
         empty = f"{STORE}.{ident(table.split('.', 1)[1] + PART)}"
         con.execute(table_definition(empty, columns, {}))
-        con.execute(f"comment on table {empty} is {_text(f'Stored rows of {table}: none (-- partitioned)')}")
+        con.execute(f"comment on table {empty} is {text_literal(f'Stored rows of {table}: none (-- partitioned)')}")
         found = [empty]
     _drop_stored(con, table)
     con.execute(f"create view {table} as " + "\nunion all\n".join(f"select * from {p}" for p in found))
@@ -141,16 +133,16 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             elif count == rows and least == greatest:
                 constants[name] = text
         part = part_table(path, value)
-        where = f"{ident(column)} is null" if value is None else f"{ident(column)} = {_text(value)}"
+        where = f"{ident(column)} is null" if value is None else f"{ident(column)} = {text_literal(value)}"
         kept = ", ".join(ident(c) for c, _ in columns if c not in constants)
         differs = " or ".join(
-            f"{ident(c)} is distinct from cast({_text(v)} as {kinds[c]})" for c, v in constants.items()
+            f"{ident(c)} is distinct from cast({text_literal(v)} as {kinds[c]})" for c, v in constants.items()
         )
         con.execute(table_definition(part, columns, constants))
         try:
             con.execute(
                 f"insert into {part} ({kept}) select {kept} from (\n{stored.query}\n) where {where} "
-                f"and (case when {differs} then error({_text(_NOT_ONE_VALUED)}) end) is null{order}"
+                f"and (case when {differs} then error({text_literal(_NOT_ONE_VALUED)}) end) is null{order}"
             )
         except duckdb.Error as exc:
             if _NOT_ONE_VALUED not in str(exc):
@@ -164,7 +156,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )
         said = f"Stored rows of {path.parent.name}.{path.stem} whose {column} is {value} (-- partitioned: {column})"
-        con.execute(f"comment on table {part} is {_text(said)}")
+        con.execute(f"comment on table {part} is {text_literal(said)}")
         done[part] = sorted(constants)
         took = time.monotonic() - began
         log.info("%s: %s rows, %d column(s) stored once (%.1f s)", part, f"{rows:,}", len(constants), took)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.build.sqltext import ident, text_literal
+
 TEXT = "VARCHAR"
 # the DuckDB types a value stored once may have, and the Parquet types it may be stored as (no floats: their
 # statistics are not the text a cast gives back for every value, -0.0 and NaN among them)
@@ -30,14 +32,6 @@ ONCE = {
     **{kind: ("INT32", "INT64") for kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")},
     **{kind: ("INT32", "INT64") for kind in ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")},
 }
-
-
-def _quoted(name: str) -> str:  # as warehouse.build.checks.ident, which imports pandera: not on a build's path
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str | None) -> str:
-    return "null" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 def columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple[str, str]]:
@@ -117,9 +111,9 @@ def table_definition(table: str, described: list[tuple[str, str]], constant: dic
     """``create table`` with ``described`` (name, type) in order, those in ``constant`` declared generated constants
     of the value given as text (also the parts of a partitioned stored view, ``warehouse.build.parts``)."""
     listed = ", ".join(
-        f"{_quoted(name)} {kind} generated always as (cast({_literal(constant[name])} as {kind})) virtual"
+        f"{ident(name)} {kind} generated always as (cast({text_literal(constant[name])} as {kind})) virtual"
         if name in constant
-        else f"{_quoted(name)} {kind}"
+        else f"{ident(name)} {kind}"
         for name, kind in described
     )
     return f"create table {table} ({listed})"
@@ -134,24 +128,29 @@ def insert_rows(
 ) -> None:
     """Every row of ``files`` into ``table`` (read by name), but the columns ``constant`` declares; ``described``:
     the files' ``columns``, when the caller has read them."""
-    stored = ", ".join(_quoted(name) for name, _ in (described or columns(con, files)) if name not in constant)
+    stored = ", ".join(ident(name) for name, _ in (described or columns(con, files)) if name not in constant)
     con.execute(f"insert into {table} ({stored}) select {stored} from read_parquet(?, union_by_name = true)", [files])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, name: str) -> list[tuple[str, str, bool]]:
+    """(name, type, whether generated) of each column of a table, in order."""
+    return con.execute(
+        "select column_name, data_type, is_generated = 'ALWAYS' from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+        [catalog, schema, name],
+    ).fetchall()
+
+
+def first_values(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> dict[str, str | None] | None:
+    """``names``' values in the first row of ``table``, as text; None when it has no row."""
+    first = con.execute(f"select {', '.join(f'cast({ident(n)} as varchar)' for n in names)} from {table} limit 1")
+    row = first.fetchone()
+    return None if row is None else dict(zip(names, row, strict=True))
 
 
 def generated_constants(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str | None] | None:
     """The generated constant columns of ``table`` (``catalog.schema.name``) and their values as text (as
     ``constant_values`` gives them); None when the table has no row to read them from."""
     catalog, schema, name = table.split(".")
-    generated = [
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_catalog = ? and table_schema = ? "
-            "and table_name = ? and is_generated = 'ALWAYS' order by ordinal_position",
-            [catalog, schema, name],
-        ).fetchall()
-    ]
-    if not generated:
-        return {}
-    texts = ", ".join(f"cast({_quoted(g)} as varchar)" for g in generated)
-    first = con.execute(f"select {texts} from {table} limit 1").fetchone()
-    return None if first is None else dict(zip(generated, first, strict=True))
+    generated = [column for column, _, is_generated in table_columns(con, catalog, schema, name) if is_generated]
+    return first_values(con, table, generated) if generated else {}
