@@ -24,14 +24,16 @@ create table raw.figures as select * from (values
 """
 
 
-def _file(tmp_path: Path, body: str, *, constants: str = "source_id, vintage, unit") -> Path:
+def _file(
+    tmp_path: Path, body: str, *, constants: str = "source_id, vintage, unit", partitioned: str = "dataset"
+) -> Path:
     path = tmp_path / "sql" / "core" / "fct_toy.sql"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "-- grain: one row per dataset x reporter\n"
         "-- materialized: table\n"
         "-- incremental: source_id\n"
-        "-- partitioned: dataset in figures\n"
+        f"-- partitioned: {partitioned} in figures\n"
         f"-- constants: {constants}\n"
         "create or replace view core.fct_toy as\n"
         "with\n\n"
@@ -78,6 +80,65 @@ def test_each_part_stores_once_the_columns_that_hold_one_value_in_it(con, tmp_pa
     assert view_of_stored('store."core__fct_toy__part__wdi"') == "core.fct_toy"
 
 
+def test_a_second_column_splits_each_value_of_the_first(con, tmp_path):
+    """Partitioned by dataset and unit: the WDI rows in two parts, one a unit, each with its one vintage kept once
+    (in one table, two vintages: stored in every row)."""
+    path = _file(tmp_path, "    select * from figures", constants="source_id, vintage", partitioned="dataset, unit")
+    create_object(con, path)
+    assert _generated(con) == {
+        "core__fct_toy__part__comtrade__USD": ["dataset", "source_id", "vintage", "unit"],
+        "core__fct_toy__part__wdi__USD": ["dataset", "source_id", "vintage", "unit"],
+        "core__fct_toy__part__wdi__percent": ["dataset", "source_id", "vintage", "unit"],
+    }
+    assert (
+        con.execute("select * from core.fct_toy order by all").fetchall()
+        == con.execute("select * from raw.figures order by all").fetchall()
+    )
+    comment = con.execute("select comment from duckdb_tables() where table_name = 'core__fct_toy__part__wdi__USD'")
+    assert comment.fetchone() == (
+        "Stored rows of core.fct_toy whose dataset is wdi and unit is USD (-- partitioned: dataset, unit)",
+    )
+
+
+def test_a_value_whose_rows_pass_a_window_is_one_part(con, tmp_path):
+    """A window over a dataset's rows keeps a filter on unit above it: two parts of WDI would each compute it over
+    every WDI row. The plan says so, and WDI is one part (Comtrade, one unit, is split as before)."""
+    body = "    select *, row_number() over (partition by dataset order by vintage, unit) as nth from figures"
+    path = _file(tmp_path, body, constants="source_id, vintage", partitioned="dataset, unit")
+    create_object(con, path)
+    assert _generated(con) == {
+        "core__fct_toy__part__comtrade__USD": ["dataset", "source_id", "vintage", "unit"],
+        "core__fct_toy__part__wdi": ["dataset", "source_id"],  # two vintages and two units in its rows
+    }
+    expected = con.execute(f"select * from ({body}) order by all".replace("figures", "raw.figures")).fetchall()
+    assert con.execute("select * from core.fct_toy order by all").fetchall() == expected
+    assert con.execute("select unit, nth from core.fct_toy where dataset = 'wdi' order by nth").fetchall() == [
+        ("USD", 1),
+        ("percent", 2),
+    ]
+
+
+def test_a_part_of_one_dataset_reads_the_multi_vintage_list_narrowed_to_it(con, tmp_path):
+    """The planner keeps the fact's window branch for a part when any dataset is in the list; narrowed to the
+    part's dataset, a dataset of one vintage plans no window, and one of several is one part."""
+    con.execute("create table raw.comtrade as select 'c' as source_id, '2024-01-01' as vintage")
+    pair = "select * from (values ('w', '2013-04-01'), ('w', '2014-04-01')) t(source_id, vintage)"
+    con.execute(f"create table raw.wdi as {pair}")
+    body = (
+        "    select * from figures where not list_contains(getvariable('multi_vintage_datasets'), dataset)\n"
+        "    union all\n"
+        "    select * replace (max(vintage) over (partition by dataset) as vintage) from figures\n"
+        "    where list_contains(getvariable('multi_vintage_datasets'), dataset)"
+    )
+    path = _file(tmp_path, body, constants="source_id, vintage", partitioned="dataset, unit")
+    create_object(con, path)
+    assert set(_generated(con)) == {"core__fct_toy__part__comtrade__USD", "core__fct_toy__part__wdi"}
+    assert con.execute("select distinct vintage from core.fct_toy where dataset = 'wdi'").fetchall() == [
+        ("2014-04-01",)
+    ]
+    assert con.execute("select count(*) from core.fct_toy").fetchone() == (5,)
+
+
 def test_a_column_the_cte_shows_one_valued_but_the_query_does_not_is_stored_in_each_row(con, tmp_path, caplog):
     """The first pass reads the CTE; the query after it may change a value: every row is checked as it is stored,
     and a part that breaks its constants is stored again with every column in its rows."""
@@ -115,7 +176,7 @@ def test_storing_again_replaces_every_part(con, tmp_path):
 def test_a_partitioned_header_names_a_column_of_a_cte(tmp_path):
     path = _file(tmp_path, "    select * from figures")
     path.write_text(path.read_text().replace("-- partitioned: dataset in figures", "-- partitioned: dataset"))
-    with pytest.raises(BuildError, match="partitioned: <column> in <cte>"):
+    with pytest.raises(BuildError, match=r"partitioned: <column>, \.\.\. in <cte>"):
         read_header(path)
     path.write_text(path.read_text().replace("-- partitioned: dataset\n", ""))
     with pytest.raises(BuildError, match="constants: a, b"):

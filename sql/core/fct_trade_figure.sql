@@ -17,17 +17,21 @@
 -- (`-- prepared:`, into temporary tables): in one statement their groupings and the hash tables of the rest held
 -- more than the build's 512MB at 10M rows with a source that prints growth rates (measured: 390 MiB of hash
 -- tables, out of memory on two threads; prepared, 57 MiB).
--- Stored one table per dataset (`-- partitioned:`), the columns that hold one value in all of a dataset's rows
--- (a Comtrade download's source, vintage, measure and unit, the ratio columns a customs value leaves empty) kept
--- once in its table's definition instead of in every row (measured at 10M rows, three builds each: the fact
--- 11.6-12.1 s instead of 14.6-15.5 s; the first pass over `figures` that finds them, 0.6 s).
+-- Stored one table per dataset and per printed or derived (`-- partitioned:`), the columns that hold one value in
+-- all of a table's rows (a Comtrade download's source, vintage, measure and unit, the ratio columns a customs value
+-- leaves empty; the file of every printed figure, the rule and formula a printed figure has none of) kept once in
+-- its table's definition instead of in every row (measured at 10M rows, three builds each: by dataset, the fact
+-- 11.6-12.1 s instead of 14.6-15.5 s; and by printed or derived, 10.8-11.0 s instead of 11.9-12.3 s; the first pass
+-- over `figures` that finds them, 0.7-0.8 s). A dataset whose figures go through the vintage window is one table: a
+-- filter on is_derived does not reach below the window, which each table would compute again.
 -- materialized: table
 -- stored: conformed
 -- prepared: paired_series, identity_derived
 -- incremental: source_id
--- partitioned: dataset in figures
+-- partitioned: dataset, is_derived in figures
 -- constants: source_id, vintage, period, period_type, year, classification, measure, unit, num_measure,
---     base_reporter, base_classification, base_category, base_measure, quote
+--     base_reporter, base_classification, base_category, base_measure, quote, derivation_rule, derivation,
+--     file_name, file_sha256, file_row
 create or replace view core.fct_trade_figure as
 with
 

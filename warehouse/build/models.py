@@ -9,8 +9,8 @@ that order: runs of equal values compress into runs, and queries grouping by the
 source_id`` says that the stored rows of each source are computed from the rows of that source's dataset (and the
 reference lists) alone: a build that starts from the published file (``warehouse.build.incremental``) recomputes the
 rows of the sources whose dataset changed and keeps the others (delete and insert by that column); a stored view
-without it is recomputed whole. A line ``-- partitioned: <column> in <cte>`` keeps the stored rows in one table
-per value of the column, with ``-- constants: a, b`` the columns that hold one value in a part kept once in its
+without it is recomputed whole. A line ``-- partitioned: <column>, ... in <cte>`` keeps the stored rows in one
+table per value of the columns, with ``-- constants: a, b`` the columns that hold one value in a part kept once in its
 definition (``warehouse.build.parts``). ``read_header`` is the one reader of these settings (the build, the no-op check,
 the data dictionary and the docs page use it).
 
@@ -78,8 +78,8 @@ class Header:
         order_by: ``-- order by: a, b``: the columns a stored table's rows are sorted by; empty if none.
         incremental: ``-- incremental: source_id``: the column whose values partition a stored table's rows by
             source (see the module's docstring); None: an incremental build recomputes the table whole.
-        partitioned: ``-- partitioned: <column> in <cte>``: the stored rows are kept in one table per value of the
-            column (``part_table``), its values read from the CTE (``store_parts``); None: one table.
+        partitioned: ``-- partitioned: <column>, ... in <cte>``: the stored rows are kept in one table per value
+            of the columns (``part_table``), their values read from the CTE (``store_parts``); empty: one table.
         partitioned_from: that CTE.
         constants: ``-- constants: a, b, ...``: columns of that CTE that often hold one value in all the rows of a
             part: where they do, the part declares them generated constants (``store_parts``).
@@ -92,7 +92,7 @@ class Header:
     prepared: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
     incremental: str | None = None
-    partitioned: str | None = None
+    partitioned: tuple[str, ...] = ()
     partitioned_from: str | None = None
     constants: tuple[str, ...] = ()
 
@@ -136,7 +136,7 @@ def read_header(path: Path) -> Header:
         prepared=tuple(c.strip() for c in settings["prepared"].split(",")) if "prepared" in settings else (),
         order_by=tuple(c.strip() for c in settings["order by"].split(",")) if "order by" in settings else (),
         incremental=settings.get("incremental"),
-        partitioned=partitioned.strip() or None,
+        partitioned=tuple(c.strip() for c in partitioned.split(",")) if partitioned.strip() else (),
         partitioned_from=partitioned_from.strip() or None,
         constants=tuple(c.strip() for c in settings["constants"].split(",")) if "constants" in settings else (),
     )
@@ -153,13 +153,13 @@ def read_header(path: Path) -> Header:
         raise BuildError(f"{path}: `-- prepared: <cte>, <cte>` names CTEs of the query, with `-- materialized: table`")
     if header.incremental is not None and not (stored and header.incremental == "source_id"):
         raise BuildError(f"{path}: `-- incremental: source_id` is the one setting, with `-- materialized: table`")
-    names = (header.partitioned, header.partitioned_from)
-    if "partitioned" in settings and not (stored and all(n and _COLUMN.match(n) for n in names)):
+    names = (*header.partitioned, header.partitioned_from)
+    if "partitioned" in settings and not (stored and header.partitioned and all(n and _COLUMN.match(n) for n in names)):
         raise BuildError(
-            f"{path}: `-- partitioned: <column> in <cte>` names a column of a CTE, with `-- materialized: table`"
+            f"{path}: `-- partitioned: <column>, ... in <cte>` names columns of a CTE, with `-- materialized: table`"
         )
     if "constants" in settings and not (header.partitioned and all(_COLUMN.match(c) for c in header.constants)):
-        raise BuildError(f"{path}: `-- constants: a, b` names columns, with `-- partitioned: <column> in <cte>`")
+        raise BuildError(f"{path}: `-- constants: a, b` names columns, with `-- partitioned: <column>, ... in <cte>`")
     return header
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -30,17 +31,23 @@ from warehouse.build.models import (
 )
 from warehouse.build.raw_tables import table_definition
 from warehouse.build.sqltext import ident, text_literal
-from warehouse.build.variables import set_plan_variables
+from warehouse.build.variables import (
+    multi_vintage_datasets,
+    reads_multi_vintage,
+    set_multi_vintage_datasets,
+    set_plan_variables,
+)
 
 log = logging.getLogger(__name__)
 
 _NOT_ONE_VALUED = "tradewh: a column stored once in its part holds another value"
 
 
-def part_table(path: Path, value: str | None) -> str:
-    """The table holding the stored rows of ``path`` whose partitioning column (``-- partitioned:``) is ``value``:
-    ``store."<schema>__<view>__part__<value>"`` (``__part__`` alone for the nulls)."""
-    return f"{STORE}.{ident(stored_table(path).split('.', 1)[1] + PART + (value or ''))}"
+def part_table(path: Path, values: tuple[str | None, ...]) -> str:
+    """The table holding the stored rows of ``path`` whose partitioning columns (``-- partitioned:``) hold ``values``:
+    ``store."<schema>__<view>__part__<value>[__<value>...]"`` (a null is empty: ``__part__`` alone for one null)."""
+    name = stored_table(path).split(".", 1)[1] + PART + "__".join(v or "" for v in values)
+    return f"{STORE}.{ident(name)}"
 
 
 def parts(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> list[str]:
@@ -81,64 +88,77 @@ def _drop_stored(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, header: Header) -> dict[str, list[str]]:
-    """Store a ``-- partitioned: <column> in <cte>`` file's rows, one table per value of the column
+    """Store a ``-- partitioned: <column>, ... in <cte>`` file's rows, one table per value of the columns
     (``part_table``), and ``stored.table`` as the view over them (``union all``): readers see one relation.
 
     The values, and for each the ``-- constants:`` columns that hold one value in all its rows, come from a first
-    pass over the CTE (one grouping by the column: each candidate's count, and the least and greatest hash of its
+    pass over the CTE (one grouping by the columns: each candidate's count, and the least and greatest hash of its
     values; the CTE comes before the costly part of the query). A part declares such a column a generated
     constant, the value kept once in its definition: writing a text column costs 0.3-0.45 s per ten million rows,
     the same whether it holds one value or many (measured on the stored fact, 11.2M rows). Every row stored is
     checked against the constants while it is written: one that differs (two values of one hash; a row of the
     query that the CTE did not hold) stops that part's statement, and the part is stored again without constants.
 
+    The columns after the first split a value of the first only where the query filtered on them passes no
+    window: a filter cannot reach below a window that is not partitioned by its column, and each part would
+    compute the window over all of the first column's rows again (``_window_below``); such a value is one part.
+
     Returns:
         Each part -> the columns it stores once.
     """
-    column, cte = header.partitioned, header.partitioned_from
-    assert column is not None and cte is not None
+    by, cte = header.partitioned, header.partitioned_from
+    assert by and cte is not None
     for part in parts(con, stored.table):
         con.execute(f"drop table {part}")
     _drop_stored(con, stored.table)
     set_plan_variables(con, stored.query)
     columns = [(name, kind) for name, kind, *_ in con.execute(f"describe {stored.query}").fetchall()]
     kinds = dict(columns)
-    candidates = [c for c in header.constants if c in kinds and c != column]
+    candidates = [c for c in header.constants if c in kinds and c not in by]
     measured = ", ".join(
         f"count({ident(c)}), min(hash({ident(c)})), max(hash({ident(c)})), cast(any_value({ident(c)}) as varchar)"
         for c in candidates
     )
     if cte_body(stored.query, cte) is None or not _LAST_SELECT.search(stored.query):
-        raise BuildError(f"{path}: `-- partitioned: {column} in {cte}` needs a CTE `{cte} as (...)`")
+        raise BuildError(f"{path}: `-- partitioned: {', '.join(by)} in {cte}` needs a CTE `{cte} as (...)`")
     first = prune_ctes(
         _LAST_SELECT.sub(
-            f"select cast({ident(column)} as varchar), count(*){', ' + measured if measured else ''} "
-            f"from {cte} group by all",
+            f"select {', '.join(f'cast({ident(c)} as varchar)' for c in by)}, count(*)"
+            f"{', ' + measured if measured else ''} from {cte} group by all",
             stored.query,
         )
     )
     set_plan_variables(con, first)
     began = time.monotonic()
-    found = con.execute(first).fetchall()
-    log.info("%s: %d part(s) by %s, found in %.1f s", stored.table, len(found), column, time.monotonic() - began)
+    multi = multi_vintage_datasets(con) if reads_multi_vintage(stored.query) and by[0] == "dataset" else None
+
+    def narrow(values: tuple) -> None:  # the plan variables of a statement over one dataset's rows
+        if multi is not None:
+            set_multi_vintage_datasets(con, [d for d in multi if d == values[0]])
+
+    found = _split_where_no_window(con, stored.query, by, con.execute(first).fetchall(), len(candidates), narrow)
+    log.info("%s: %d part(s) by %s, found in %.1f s", stored.table, len(found), ", ".join(by), time.monotonic() - began)
+    names = [part_table(path, values) for values, *_ in found]
+    if len(set(names)) < len(names):
+        raise BuildError(f"{path}: two values of {', '.join(by)} give one part's name: {sorted(names)}")
     order = f"\norder by {', '.join(header.order_by)}" if header.order_by else ""
     done: dict[str, list[str]] = {}
-    for value, rows, *stats in sorted(found, key=lambda r: (r[0] is None, r[0] or "")):
+    for (values, rows, stats), part in zip(found, names, strict=True):
         began = time.monotonic()
-        constants: dict[str, str | None] = {column: value}
+        constants: dict[str, str | None] = dict(zip(by, values, strict=False))  # one part of a value: the first's
         for i, name in enumerate(candidates):
             count, least, greatest, text = stats[4 * i : 4 * i + 4]
             if count == 0:
                 constants[name] = None
             elif count == rows and least == greatest:
                 constants[name] = text
-        part = part_table(path, value)
-        where = f"{ident(column)} is null" if value is None else f"{ident(column)} = {text_literal(value)}"
+        where = _where(by, values)
         kept = ", ".join(ident(c) for c, _ in columns if c not in constants)
         differs = " or ".join(
             f"{ident(c)} is distinct from cast({text_literal(v)} as {kinds[c]})" for c, v in constants.items()
         )
         con.execute(table_definition(part, columns, constants))
+        narrow(values)
         try:
             con.execute(
                 f"insert into {part} ({kept}) select {kept} from (\n{stored.query}\n) where {where} "
@@ -155,10 +175,61 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             con.execute(
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )
-        said = f"Stored rows of {path.parent.name}.{path.stem} whose {column} is {value} (-- partitioned: {column})"
+        whose = " and ".join(f"{c} is {v}" for c, v in zip(by, values, strict=False))
+        said = f"Stored rows of {path.parent.name}.{path.stem} whose {whose} (-- partitioned: {', '.join(by)})"
         con.execute(f"comment on table {part} is {text_literal(said)}")
         done[part] = sorted(constants)
         took = time.monotonic() - began
         log.info("%s: %s rows, %d column(s) stored once (%.1f s)", part, f"{rows:,}", len(constants), took)
     union_of_parts(con, stored.table, columns)
     return done
+
+
+def _where(by: tuple[str, ...], values: tuple[str | None, ...]) -> str:
+    """The rows whose first ``len(values)`` partitioning columns hold ``values``."""
+    pairs = zip(by, values, strict=False)
+    return " and ".join(f"{ident(c)} is null" if v is None else f"{ident(c)} = {text_literal(v)}" for c, v in pairs)
+
+
+def _split_where_no_window(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    by: tuple[str, ...],
+    found: list[tuple],
+    candidates: int,
+    narrow: Callable[[tuple], None],
+) -> list[tuple[tuple[str | None, ...], int, list]]:
+    """The parts of the first pass's rows (values of ``by``, count, the candidates' statistics), sorted: a value
+    of the first column whose rows the query passes through a window (``_window_below``) is one part, its groups'
+    statistics merged (counts summed, least and greatest hashes over the groups)."""
+    k = len(by)
+    groups: dict[str | None, list[tuple]] = {}
+    for row in found:
+        groups.setdefault(row[0], []).append(row)
+    out = []
+    for first, rows in groups.items():
+        if len(rows) == 1 or not _window_below(con, query, by, tuple(rows[0][:k]), narrow):
+            out += [(tuple(r[:k]), r[k], list(r[k + 1 :])) for r in rows]
+            continue
+        stats: list = []
+        for i in range(candidates):
+            present = [r[k + 1 + 4 * i : k + 5 + 4 * i] for r in rows if r[k + 1 + 4 * i]]
+            stats += [
+                sum(s[0] for s in present),
+                min((s[1] for s in present), default=None),
+                max((s[2] for s in present), default=None),
+                present[0][3] if present else None,
+            ]
+        out.append(((first,), sum(r[k] for r in rows), stats))
+    return sorted(out, key=lambda p: [(v is None, v or "") for v in p[0]])
+
+
+def _window_below(
+    con: duckdb.DuckDBPyConnection, query: str, by: tuple[str, ...], values: tuple, narrow: Callable[[tuple], None]
+) -> bool:
+    """Whether the query, filtered on all of ``by``, still computes a window (the filter on the later columns
+    stays above it): its plan, as DuckDB's ``explain`` prints it. An aggregate over a whole partition that DuckDB
+    plans as a grouping joined back is not seen: it is computed again for each part (a cost, never a wrong row)."""
+    narrow(values)
+    plan = con.execute(f"explain select * from (\n{query}\n) where {_where(by, values)}").fetchall()
+    return any("─ Window" in str(text) or "WINDOW" in str(text) for _, text in plan)
