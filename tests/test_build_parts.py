@@ -137,6 +137,8 @@ def test_a_part_of_one_dataset_reads_the_multi_vintage_list_narrowed_to_it(con, 
         ("2014-04-01",)
     ]
     assert con.execute("select count(*) from core.fct_toy").fetchone() == (5,)
+    listed = con.execute("select getvariable('multi_vintage_datasets')").fetchone()
+    assert listed == (["figures", "wdi"],)  # as the build set it: not the last part's list
 
 
 def test_a_column_the_cte_shows_one_valued_but_the_query_does_not_is_stored_in_each_row(con, tmp_path, caplog):

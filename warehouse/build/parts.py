@@ -181,6 +181,8 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         done[part] = sorted(constants)
         took = time.monotonic() - began
         log.info("%s: %s rows, %d column(s) stored once (%.1f s)", part, f"{rows:,}", len(constants), took)
+    if multi is not None:  # the connection's list as the build set it, not the last part's
+        set_multi_vintage_datasets(con, multi)
     union_of_parts(con, stored.table, columns)
     return done
 
