@@ -16,6 +16,7 @@ import duckdb
 
 from warehouse.build.models import SCHEMAS, BuildError, create_object, read_header, sql_files
 from warehouse.build.raw_tables import create_raw_table
+from warehouse.build.sqltext import text_literal
 from warehouse.common.failpoints import failpoint
 from warehouse.common.reference import load_countries, load_country_aliases
 from warehouse.common.runlog import bar
@@ -193,7 +194,7 @@ def build_warehouse(
     )
     try:
         con.execute("set enable_progress_bar = false")  # a long statement would print bars into the flow's log
-        con.execute(f"attach '{_quote(target)}' as wh (storage_version '{_quote(storage_version)}')")
+        con.execute(f"attach {text_literal(target)} as wh (storage_version {text_literal(storage_version)})")
         con.execute("use wh")
         # no enclosing transaction: each statement commits on its own (measured at 10M rows: reading tables
         # written in a still open transaction made the build 59.9 s instead of 50.6 s). The file is new and
@@ -238,10 +239,6 @@ def build_warehouse(
     finally:
         con.close()
     return counts
-
-
-def _quote(text: object) -> str:
-    return str(text).replace("'", "''")
 
 
 # The check of the conformed fact runs under this share of the build's memory limit. Its duplicate-key rule groups

@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import pandera.pandas as pa
 
+from warehouse.build.sqltext import ident
+
 EXAMPLES = 20
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 # pandera dtype (as str() spells it) -> the DuckDB type a value must cast to, and the DuckDB types that always do
@@ -63,11 +65,6 @@ class Failure:
     rule: SqlRule
     rows: int | None
     examples: list[dict[str, Any]]
-
-
-def ident(name: str) -> str:
-    """A SQL identifier in double quotes."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(value: object) -> str:

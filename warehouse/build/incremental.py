@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.build import raw_tables
-from warehouse.build.builder import BUILD_CONFIG, _load_audit, _quote
+from warehouse.build.builder import BUILD_CONFIG, _load_audit
 from warehouse.build.inputs import LAKE_PART, LARGEST_REVISIONS, REVISIONS_VARIABLE, BuildInputs, truncation
 from warehouse.build.models import (
     STORE,
@@ -353,7 +353,7 @@ def build_incremental(
     con = duckdb.connect(config={**config, "preserve_insertion_order": False, **BUILD_CONFIG})
     try:
         con.execute("set enable_progress_bar = false")
-        con.execute(f"attach '{_quote(target)}' as wh")
+        con.execute(f"attach {text_literal(target)} as wh")
         _replace_raw(con, lake_dir, plan)
         con.execute("use wh")
         for table in TABLES:

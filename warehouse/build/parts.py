@@ -31,12 +31,7 @@ from warehouse.build.models import (
 )
 from warehouse.build.raw_tables import table_definition
 from warehouse.build.sqltext import ident, text_literal
-from warehouse.build.variables import (
-    multi_vintage_datasets,
-    reads_multi_vintage,
-    set_multi_vintage_datasets,
-    set_plan_variables,
-)
+from warehouse.build.variables import reads_multi_vintage, set_multi_vintage_datasets, set_plan_variables
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +123,9 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             stored.query,
         )
     )
-    set_plan_variables(con, first)
-    began = time.monotonic()
-    multi = multi_vintage_datasets(con) if reads_multi_vintage(stored.query) and by[0] == "dataset" else None
+    began = time.monotonic()  # the first pass reads the plan variables set for the query above
+    listed = con.execute("select getvariable('multi_vintage_datasets')").fetchone()[0]
+    multi = listed if reads_multi_vintage(stored.query) and by[0] == "dataset" else None
 
     def narrow(values: tuple) -> None:  # the plan variables of a statement over one dataset's rows
         if multi is not None:

@@ -1,6 +1,6 @@
-"""Names and text the build writes into its SQL: one quoting for the raw tables, the parts, the incremental night
-and the audit tables (``warehouse.build.checks`` has its own ``ident``: it imports pandera, which a build that
-checks nothing does not load)."""
+"""Names and text the build writes into its SQL: one quoting for the raw tables, the parts, the checks, the plan
+variables, the incremental night and the audit tables (a module of its own: ``warehouse.build.checks`` imports
+pandera, which a build's other modules do not load)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.build.sqltext import text_literal
+
 
 def multi_vintage_datasets(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The datasets whose raw table (``raw.<dataset>`` of the connection's current database) holds rows of more than
@@ -43,5 +45,5 @@ def set_multi_vintage_datasets(con: duckdb.DuckDBPyConnection, datasets: list[st
     does not prune the window's branch for one dataset's rows when another dataset is in the list (a filter on a
     column it cannot fold), and the fact's Comtrade part read its staging view twice and planned the window
     because the press release held two vintages."""
-    literal = ", ".join("'" + d.replace("'", "''") + "'" for d in datasets)
+    literal = ", ".join(text_literal(d) for d in datasets)
     con.execute(f"set variable multi_vintage_datasets = [{literal}]::varchar[]")
