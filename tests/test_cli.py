@@ -432,3 +432,64 @@ def test_an_import_that_fails_otherwise_is_not_made_again():
     with pytest.raises(RuntimeError, match="something else"):
         import_beside(thread, load)
     assert len(attempts) == 1
+
+
+# the command imports with the cyclic collector paused, and runs its work with it on and the imports frozen
+# (warehouse.common.startup)
+COLLECTOR_DRIVER = """
+import gc, sys
+from warehouse.serve import cli, operations
+
+def report(where):
+    print(f"{where}: collector on {gc.isenabled()}, frozen {gc.get_freeze_count()}", flush=True)
+
+class Ran:
+    def result(self, raise_on_failure=True):
+        return {"summary": [], "log_file": "-", "status": "succeeded"}
+
+def nightly(**kwargs):
+    report("flow")
+    return Ran()
+
+def status(args, settings):
+    report("status")
+    return 0
+
+cli.cmd_status = status
+operations._nightly = lambda: nightly
+sys.argv = ["tradewh", *sys.argv[1:]]
+report("start")
+from warehouse.serve.command import run
+run()
+"""
+
+
+@pytest.mark.parametrize("command", ["status", "load"])
+def test_the_command_runs_with_the_collector_on_and_its_imports_frozen(command, tmp_path):
+    env = {
+        **os.environ,
+        "TRADEWH_HOME": str(tmp_path / "home"),
+        "TRADEWH_CATALOGUE": str(PROJECT_ROOT / "catalogue.toml"),
+        # a server that is never asked: `load` runs the flow above, and starts no ephemeral server for it
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_DRIVER, command], capture_output=True, text=True, env=env, timeout=300,
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = dict(line.split(": ", 1) for line in ran.stdout.splitlines() if ": collector" in line)
+    assert lines["start"] == "collector on True, frozen 0"
+    where = "flow" if command == "load" else "status"
+    on, frozen = lines[where].split(", frozen ")
+    assert on == "collector on True" and int(frozen) > 10_000, lines  # what was imported (DuckDB, Prefect, ...)
+
+
+def test_the_collector_is_left_alone_where_the_command_did_not_pause_it():
+    code = (
+        "import gc; from warehouse.common import startup; startup.imports_done(); "
+        "print(gc.isenabled(), gc.get_freeze_count()); gc.disable(); startup.imports_done(); "
+        "print(gc.isenabled(), gc.get_freeze_count())"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert ran.stdout.split() == ["True", "0", "False", "0"], ran.stdout + ran.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.common.settings import Settings, load_settings
+from warehouse.common.startup import imports_done
 from warehouse.extract.catalogue import CatalogueError, load_catalogue
 from warehouse.publish.lock import LoadRunning
 from warehouse.serve.operations import cmd_load, cmd_rollback, cmd_serve, cmd_server, cmd_verify
@@ -348,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         args.cron = args.cron or settings.cron
         args.timezone = args.timezone or settings.timezone
+    if args.command != "load":
+        imports_done()  # a load calls it once its flow's modules are imported
     try:
         code = int(args.func(args, settings))
         sys.stdout.flush()

@@ -22,6 +22,9 @@ def run() -> None:
     """Run ``tradewh`` with ``sys.argv`` and end the process with its exit code."""
     status = {"code": 1}  # an exception main does not handle: Python prints it, and the exit code is 1
     atexit.register(_end_process, status)
+    from warehouse.common.startup import pause_collector
+
+    pause_collector()  # the imports below make objects that live as long as the process (warehouse.common.startup)
     from warehouse.common.memory import tune_allocators
 
     tune_allocators()  # before pyarrow is imported: mimalloc reads its settings then

@@ -79,6 +79,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     print(f"tradewh load: started at {started:%Y-%m-%d %H:%M:%S} UTC, data folder {settings.home}", flush=True)
     from warehouse import publish
     from warehouse.common.errors import require_free_space
+    from warehouse.common.startup import imports_done
     from warehouse.orchestrate import prefect_server
     from warehouse.orchestrate.quick_noop import quick_noop
     from warehouse.publish.lock import writer_lock
@@ -109,6 +110,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                     nightly = import_beside(_import_staging_early(), _nightly)
                     from warehouse.orchestrate.heartbeat import engine_heartbeats_off
 
+                    imports_done()
                     server_started()
                     with engine_heartbeats_off():  # the flow sends them, and its end does not wait for them
                         state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
