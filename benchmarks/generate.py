@@ -15,6 +15,12 @@ publisher's is. ``--rows`` then counts every row, of every level: the file has e
 ``rows_by_level`` in the record says how many are HS6, chapter and TOTAL rows. Codes sort as text within each
 reporter x flow x partner: a chapter row comes before its HS6 rows, TOTAL last.
 
+With ``--paired`` each reporter x partner x commodity (x breakdown) drawn is written with both flows, M and X:
+every series has two flows (the keys drawn are a half of ``--rows``), where the default file's flows are drawn
+independently and few series have both (at 10M rows of the default sizes, about 2.5 %). A large reporter's real
+download is closer to this; the fact's pairing of the flows and the totals it derives then cover every row. HS6
+rows only.
+
 With ``--bad-share 0.01`` about 1 % of the rows are corrupted in ways the schema refuses, in equal parts:
 a negative ``primaryValue`` (rule non_negative), a partner code that is not in the code list (known_partner)
 and a ``primaryValue`` that is not a number (value_is_number). Every corrupted row's CSV line number is
@@ -27,6 +33,7 @@ Usage::
     .venv/bin/python benchmarks/generate.py --rows 1000000 --out /tmp/bench/comtrade_1000000.csv
     .venv/bin/python benchmarks/generate.py --rows 1000000 --bad-share 0.01 --out /tmp/bench/bad.csv
     .venv/bin/python benchmarks/generate.py --rows 1000000 --aggregates --out /tmp/bench/levels.csv
+    .venv/bin/python benchmarks/generate.py --rows 1000000 --paired --out /tmp/bench/paired.csv
 """
 
 from __future__ import annotations
@@ -164,7 +171,7 @@ def with_aggregates(
 
 
 def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: int, commodities: int,
-                breakdowns: bool, aggregates: bool, bad_share: float
+                breakdowns: bool, aggregates: bool, bad_share: float, paired: bool = False
                 ) -> tuple[pa.Table, dict[str, list[int]], dict[str, int]]:  # fmt: skip
     """The rows as an Arrow table of text columns (None = empty cell), the bad rows' line numbers by kind, and
     the rows by aggregation level (``{"6": ..., "2": ..., "0": ...}``; 0 is TOTAL)."""
@@ -183,11 +190,23 @@ def build_table(rows: int, *, seed: int, year: int, reporters: int, partners: in
     par_codes = np.array([c for c, _, _ in par])
     chapter_of = np.array([int(code[:2]) for code in cmd])
 
-    def not_self(keys: np.ndarray) -> np.ndarray:  # no economy reports trade with itself
-        r, _, p, _, _ = np.unravel_index(keys, sizes)
+    def not_self(keys: np.ndarray, space: tuple[int, ...] = sizes) -> np.ndarray:  # no economy trades with itself
+        r, _, p, _, _ = np.unravel_index(keys, space)
         return rep_codes[r] != par_codes[p]
 
-    keys = unique_keys(rng, rows, sizes, not_self)
+    if paired:  # each reporter x partner x commodity (x breakdown) drawn once, written with every flow
+        if aggregates:
+            raise SystemExit("generate: --paired writes HS6 rows only (without --aggregates)")
+        if rows % len(FLOWS):
+            raise SystemExit(f"generate: --paired writes {len(FLOWS)} flows of each key: --rows a multiple of that")
+        one_flow = (sizes[0], 1, *sizes[2:])
+        drawn = unique_keys(rng, rows // len(FLOWS), one_flow, lambda k: not_self(k, one_flow))
+        r, _, p, c, v = np.unravel_index(drawn, one_flow)
+        keys = np.sort(np.concatenate(
+            [np.ravel_multi_index((r, np.full_like(r, f), p, c, v), sizes) for f in range(len(FLOWS))]
+        ))  # fmt: skip
+    else:
+        keys = unique_keys(rng, rows, sizes, not_self)
     if aggregates:
         by_chapter = {int(ch): np.flatnonzero(chapter_of == ch) for ch in np.unique(chapter_of)}
         keys = with_aggregates(rng, keys, rows, sizes, chapter_of, by_chapter)
@@ -343,7 +362,7 @@ def sha256(path: Path) -> str:
 
 def generate(rows: int, out: Path, *, seed: int = 20121207, year: int = 2023, reporters: int = 200,
              partners: int = 200, commodities: int = 5000, breakdowns: bool = False, aggregates: bool = False,
-             bad_share: float = 0.0) -> dict[str, object]:  # fmt: skip
+             bad_share: float = 0.0, paired: bool = False) -> dict[str, object]:  # fmt: skip
     """Write the file and its ``<file>.json`` record; return the record.
 
     Returns:
@@ -354,7 +373,7 @@ def generate(rows: int, out: Path, *, seed: int = 20121207, year: int = 2023, re
     """
     table, bad, by_level = build_table(
         rows, seed=seed, year=year, reporters=reporters, partners=partners, commodities=commodities,
-        breakdowns=breakdowns, aggregates=aggregates, bad_share=bad_share,
+        breakdowns=breakdowns, aggregates=aggregates, bad_share=bad_share, paired=paired,
     )  # fmt: skip
     write_csv(table, out)
     lines = sorted(line for kind in BAD_KINDS for line in bad[kind])
@@ -370,6 +389,7 @@ def generate(rows: int, out: Path, *, seed: int = 20121207, year: int = 2023, re
         "commodities": commodities,
         "breakdowns": breakdowns,
         "aggregates": aggregates,
+        "paired": paired,
         "bad_share": bad_share,
         "bad_rows": len(lines),
         "bad_by_kind": {kind: len(bad[kind]) for kind in BAD_KINDS},
@@ -396,12 +416,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also write each reporter x flow x partner's HS chapter (AG2) rows and TOTAL row, sums of its HS6 rows; "
         "--rows counts every row",
     )  # fmt: skip
+    parser.add_argument(
+        "--paired", action="store_true",
+        help="write each reporter x partner x commodity drawn with both flows, M and X (a series of two flows, "
+        "as most of a large reporter's are); HS6 rows only",
+    )  # fmt: skip
     parser.add_argument("--bad-share", type=float, default=0.0, help="share of rows to corrupt (e.g. 0.01)")
     args = parser.parse_args(argv)
     record = generate(
         args.rows, args.out, seed=args.seed, year=args.year, reporters=args.reporters, partners=args.partners,
         commodities=args.commodities, breakdowns=args.breakdowns, aggregates=args.aggregates,
-        bad_share=args.bad_share,
+        bad_share=args.bad_share, paired=args.paired,
     )  # fmt: skip
     summary = {k: v for k, v in record.items() if k != "bad_lines"}
     print(json.dumps(summary))

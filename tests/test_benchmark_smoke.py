@@ -109,6 +109,33 @@ def test_generator_writes_consistent_aggregation_levels_and_the_rows_asked(tmp_p
         assert dups.fetchone()[0] == 0  # one row per reporter x flow x partner x code, of every level
 
 
+def test_generator_pairs_every_series_with_both_flows(tmp_path: Path) -> None:
+    data = tmp_path / "paired.csv"
+    _run(str(BENCH / "generate.py"), "--rows", "1000", "--paired", "--out", str(data))
+    record = json.loads(data.with_name(data.name + ".json").read_text())
+    assert record["rows"] == 1000 and record["paired"] and record["rows_by_level"] == {"6": 1000, "2": 0, "0": 0}
+    with duckdb.connect() as con:
+        flows = con.execute(
+            f"""
+            select count(*), count(*) filter (where flows = ['M', 'X']), count(*) filter (where reporter = partner)
+            from (
+                select reporterCode as reporter, partnerCode as partner, cmdCode, list_sort(list(flowCode)) as flows
+                from read_csv('{data}', all_varchar = true) group by all
+            )
+            """
+        ).fetchone()
+    assert flows == (500, 500, 0)  # 500 keys, each with M and X once, none of an economy with itself
+    again = tmp_path / "again.csv"
+    _run(str(BENCH / "generate.py"), "--rows", "1000", "--paired", "--out", str(again))
+    assert again.read_bytes() == data.read_bytes()
+    for refused in (["--rows", "1001", "--paired"], ["--rows", "1000", "--paired", "--aggregates"]):
+        proc = subprocess.run(
+            [sys.executable, str(BENCH / "generate.py"), *refused, "--out", str(tmp_path / "no.csv")],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode != 0 and "--paired" in proc.stderr, proc.stderr
+
+
 def test_bare_pipeline_rejects_exactly_the_bad_rows(tmp_path: Path) -> None:
     data = tmp_path / "bad.csv"
     _run(str(BENCH / "generate.py"), "--rows", "1000", "--aggregates", "--bad-share", "0.03", "--out", str(data))

@@ -154,44 +154,83 @@ paired_series as (
     select series_hash from additive where staged_from = 'oecd_msti' group by series_hash having count(*) > 1
 ),
 
+paired_figures as not materialized (
+    select * exclude (series_hash) from additive
+    semi join paired_series on paired_series.series_hash = additive.series_hash
+),
+
 flows_side_by_side as (
+    -- one row per series of two flows or more, its flows' values side by side. Grouped staging view by staging
+    -- view, as paired_series is, and for the same reason: grouped as one union, out of memory at 512MB on one
+    -- thread with a 10M-row Comtrade file whose series all have both flows (5M groups); view by view, it spills
+    -- and completes
     select
-        source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
-        staged_from,
+        * exclude (flow, value),
         max(value) filter (where flow = 'export') as export_value,
         max(value) filter (where flow = 'import') as import_value,
         max(value) filter (where flow = 'total') as total_value,
-    from additive
-    semi join paired_series on paired_series.series_hash = additive.series_hash
-    group by
-        source_id, vintage, reporter, partner, period, period_type, year, classification, category, measure, unit,
-        staged_from
+    from paired_figures where staged_from = 'press_release'
+    group by all
+    union all
+    select
+        * exclude (flow, value),
+        max(value) filter (where flow = 'export') as export_value,
+        max(value) filter (where flow = 'import') as import_value,
+        max(value) filter (where flow = 'total') as total_value,
+    from paired_figures where staged_from = 'wdi'
+    group by all
+    union all
+    select
+        * exclude (flow, value),
+        max(value) filter (where flow = 'export') as export_value,
+        max(value) filter (where flow = 'import') as import_value,
+        max(value) filter (where flow = 'total') as total_value,
+    from paired_figures where staged_from = 'comtrade'
+    group by all
+    union all
+    select
+        * exclude (flow, value),
+        max(value) filter (where flow = 'export') as export_value,
+        max(value) filter (where flow = 'import') as import_value,
+        max(value) filter (where flow = 'total') as total_value,
+    from paired_figures where staged_from = 'sdmx_csv'
+    group by all
+    union all
+    select
+        * exclude (flow, value),
+        max(value) filter (where flow = 'export') as export_value,
+        max(value) filter (where flow = 'import') as import_value,
+        max(value) filter (where flow = 'total') as total_value,
+    from paired_figures where staged_from = 'oecd_msti'
+    group by all
 ),
 
 identity_derived as (
+    -- the flow a series lacks when it has the other two: one select, a case per series, so the grouping is read
+    -- once, as it is made (one select per flow read it three times, stored first: at 10M rows whose series all
+    -- have both flows, 8.4 s and 3.1 GB spilled to disk, against 5.8 s and 0.8 GB)
     select
         * exclude (export_value, import_value, total_value),
-        'import' as flow,
-        total_value - export_value as value,
-        printf('import = total - export = %.2f bn - %.2f bn', total_value / 1e9, export_value / 1e9) as derivation,
+        case
+            when import_value is null then 'import'
+            when export_value is null then 'export'
+            else 'total'
+        end as flow,
+        case
+            when import_value is null then total_value - export_value
+            when export_value is null then total_value - import_value
+            else export_value + import_value
+        end as value,
+        case
+            when import_value is null then
+                printf('import = total - export = %.2f bn - %.2f bn', total_value / 1e9, export_value / 1e9)
+            when export_value is null then
+                printf('export = total - import = %.2f bn - %.2f bn', total_value / 1e9, import_value / 1e9)
+            else printf('total = export + import = %.2f bn + %.2f bn', export_value / 1e9, import_value / 1e9)
+        end as derivation,
     from flows_side_by_side
-    where total_value is not null and export_value is not null and import_value is null
-    union all
-    select
-        * exclude (export_value, import_value, total_value),
-        'export' as flow,
-        total_value - import_value as value,
-        printf('export = total - import = %.2f bn - %.2f bn', total_value / 1e9, import_value / 1e9) as derivation,
-    from flows_side_by_side
-    where total_value is not null and import_value is not null and export_value is null
-    union all
-    select
-        * exclude (export_value, import_value, total_value),
-        'total' as flow,
-        export_value + import_value as value,
-        printf('total = export + import = %.2f bn + %.2f bn', export_value / 1e9, import_value / 1e9) as derivation,
-    from flows_side_by_side
-    where export_value is not null and import_value is not null and total_value is null
+    -- exactly two of the three flows printed
+    where (total_value is not null)::int + (export_value is not null)::int + (import_value is not null)::int = 2
 ),
 
 growth_sources as (
