@@ -503,19 +503,24 @@ def killed_before(sizes: list[dict[str, Any]], rows: int) -> str:
     return ""
 
 
-def ensure_file(rows: int, path: Path, bad_share: float, seed: int, aggregates: bool) -> dict[str, Any]:
+def ensure_file(
+    rows: int, path: Path, bad_share: float, seed: int, aggregates: bool, *, paired: bool = False
+) -> dict[str, Any]:
     """Generate the file unless the one there was generated with these arguments; return its record."""
     record_path = path.with_name(path.name + ".json")
     if path.exists() and record_path.exists():
         record = json.loads(record_path.read_text())
-        asked = (rows, bad_share, seed, aggregates)
-        same = (record.get("requested_rows"), record.get("bad_share"), record.get("seed"), record.get("aggregates"))
+        asked = (rows, bad_share, seed, aggregates, paired)
+        same = (
+            record.get("requested_rows"), record.get("bad_share"), record.get("seed"), record.get("aggregates"),
+            record.get("paired", False),
+        )  # fmt: skip
         if same == asked and record.get("bytes") == path.stat().st_size:
             return record
     started = time.perf_counter()
     subprocess.run(  # in its own process: this harness stays small
         [PYTHON, str(BENCH_DIR / "generate.py"), "--rows", str(rows), "--out", str(path), "--seed", str(seed),
-         "--bad-share", str(bad_share), *(["--aggregates"] if aggregates else [])],
+         "--bad-share", str(bad_share), *(["--aggregates"] if aggregates else []), *(["--paired"] if paired else [])],
         check=True, stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT,
     )  # fmt: skip
     record = json.loads(record_path.read_text())

@@ -9,6 +9,13 @@ its table in memory, so it is made a year at a time), and takes a while to gener
 load's home needs up to twice that beside it. Not run in CI. Targets: the 100M load's time at most 10.5x the 10M
 load's (the same run), peak RSS at most 1 GiB, disk at most 2x the CSV. The figures go to
 ``benchmarks/results/scale.json`` and BENCHMARKS.md between ``<!-- scale: begin -->`` and ``<!-- scale: end -->``.
+
+With ``--paired`` the files are the generator's ``--paired`` ones (every series with both flows, M and X: the fact
+derives a total for each, the balance mart pairs every one), to ``benchmarks/results/scale_paired.json`` and the
+``scale-paired`` section:
+
+    flock /tmp/tradewh-bench.lock .venv/bin/python benchmarks/scale.py --paired --rows 10000000 30000000 \
+        --workdir /tmp/scale
 """
 
 from __future__ import annotations
@@ -34,16 +41,17 @@ CHUNK_ROWS = 10_000_000  # the generator holds its whole table in memory (~7 GB 
 SEED, YEAR = 20121207, 2023  # run.py's: the first chunk is the benchmark's own 10M-row file
 
 
-def ensure_big_file(rows: int, path: Path) -> dict[str, Any]:
+def ensure_big_file(rows: int, path: Path, *, paired: bool = False) -> dict[str, Any]:
     """The generated file of ``rows`` rows. Up to CHUNK_ROWS, run.py's file; beyond, chunks of CHUNK_ROWS rows, one
     reporting year each (2023, 2022, ...: the Comtrade key stays unique across the file, as in a multi-year bulk
-    download), generated one at a time and appended under one header."""
+    download), generated one at a time and appended under one header. ``paired``: the generator's ``--paired``."""
     if rows <= CHUNK_ROWS:
-        return bench.ensure_file(rows, path, bad_share=0.0, seed=SEED, aggregates=False)
+        return bench.ensure_file(rows, path, bad_share=0.0, seed=SEED, aggregates=False, paired=paired)
     record_path = path.with_name(path.name + ".json")
     if path.exists() and record_path.exists():
         record = json.loads(record_path.read_text())
-        if record.get("requested_rows") == rows and record.get("bytes") == path.stat().st_size:
+        same = (record.get("requested_rows"), record.get("paired", False)) == (rows, paired)
+        if same and record.get("bytes") == path.stat().st_size:
             return record
     started, chunks, years = time.perf_counter(), [], []
     part = path.with_name(f".{path.name}.chunk.csv")
@@ -53,7 +61,7 @@ def ensure_big_file(rows: int, path: Path) -> dict[str, Any]:
             size = min(CHUNK_ROWS, rows - first)
             subprocess.run(
                 [bench.PYTHON, str(bench.BENCH_DIR / "generate.py"), "--rows", str(size), "--out", str(part),
-                 "--seed", str(SEED + k), "--year", str(YEAR - k)],
+                 "--seed", str(SEED + k), "--year", str(YEAR - k), *(["--paired"] if paired else [])],
                 check=True, stdout=subprocess.DEVNULL, cwd=bench.PROJECT_ROOT,
             )  # fmt: skip
             with part.open("rb") as chunk:
@@ -68,7 +76,7 @@ def ensure_big_file(rows: int, path: Path) -> dict[str, Any]:
     tmp.replace(path)
     record = {
         "file": str(path), "requested_rows": rows, "rows": sum(chunks), "chunks": chunks, "years": years,
-        "seeds": [SEED + k for k in range(len(chunks))], "bytes": path.stat().st_size,
+        "seeds": [SEED + k for k in range(len(chunks))], "bytes": path.stat().st_size, "paired": paired,
         "generate_seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     record_path.write_text(json.dumps(record))
@@ -116,17 +124,18 @@ class DiskSampler(threading.Thread):
 
 def load_once(rows: int, csv_path: Path, work: Path, time_budget: float) -> dict[str, Any]:
     """One ``tradewh load`` of the file on a fresh home, the project's server running (started untimed)."""
-    home = work / f"home-{rows}"
+    tag = csv_path.stem.removeprefix("comtrade_")  # 10000000, paired_10000000
+    home = work / f"home-{tag}"
     shutil.rmtree(home, ignore_errors=True)
-    catalogue = bench.write_catalogue(csv_path, rows, work / f"catalogue-{rows}.toml")
+    catalogue = bench.write_catalogue(csv_path, rows, work / f"catalogue-{tag}.toml")
     env = bench.tradewh_env(home, catalogue, csv_path.parent)
-    with bench.project_server(env, work / f"server-{rows}.log") as started:
+    with bench.project_server(env, work / f"server-{tag}.log") as started:
         if started is None:
-            raise SystemExit(f"the project's Prefect server did not start: {work / f'server-{rows}.log'}")
+            raise SystemExit(f"the project's Prefect server did not start: {work / f'server-{tag}.log'}")
         sampler = DiskSampler(home)
         sampler.start()
         load = bench.measure(
-            [bench.TRADEWH, "load"], env=env, log=work / f"load-{rows}.log",
+            [bench.TRADEWH, "load"], env=env, log=work / f"load-{tag}.log",
             time_budget=time_budget, memory_budget=12 * GIB,
         )  # fmt: skip
         peak_disk = sampler.stop()
@@ -143,12 +152,18 @@ def load_once(rows: int, csv_path: Path, work: Path, time_budget: float) -> dict
 
 def render(result: dict[str, Any]) -> str:
     loads = sorted(result["loads"], key=lambda r: r["rows"])
+    paired = result.get("paired", False)
+    marker = "scale-paired" if paired else "scale"
     lines = [
-        "<!-- scale: begin -->",
-        "## Flat to 100M rows (issue 22, target 3)",
+        f"<!-- {marker}: begin -->",
+        "## Every series with both flows (issue 22, target 3: the fact's pairing at scale)"
+        if paired
+        else "## Flat to 100M rows (issue 22, target 3)",
         "",
         f"Measured {result['at']} by `{result['command']}` (not run in CI): `tradewh load` of the benchmark's "
-        "generated Comtrade file on a fresh home, the project's Prefect server running (started untimed), one "
+        + ("generated Comtrade file with every series in both flows (`generate.py --paired`)" if paired else
+           "generated Comtrade file")
+        + " on a fresh home, the project's Prefect server running (started untimed), one "
         "repeat a size in the same run; peak disk is the home's allocated bytes, sampled every 2 s (raw payload "
         f"kept, lake, warehouse, DuckDB's spill), against the CSV beside it. Load average {result['load_before']} "
         f"before, {result['load_after']} after; {result['machine']['nproc']} cores, "
@@ -176,13 +191,13 @@ def render(result: dict[str, Any]) -> str:
             f"- **Peak RSS**: {big['maxrss_mib']:,.0f} MiB ({'met' if rss_ok else 'not met'}: at most 1 GiB).",
             f"- **Disk**: peak {disk:.2f}x the CSV ({'met' if disk <= 2 else 'not met'}: at most 2x).",
         ]
-    lines.append("<!-- scale: end -->")
+    lines.append(f"<!-- {marker}: end -->")
     return "\n".join(lines) + "\n"
 
 
-def write_section(out: Path, section: str) -> None:
+def write_section(out: Path, section: str, marker: str = "scale") -> None:
     text = out.read_text() if out.exists() else ""
-    begin, end = "<!-- scale: begin -->", "<!-- scale: end -->\n"
+    begin, end = f"<!-- {marker}: begin -->", f"<!-- {marker}: end -->\n"
     if begin in text and end in text:
         text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
     else:
@@ -196,27 +211,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="generated files and homes (tens of GB)")
     parser.add_argument("--time-budget", type=float, default=7200.0, help="seconds a load may take")
     parser.add_argument("--out", type=Path, default=bench.PROJECT_ROOT / "BENCHMARKS.md")
+    parser.add_argument("--paired", action="store_true", help="the generator's --paired files (both flows per series)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     load_before = round(os.getloadavg()[0], 1)
     loads = []
     for rows in sorted(args.rows):
-        csv_path = args.workdir / f"comtrade_{rows}.csv"
-        record = ensure_big_file(rows, csv_path)
+        csv_path = args.workdir / (f"comtrade_paired_{rows}.csv" if args.paired else f"comtrade_{rows}.csv")
+        record = ensure_big_file(rows, csv_path, paired=args.paired)
         print(f"{rows:,} rows: {csv_path} ({record.get('bytes', 0) / 1e9:.1f} GB)", flush=True)
         bench.warm_cache(csv_path) if rows <= 10_000_000 else None  # 100M does not fit the page cache anyway
         loads.append(load_once(rows, csv_path, args.workdir, args.time_budget))
         print(json.dumps({k: v for k, v in loads[-1].items() if k != "tail"}), flush=True)
     result = {
         "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "flock /tmp/tradewh-bench.lock .venv/bin/python benchmarks/scale.py --rows "
+        "command": "flock /tmp/tradewh-bench.lock .venv/bin/python benchmarks/scale.py "
+        + ("--paired " if args.paired else "") + "--rows "
         + " ".join(str(r) for r in sorted(args.rows)) + f" --workdir {args.workdir}",
+        "paired": args.paired,
         "machine": bench.machine_facts(), "load_before": load_before, "load_after": round(os.getloadavg()[0], 1),
         "loads": loads,
     }  # fmt: skip
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
-    write_section(args.out, render(result))
+    results = RESULTS.with_name("scale_paired.json") if args.paired else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=1))
+    write_section(args.out, render(result), "scale-paired" if args.paired else "scale")
     print(render(result))
     return 0 if all(r["returncode"] == 0 for r in loads) else 1
 
