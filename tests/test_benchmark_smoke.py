@@ -136,6 +136,44 @@ def test_generator_pairs_every_series_with_both_flows(tmp_path: Path) -> None:
         assert proc.returncode != 0 and "--paired" in proc.stderr, proc.stderr
 
 
+def test_a_file_whose_series_all_have_both_flows_loads_with_a_total_and_a_balance_for_each(tmp_path: Path) -> None:
+    """The paired file through `tradewh load` (its own temporary Prefect server): the fact derives each series' total
+    from its two printed flows, grouped staging view by staging view, and the balance pairs every series."""
+    bench = _bench_module("run")
+    data = tmp_path / "data" / "paired.csv"
+    data.parent.mkdir()
+    _run(str(BENCH / "generate.py"), "--rows", str(ROWS), "--paired", "--out", str(data))
+    home = tmp_path / "home"
+    catalogue = bench.write_catalogue(data, ROWS, tmp_path / "catalogue.toml")
+    env = {**bench.tradewh_env(home, catalogue, data.parent), "PREFECT_HOME": str(tmp_path / "prefect")}
+    load = subprocess.run([bench.TRADEWH, "load"], env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-3000:]
+    with duckdb.connect(str(home / "warehouse" / "tradewh.duckdb"), read_only=True) as con:
+        figures = con.execute(
+            """
+            select
+                count(*) filter (where not is_derived),
+                count(*) filter (where is_derived and flow = 'total' and derivation_rule = 'identity'),
+                count(*) filter (where is_derived and flow = 'total' and value = round(printed, 2)),
+                count(*) filter (where is_derived and flow <> 'total'),
+            from (
+                select *, sum(value) filter (where not is_derived) over series as printed
+                from core.fct_trade_figure
+                where source_id = ?
+                window series as (partition by reporter, partner, period, category)
+            )
+            """,
+            [bench.SOURCE_ID],
+        ).fetchone()
+        balances = con.execute(
+            "select count(*), count(*) filter (where exports is not null and imports is not null "
+            "and balance = round(exports - imports, 2)) from marts.trade_balance where source_id = ?",
+            [bench.SOURCE_ID],
+        ).fetchone()
+    assert figures == (ROWS, ROWS // 2, ROWS // 2, 0)  # a total for each series, its exports plus its imports
+    assert balances == (ROWS // 2, ROWS // 2)
+
+
 def test_bare_pipeline_rejects_exactly_the_bad_rows(tmp_path: Path) -> None:
     data = tmp_path / "bad.csv"
     _run(str(BENCH / "generate.py"), "--rows", "1000", "--aggregates", "--bad-share", "0.03", "--out", str(data))
