@@ -25,12 +25,11 @@ from warehouse.build.builder import (
     size_bytes,
 )
 from warehouse.build.checks import UntranslatableRule, check_relation, translate
+from warehouse.build.ctes import cte_body, prune_ctes
 from warehouse.build.models import (
     BuildError,
     Header,
     create_object,
-    cte_body,
-    prune_ctes,
     read_header,
     stored_statements,
 )
@@ -405,6 +404,54 @@ def test_a_prepared_cte_is_computed_alone_into_a_temporary_table_the_stored_quer
         assert rows == con.execute("select * from core.dim_toy order by toy_id").fetchall()
     assert rows == [(0, "even", 2, 50.0), (1, "odd", 2, 50.0), (2, "even", 2, 50.0), (3, "odd", 2, 50.0)]
     assert left == 0  # dropped once the rows are stored: the file never holds it
+
+
+def test_a_plan_cte_is_set_as_a_variable_once_the_prepared_ctes_it_reads_are_computed(tmp_path):
+    path = tmp_path / "sql" / "core" / "dim_toy.sql"
+    path.parent.mkdir(parents=True)
+    planned = (
+        STORED_CTE_SQL.replace(
+            "-- stored: counted\n", "-- stored: counted\n-- prepared: toys\n-- plan: many_toys, odd_first\n"
+        )
+        .replace(
+            "counted as (",
+            "many_toys as (\n    select count(*) > 3 from toys\n),\n\nodd_first as (\n    select 1 as kind\n),\n\n"
+            "counted as (",
+        )
+        .replace(
+            "    from toys\n),\n\nunused",
+            "    from toys\n    where coalesce(getvariable('many_toys'), false) or kind = getvariable('odd_first')\n"
+            "),\n\nunused",
+        )
+    )
+    path.write_text(planned)
+    assert read_header(path).plan == ("many_toys", "odd_first")
+    stored = stored_statements(path)
+    table = "temp.main.prepared__core__dim_toy__toys"
+    first, toys, many = stored.prepared  # a plan reading no prepared CTE comes first, one reading one after it
+    assert first.startswith("set variable odd_first = (") and first.endswith("select * from odd_first\n)")
+    assert re.search(f"^create or replace temp table {table} as", toys, re.M)
+    assert many.startswith("set variable many_toys = (") and f"select * from {table}" in many and "range(4)" not in many
+    reset = {"reset variable many_toys", "reset variable odd_first"}
+    assert set(stored.dropped) == {f"drop table if exists {table}", *reset}
+    with duckdb.connect() as con:
+        con.execute("create schema core; create schema store")
+        create_object(con, path, autocommit=True)
+        every = con.execute("select toy_id from core.dim_toy order by toy_id").fetchall()
+        unset = con.execute("select getvariable('many_toys'), getvariable('odd_first')").fetchone()
+        path.write_text(planned.replace("count(*) > 3", "count(*) > 4"))
+        create_object(con, path, autocommit=True)
+        odd = con.execute("select toy_id from core.dim_toy order by toy_id").fetchall()
+        view = con.execute("select sql from duckdb_views() where view_name = 'dim_toy'").fetchone()[0]
+    assert every == [(0,), (1,), (2,), (3,)] and odd == [(1,), (3,)]  # four toys: more than 3, not more than 4
+    assert unset == (None, None)  # reset once the rows are stored
+    assert "many_toys" not in view  # the public view reads the stored rows
+    path.write_text(planned.replace("-- plan: many_toys, odd_first", "-- plan: missing"))
+    with pytest.raises(BuildError, match="`-- plan: missing` needs a CTE `missing as"):
+        stored_statements(path)
+    path.write_text(planned.replace("-- materialized: table\n-- stored: counted\n-- prepared: toys\n", ""))
+    with pytest.raises(BuildError, match="`-- plan: <cte>, <cte>` names CTEs of the query, with"):
+        read_header(path)
 
 
 def test_a_prepared_cte_is_dropped_when_the_stored_query_fails_and_a_missing_one_is_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -441,3 +442,30 @@ def test_the_vintage_window_runs_for_the_datasets_the_build_names_and_all_withou
     assert "WINDOW" not in plan.upper()
     con.execute("reset variable multi_vintage_datasets")
     assert "WINDOW" in one(con, f"explain {query}")[1].upper()
+
+
+@pytest.mark.parametrize("sole_fewer", ["true", "false"])
+def test_the_sole_figures_are_the_same_whichever_kind_of_series_is_tested(loaded, tmp_path, sole_fewer):
+    """core.fct_trade_figure tests a figure's series against a hash table of the fewer kind (`-- plan:
+    sole_series_fewer`: the sole series, or those of two figures or more): exact either way. Built again from the
+    shipped data (which holds both kinds) with the choice forced each way, the stored rows (is_sole_figure and the
+    derived figures, which pair by the same test) are the build's own."""
+    from warehouse.build.models import create_object
+
+    text = (PROJECT_ROOT / "sql" / "core" / "fct_trade_figure.sql").read_text()
+    counted = "select count(*) filter (where not is_paired) < count(*) filter (where is_paired) from series_counts"
+    assert text.count(counted) == 1
+    path = tmp_path / "sql" / "core" / "fct_trade_figure.sql"
+    path.parent.mkdir(parents=True)
+    path.write_text(text.replace(counted, f"select {sole_fewer}"))
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(loaded["warehouse"], copy)
+    with duckdb.connect(str(copy)) as con:
+        stored = "select * from store.core__fct_trade_figure"
+        built = con.execute(stored).fetchall()
+        create_object(con, path)
+        again = con.execute(stored).fetchall()
+        kinds = con.execute("select count(*) filter (where is_sole_figure), count(*) from store.core__fct_trade_figure")
+        sole, figures = kinds.fetchone()
+    assert 0 < sole < figures
+    assert sorted(again, key=repr) == sorted(built, key=repr)

@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from warehouse.build.ctes import cte_body
 from warehouse.build.models import (
     SCHEMAS,
     BuildError,
-    cte_body,
     file_references,
     read_header,
     references,
@@ -58,7 +58,7 @@ def test_the_header_holds_known_settings_only(path):
 
 def test_the_fact_groups_the_series_of_every_staging_view_alone():
     """core.fct_trade_figure finds the series of two flows view by view (a grouping of the union ran out of memory at
-    100M rows): a staging view added to `staged` without its own grouping in `paired_series` would derive nothing
+    100M rows): a staging view added to `staged` without its own grouping in `series_counts` would derive nothing
     for that source and call each of its figures the only one of its series."""
     text = (SQL_DIR / "core" / "fct_trade_figure.sql").read_text()
 
@@ -69,8 +69,8 @@ def test_the_fact_groups_the_series_of_every_staging_view_alone():
     views = sorted(p.stem.removeprefix("stg_") for p in (SQL_DIR / "staging").glob("stg_*.sql"))
     read = sorted(re.findall(r"select \* from staging\.stg_(\w+)\b", text))
     branches = sorted(re.findall(r"'(\w+)' as staged_from,\s+from (\w+)\n", body("staged")))
-    groupings = sorted(re.findall(r"where staged_from = '(\w+)' group by series_hash having count\(\*\) > 1",
-                                  body("paired_series")))  # fmt: skip
+    grouping = r"count\(\*\) > 1 as is_paired, from additive where staged_from = '(\w+)' group by series_hash"
+    groupings = sorted(re.findall(grouping, body("series_counts")))
     assert read == views
     assert branches == [(view, view) for view in views]
     assert groupings == views

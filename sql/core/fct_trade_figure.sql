@@ -13,10 +13,12 @@
 -- measure that is the only figure of its series (no other flow, printed or derived), and its reporter's and
 -- partner's aggregate flags (core.dim_country): marts.trade_balance_vintages reads the sole figures from the stored
 -- rows when it is read instead of storing them again (at 10M generated Comtrade rows, 9.75M of 10.13M figures).
--- The series of two flows and the figures derived from them are computed first, each by a statement of its own
--- (`-- prepared:`, into temporary tables): in one statement their groupings and the hash tables of the rest held
--- more than the build's 512MB at 10M rows with a source that prints growth rates (measured: 390 MiB of hash
--- tables, out of memory on two threads; prepared, 57 MiB).
+-- The series (each hash once, whether it repeats) and the figures derived from them are computed first, each by a
+-- statement of its own (`-- prepared:`, into temporary tables): in one statement their groupings and the hash
+-- tables of the rest held more than the build's 512MB at 10M rows with a source that prints growth rates
+-- (measured: 390 MiB of hash tables, out of memory on two threads; prepared, 57 MiB). Then the build sets which of
+-- the two kinds of series is the fewer (`-- plan:`): the pairing and is_sole_figure test a figure's series against
+-- a hash table of those alone.
 -- Stored one table per dataset and per printed or derived (`-- partitioned:`), the columns that hold one value in
 -- all of a table's rows (a Comtrade download's source, vintage, measure and unit, the ratio columns a customs value
 -- leaves empty; the file of every printed figure, the rule and formula a printed figure has none of) kept once in
@@ -26,7 +28,8 @@
 -- filter on is_derived does not reach below the window, which each table would compute again.
 -- materialized: table
 -- stored: conformed
--- prepared: paired_series, identity_derived
+-- prepared: series_counts, identity_derived
+-- plan: sole_series_fewer
 -- incremental: source_id
 -- partitioned: dataset, is_derived in figures
 -- constants: source_id, vintage, period, period_type, year, classification, measure, unit, num_measure,
@@ -135,33 +138,59 @@ additive as not materialized (
     where measure in (select measure from measures where is_additive)
 ),
 
-paired_series as (
-    -- a figure follows by arithmetic only where one series has two flows: the rows whose series hash repeats
-    -- (equal series have equal hashes), found by grouping one number instead of eleven columns; read twice (the
-    -- sums of the flows, and is_sole_figure), computed once (`-- prepared:`). Grouped staging view by staging view
-    -- (a series is one source's, a source one view's; the filter on the constant staged_from leaves each grouping
-    -- one view to read): a grouping of the union whose first input is small sizes its partitions before the large
-    -- one arrives (measured: the 15 rows of the press release before 100M Comtrade rows, out of memory at 512MB
-    -- on one thread and on two; each view grouped alone, it spills and completes)
-    select series_hash from additive where staged_from = 'press_release' group by series_hash having count(*) > 1
+series_counts as (
+    -- every series of an additive measure once: its hash, and whether it repeats (two flows or more; equal series
+    -- have equal hashes), found by grouping one number instead of eleven columns; computed once (`-- prepared:`),
+    -- read by the pairing and by is_sole_figure. Grouped staging view by staging view (a series is one source's,
+    -- a source one view's; the filter on the constant staged_from leaves each grouping one view to read): a
+    -- grouping of the union whose first input is small sizes its partitions before the large one arrives
+    -- (measured: the 15 rows of the press release before 100M Comtrade rows, out of memory at 512MB on one thread
+    -- and on two; each view grouped alone, it spills and completes)
+    select series_hash, count(*) > 1 as is_paired, from additive where staged_from = 'press_release' group by series_hash
     union all
-    select series_hash from additive where staged_from = 'wdi' group by series_hash having count(*) > 1
+    select series_hash, count(*) > 1 as is_paired, from additive where staged_from = 'wdi' group by series_hash
     union all
-    select series_hash from additive where staged_from = 'comtrade' group by series_hash having count(*) > 1
+    select series_hash, count(*) > 1 as is_paired, from additive where staged_from = 'comtrade' group by series_hash
     union all
-    select series_hash from additive where staged_from = 'sdmx_csv' group by series_hash having count(*) > 1
+    select series_hash, count(*) > 1 as is_paired, from additive where staged_from = 'sdmx_csv' group by series_hash
     union all
-    select series_hash from additive where staged_from = 'oecd_msti' group by series_hash having count(*) > 1
+    select series_hash, count(*) > 1 as is_paired, from additive where staged_from = 'oecd_msti' group by series_hash
+),
+
+sole_series_fewer as (
+    -- whether the series of one figure are fewer than those of two or more (`-- plan:`, set by the build once
+    -- series_counts is computed; null where the view is read): the figures are told apart by a hash table of the
+    -- fewer, exact either way. A download that prints both flows of most series has few sole ones: at 10M rows
+    -- whose series all have both flows, the 5M repeating hashes held 4.8 GB of figures spilled to disk where the
+    -- build's memory was cut to a third (standing for 30M rows), against none with the sole ones
+    select count(*) filter (where not is_paired) < count(*) filter (where is_paired) from series_counts
+),
+
+paired_series as not materialized (
+    select series_hash from series_counts
+    where is_paired and not coalesce(getvariable('sole_series_fewer'), false)
+),
+
+sole_series as not materialized (
+    select series_hash from series_counts
+    where not is_paired and coalesce(getvariable('sole_series_fewer'), false)
 ),
 
 paired_figures as not materialized (
+    -- the figures of series of two flows or more: those whose hash repeats, or where the sole series are fewer,
+    -- those whose hash does not stay alone (the planner keeps one of the two, the variable a constant to it)
     select * exclude (series_hash) from additive
     semi join paired_series on paired_series.series_hash = additive.series_hash
+    where not coalesce(getvariable('sole_series_fewer'), false)
+    union all
+    select * exclude (series_hash) from additive
+    anti join sole_series on sole_series.series_hash = additive.series_hash
+    where coalesce(getvariable('sole_series_fewer'), false)
 ),
 
 flows_side_by_side as (
     -- one row per series of two flows or more, its flows' values side by side. Grouped staging view by staging
-    -- view, as paired_series is, and for the same reason: grouped as one union, out of memory at 512MB on one
+    -- view, as series_counts is, and for the same reason: grouped as one union, out of memory at 512MB on one
     -- thread with a 10M-row Comtrade file whose series all have both flows (5M groups); view by view, it spills
     -- and completes
     select
@@ -373,16 +402,28 @@ conformed as (
             by_category.definition, by_classification.definition, by_source.definition, declared.definition
         ) as definition,
         -- the only figure of its series: a series hash that does not repeat among the printed figures (the
-        -- identity derives figures only in series whose hash repeats) of a source that prints no growth rate
+        -- identity derives figures only in series whose hash repeats; tested against the sole hashes where they
+        -- are the fewer, else against the repeating ones: sole_series_fewer) of a source that prints no growth rate
         -- (whose figures give previous years' values); in US$ (to the cent already, as the balances are); null
         -- for a measure that is not additive
         case when latest_flagged.measure in (select measure from measures where is_additive) then
             latest_flagged.unit = 'USD'
-            and hash(
-                latest_flagged.source_id, latest_flagged.vintage, latest_flagged.reporter, latest_flagged.partner,
-                latest_flagged.period, latest_flagged.period_type, latest_flagged.year,
-                latest_flagged.classification, latest_flagged.category, latest_flagged.measure, latest_flagged.unit
-            ) not in (select series_hash from paired_series)
+            and case
+                when coalesce(getvariable('sole_series_fewer'), false) then
+                    hash(
+                        latest_flagged.source_id, latest_flagged.vintage, latest_flagged.reporter,
+                        latest_flagged.partner, latest_flagged.period, latest_flagged.period_type, latest_flagged.year,
+                        latest_flagged.classification, latest_flagged.category, latest_flagged.measure,
+                        latest_flagged.unit
+                    ) in (select series_hash from sole_series)
+                else
+                    hash(
+                        latest_flagged.source_id, latest_flagged.vintage, latest_flagged.reporter,
+                        latest_flagged.partner, latest_flagged.period, latest_flagged.period_type, latest_flagged.year,
+                        latest_flagged.classification, latest_flagged.category, latest_flagged.measure,
+                        latest_flagged.unit
+                    ) not in (select series_hash from paired_series)
+            end
             and latest_flagged.source_id not in (select source_id from growth_sources)
         end as is_sole_figure,
         -- a code missing in core.dim_country counts as an aggregate: unknown is not an economy

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build.ctes import cte_body, cte_spans, prune_ctes, reads_of
 from warehouse.build.variables import set_plan_variables
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,15 @@ PART = "__part__"  # a part's name: the stored table's, this, and the value of i
 SCHEMAS = ("raw", "staging", "core", "marts", "audit", STORE)
 LAYERS = ("staging", "core", "marts", "audit")
 MATERIALIZATIONS = ("view", "table")
-HEADER_SETTINGS = ("grain", "materialized", "stored", "prepared", "order by", "incremental", "partitioned", "constants")
+HEADER_SETTINGS = (
+    "grain", "materialized", "stored", "prepared", "plan", "order by", "incremental", "partitioned", "constants",
+)
 _CONTINUED = ("grain", "constants")  # settings whose line, ending with a comma, goes on in the next line
 # a header line that sets something: ``-- <key>: <value>``, the key one lower-case word (or ``order by``); a prose
 # line never starts so (``-- Mirror flows: ...``, ``--   by product: ...`` and ``-- see https://...`` do not)
 _SETTING = re.compile(r"^--\s*(order by|[a-z][a-z0-9_]*):(?!//)\s*(.*?)\s*$")
 _FINAL_SELECT = re.compile(r"\bselect \* from final\s*;?\s*$")
 _LAST_SELECT = re.compile(r"\bselect \* from \w+\s*$")  # a stored query's end, once `final` or the stored CTE
-# what a view file's code is not: comments, strings and quoted names (an unclosed one runs to the end)
-_LITERAL = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*(?:'|\Z)|\"(?:[^\"]|\"\")*(?:\"|\Z)", re.S)
-_CTE = re.compile(r"^([a-z_][a-z0-9_]*) as (?:not materialized |materialized )?\(", re.M)
-_PARENS = re.compile(r"[()]")
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CREATE_VIEW = re.compile(r"^create (?:or replace )?view ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*) as\b", re.M)
 
@@ -75,6 +74,10 @@ class Header:
         stored: ``-- stored: <cte>``: the CTE whose rows the stored table keeps; None: the whole query's.
         prepared: ``-- prepared: <cte>, <cte>``: CTEs the build computes each in a statement of its own, into a
             temporary table the stored query reads (``stored_statements``); empty if none.
+        plan: ``-- plan: <cte>, <cte>``: CTEs of one row and one column whose value the build sets as a variable of
+            the CTE's name (``set variable``) once the prepared CTEs it reads are computed, for the stored query to
+            read with ``getvariable('<cte>')``: DuckDB binds it as a constant, so the plan itself depends on the
+            rows (a branch whose filter is false is not planned). A reader of the view reads null. Empty if none.
         order_by: ``-- order by: a, b``: the columns a stored table's rows are sorted by; empty if none.
         incremental: ``-- incremental: source_id``: the column whose values partition a stored table's rows by
             source (see the module's docstring); None: an incremental build recomputes the table whole.
@@ -90,6 +93,7 @@ class Header:
     materialized: str = "view"
     stored: str | None = None
     prepared: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
     incremental: str | None = None
     partitioned: tuple[str, ...] = ()
@@ -134,6 +138,7 @@ def read_header(path: Path) -> Header:
         materialized=settings.get("materialized", "view"),
         stored=settings.get("stored"),
         prepared=tuple(c.strip() for c in settings["prepared"].split(",")) if "prepared" in settings else (),
+        plan=tuple(c.strip() for c in settings["plan"].split(",")) if "plan" in settings else (),
         order_by=tuple(c.strip() for c in settings["order by"].split(",")) if "order by" in settings else (),
         incremental=settings.get("incremental"),
         partitioned=tuple(c.strip() for c in partitioned.split(",")) if partitioned.strip() else (),
@@ -151,6 +156,8 @@ def read_header(path: Path) -> Header:
         raise BuildError(f"{path}: `-- stored: <cte>` names a CTE of the query, with `-- materialized: table`")
     if "prepared" in settings and not (stored and all(_COLUMN.match(c) for c in header.prepared)):
         raise BuildError(f"{path}: `-- prepared: <cte>, <cte>` names CTEs of the query, with `-- materialized: table`")
+    if "plan" in settings and not (stored and all(_COLUMN.match(c) for c in header.plan)):
+        raise BuildError(f"{path}: `-- plan: <cte>, <cte>` names CTEs of the query, with `-- materialized: table`")
     if header.incremental is not None and not (stored and header.incremental == "source_id"):
         raise BuildError(f"{path}: `-- incremental: source_id` is the one setting, with `-- materialized: table`")
     names = (*header.partitioned, header.partitioned_from)
@@ -279,62 +286,6 @@ def sql_files(sql_dir: Path) -> list[Path]:
     return [files[n] for n in ordered]
 
 
-def _blank_literals(sql: str) -> str:
-    """The SQL with its comments, strings and quoted names turned into spaces, every other character where it
-    was: what is left is code, to search for references and parentheses at the same positions as in ``sql``."""
-    return _LITERAL.sub(lambda found: " " * len(found.group()), sql)
-
-
-def _cte_spans(sql: str) -> dict[str, tuple[int, int, int]]:
-    """Each CTE of a query, written at the start of a line as ``<cte> as (`` or ``<cte> as [not] materialized (``:
-    where its line starts, where its body's ``(`` is, and the position after its ``)``."""
-    code = _blank_literals(sql)
-    spans = {}
-    for found in _CTE.finditer(code):
-        depth = 0
-        for paren in _PARENS.finditer(code, found.end() - 1):
-            depth += 1 if paren.group() == "(" else -1
-            if depth == 0:
-                spans[found.group(1)] = (found.start(), found.end() - 1, paren.end())
-                break
-    return spans
-
-
-def cte_body(sql: str, cte: str) -> tuple[int, int] | None:
-    """Where the body of ``cte`` lies in a query (``_cte_spans``): from its opening parenthesis to the position
-    after its closing one; None when there is no such CTE."""
-    span = _cte_spans(sql).get(cte)
-    return None if span is None else (span[1], span[2])
-
-
-def prune_ctes(sql: str) -> str:
-    """The query without the CTEs nothing reads any more (those a stored CTE's rows were made from), so the view
-    a BI tool shows is the query it runs: those the final select reads, and those they read."""
-    spans, code = _cte_spans(sql), _blank_literals(sql)
-    if not spans:
-        return sql
-
-    def read_by(text: str) -> set[str]:
-        return {name for name in spans if re.search(rf"\b{name}\b", text)}
-
-    reads = {name: read_by(code[body:end]) - {name} for name, (_, body, end) in spans.items()}
-    todo = list(read_by(code[max(end for *_, end in spans.values()) :]))
-    wanted: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name not in wanted:
-            wanted.add(name)
-            todo.extend(reads[name])
-    for name, (start, _, end) in sorted(spans.items(), key=lambda item: -item[1][0]):
-        if name not in wanted:
-            comma = re.match(r"\s*,\s*", sql[end:])  # the separator before the next CTE goes with it
-            sql = sql[:start] + sql[end + (comma.end() if comma else 0) :]
-    # where the last CTE went, the comma after the one before it goes too: that one now ends the list
-    last = max((end for *_, end in _cte_spans(sql).values()), default=None)
-    comma = None if last is None else re.match(r"\s*,\s*", sql[last:])
-    return sql[:last] + "\n\n" + sql[last + comma.end() :] if comma else sql
-
-
 def stored_table(path: Path) -> str:
     """The table behind a ``-- materialized: table`` view file: ``store.<schema>__<view>`` (``sql/marts/x.sql`` ->
     ``store.marts__x``), a name no public view has: a BI tool that keys datasets by table name (Superset) sees no
@@ -352,8 +303,10 @@ class Stored:
         view: the public view over the stored rows.
         others: the file's other statements (its comments), unchanged.
         prepared: for each ``-- prepared:`` CTE, in the file's order, ``create or replace temp table ... as`` its
-            rows; ``create_table`` (and each later one) reads that table instead of the CTE's query.
-        dropped: the statements that drop those temporary tables once the rows are stored.
+            rows; ``create_table`` (and each later one) reads that table instead of the CTE's query. Between
+            them, each ``-- plan:`` CTE's ``set variable <cte> = (...)``, once the prepared CTEs it reads are.
+        dropped: the statements that drop those temporary tables (and reset those variables) once the rows are
+            stored.
         query: the stored query alone (``create_table`` without its ``create ... as`` and ``order by``).
     """
 
@@ -405,16 +358,31 @@ def stored_statements(path: Path) -> Stored:
             )
         view = prune_ctes(query[: body[0]] + f"(\n    select * from {stored}\n)" + query[body[1] :])
         query = _FINAL_SELECT.sub(f"select * from {cte}", query)
-    prepared, dropped = [], []
-    for each in header.prepared:
+    prepared: list[str] = []
+    dropped: list[str] = []
+    for each in (*header.prepared, *header.plan):
         if cte_body(query, each) is None or not _LAST_SELECT.search(query):
-            raise BuildError(f"{path}: `-- prepared: {each}` needs a CTE `{each} as (...)` before the final select")
+            setting = "prepared" if each in header.prepared else "plan"
+            raise BuildError(f"{path}: `-- {setting}: {each}` needs a CTE `{each} as (...)` before the final select")
+    planned: set[str] = set()
+
+    def plan_ready(done: set[str]) -> None:  # the plan variables whose prepared CTEs are all computed now
+        for each in header.plan:
+            if each not in planned and reads_of(query, each) & set(header.prepared) <= done:
+                planned.add(each)
+                alone = _CREATE_VIEW.sub("", prune_ctes(_LAST_SELECT.sub(f"select * from {each}", query)), count=1)
+                prepared.append(f"set variable {each} = (\n{alone.strip()}\n)")
+                dropped.append(f"reset variable {each}")
+
+    plan_ready(set())
+    for i, each in enumerate(header.prepared):
         table = prepared_table(path, each)
         alone = prune_ctes(_LAST_SELECT.sub(f"select * from {each}", query))
         prepared.append(_CREATE_VIEW.sub(f"create or replace temp table {table} as", alone, count=1))
         dropped.append(f"drop table if exists {table}")
-        start, _, end = _cte_spans(query)[each]  # read where it is read: a copy of the table would cost memory
+        start, _, end = cte_spans(query)[each]  # read where it is read: a copy of the table would cost memory
         query = query[:start] + f"{each} as not materialized (\n    select * from {table}\n)" + query[end:]
+        plan_ready(set(header.prepared[: i + 1]))
     alone = _CREATE_VIEW.sub("", query, count=1)
     query = _CREATE_VIEW.sub(f"create or replace table {stored} as", query, count=1)
     kind = "view" if header.partitioned else "table"  # partitioned: a view over the parts

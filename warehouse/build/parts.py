@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build.ctes import cte_body, prune_ctes
 from warehouse.build.models import (
     _LAST_SELECT,
     PART,
@@ -25,8 +26,6 @@ from warehouse.build.models import (
     BuildError,
     Header,
     Stored,
-    cte_body,
-    prune_ctes,
     stored_table,
 )
 from warehouse.build.raw_tables import table_definition
