@@ -178,14 +178,13 @@ sole_series as not materialized (
 
 paired_figures as not materialized (
     -- the figures of series of two flows or more: those whose hash repeats, or where the sole series are fewer,
-    -- those whose hash does not stay alone (the planner keeps one of the two, the variable a constant to it)
+    -- those whose hash does not stay alone
     select * exclude (series_hash) from additive
-    semi join paired_series on paired_series.series_hash = additive.series_hash
-    where not coalesce(getvariable('sole_series_fewer'), false)
-    union all
-    select * exclude (series_hash) from additive
-    anti join sole_series on sole_series.series_hash = additive.series_hash
-    where coalesce(getvariable('sole_series_fewer'), false)
+    where case
+        when coalesce(getvariable('sole_series_fewer'), false) then
+            series_hash not in (select series_hash from sole_series)
+        else series_hash in (select series_hash from paired_series)
+    end
 ),
 
 flows_side_by_side as (
