@@ -6,6 +6,7 @@ Driven through ``create_object``, the build's own entry point, on a real DuckDB 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -78,6 +79,23 @@ def test_each_part_stores_once_the_columns_that_hold_one_value_in_it(con, tmp_pa
     assert con.execute("select count(*) from core.fct_toy where unit = 'percent'").fetchone() == (1,)
     assert con.execute("select comment from duckdb_views() where view_name = 'fct_toy'").fetchone() == ("Toy figures",)
     assert view_of_stored('store."core__fct_toy__part__wdi"') == "core.fct_toy"
+
+
+def test_the_view_over_the_parts_reads_the_part_of_the_most_rows_first(con, tmp_path):
+    """A grouping over the view reads the parts in the view's order, and DuckDB sizes its partitions from the first
+    input (a small part first ran the balance mart out of memory at 10M rows): the largest part comes first, whatever
+    its name; parts of as many rows by name."""
+    con.execute("insert into raw.figures select 'wdi', 'src_w', '2014-04-01', 'USD', 'C' || i, i from range(5) t(i)")
+    create_object(con, _file(tmp_path, "    select * from figures"))
+    view = con.execute("select sql from duckdb_views() where schema_name = 'store' and view_name = 'core__fct_toy'")
+    order = re.findall(r"FROM store\.\"?core__fct_toy__part__(\w+)", view.fetchone()[0])
+    assert order == ["wdi", "comtrade"]  # 7 rows, then 3
+    more = "select 'comtrade', 'src_a', '2024-01-01', 'USD', 'X' || i, i from range(9) t(i)"
+    con.execute(f"insert into raw.figures {more}")
+    create_object(con, _file(tmp_path, "    select * from figures"))
+    view = con.execute("select sql from duckdb_views() where schema_name = 'store' and view_name = 'core__fct_toy'")
+    order = re.findall(r"FROM store\.\"?core__fct_toy__part__(\w+)", view.fetchone()[0])
+    assert order == ["comtrade", "wdi"]  # 12 rows, then 7
 
 
 def test_a_second_column_splits_each_value_of_the_first(con, tmp_path):
