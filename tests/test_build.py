@@ -25,13 +25,15 @@ from warehouse.build.builder import (
     size_bytes,
 )
 from warehouse.build.checks import UntranslatableRule, check_relation, translate
-from warehouse.build.ctes import cte_body, prune_ctes
+from warehouse.build.ctes import cte_body, cte_reads, prune_ctes
 from warehouse.build.models import (
     BuildError,
     Header,
     create_object,
+    file_references,
     read_header,
     stored_statements,
+    view_without_comments,
 )
 from warehouse.common.settings import load_settings
 from warehouse.extract.catalogue import Source
@@ -488,6 +490,60 @@ def test_cte_bodies_skip_parentheses_in_strings_and_comments():
     assert prune_ctes(sql.replace("select * from final", "select * from a")) == (
         "with\n\na as (\n    -- (\n    select ')' as x, \"(\" as y /* ) */\n)\n\nselect * from a"
     )
+
+
+def test_a_cte_reads_the_ctes_its_body_names_as_whole_words():
+    sql = (
+        "with\n\na as (select 1 as x),\n\nab as (select x as a_x from a),\n\n"
+        "b as (select 'a' as s, ab.a_x as ab_x from ab),\n\nfinal as (select * from b, a)\n\nselect * from final"
+    )
+    # `ab` names neither `a` nor `b`; `a_x`, `ab_x` and the string 'a' name nothing
+    assert cte_reads(sql) == {"a": set(), "ab": {"a"}, "b": {"ab"}, "final": {"a", "b"}}
+
+
+def test_the_statements_of_a_file_follow_its_text(tmp_path):
+    # worked out once per text (warehouse.build.statements): a file edited between two calls is read again
+    path = tmp_path / "marts" / "x.sql"
+    path.parent.mkdir()
+    head = "-- grain: one row\n-- materialized: table\n"
+    path.write_text(head + "create or replace view marts.x as select 1 as a;\ncomment on view marts.x is 'one';\n")
+    first = stored_statements(path)
+    assert "select 1 as a" in first.create_table and any("is 'one'" in other for other in first.others)
+    path.write_text(head.replace("table", "view") + "create or replace view marts.x as select 2 as a from raw.y;\n")
+    assert read_header(path).materialized == "view"
+    assert file_references(path) == {"raw.y"}
+    path.write_text(head + "create or replace view marts.x as select 3 as a from raw.z;\n")
+    third = stored_statements(path)
+    assert "select 3 as a" in third.create_table and not any("is 'one'" in other for other in third.others)
+    assert file_references(path) == {"raw.z"}
+
+
+def test_a_view_made_for_the_build_alone_leaves_its_comments_out(tmp_path):
+    path = tmp_path / "marts" / "x.sql"
+    path.parent.mkdir()
+    path.write_text(
+        "-- grain: one row\ncreate or replace view marts.x as\nselect 'comment on; x' as a -- comment on\n;\n"
+        "comment on view marts.x is 'described';\ncomment on column marts.x.a is 'a';\n"
+    )
+    assert (
+        view_without_comments(path) == "create or replace view marts.x as\nselect 'comment on; x' as a -- comment on\n"
+    )
+    stored = tmp_path / "marts" / "y.sql"
+    stored.write_text(
+        "-- grain: one row\n-- materialized: table\ncreate or replace view marts.y as select 1 as b;\n"
+        "comment on view marts.y is 'described';\n"
+    )
+    with duckdb.connect() as con:
+        for schema in ("marts", "store"):
+            con.execute(f"create schema {schema}")
+        for comments in (False, True):
+            for file in (path, stored):
+                create_object(con, file, comments=comments)
+            described = con.execute(
+                "select view_name, comment from duckdb_views() where schema_name = 'marts' order by 1"
+            ).fetchall()
+            assert described == [("x", "described" if comments else None), ("y", "described" if comments else None)]
+            assert con.execute("select * from marts.x, marts.y").fetchall() == [("comment on; x", 1)]
 
 
 def test_memory_limit_and_spill_folder_come_from_the_settings(tmp_path):

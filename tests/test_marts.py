@@ -419,7 +419,7 @@ def test_the_vintage_window_runs_for_the_datasets_the_build_names_and_all_withou
     a constant): every dataset whose figures hold several is named; with none named the window's branch is not
     planned; unset (a connection that did not set it), every dataset goes through the window, and the figures
     are the stored ones either way (EXCEPT ALL both ways)."""
-    from warehouse.build.models import view_query
+    from warehouse.build.statements import view_query
     from warehouse.build.variables import multi_vintage_datasets
 
     named = multi_vintage_datasets(con)

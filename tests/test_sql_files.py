@@ -9,15 +9,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from warehouse.build.ctes import cte_body
-from warehouse.build.models import (
-    SCHEMAS,
-    BuildError,
-    file_references,
-    read_header,
-    references,
-    sql_files,
-    view_of_stored,
-)
+from warehouse.build.models import BuildError, file_references, read_header, sql_files, view_of_stored
+from warehouse.build.statements import SCHEMAS, references
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FILES = sorted(SQL_DIR.glob("*/*.sql"))

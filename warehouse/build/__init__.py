@@ -4,7 +4,8 @@ where the file says), checked against the conformed trade figure, stamped with w
 from warehouse.build.builder import build_warehouse, check_trade_figures
 from warehouse.build.incremental import Plan, build_incremental, plan_incremental
 from warehouse.build.inputs import BuildInputs, build_inputs, reason_to_rebuild, stamp_build, stored_views_reading_audit
-from warehouse.build.models import BuildError, Header, create_object, read_header, references, sql_files
+from warehouse.build.models import BuildError, Header, create_object, read_header, sql_files
+from warehouse.build.statements import references
 
 __all__ = [
     "BuildError", "BuildInputs", "Header", "Plan", "build_incremental", "build_inputs", "build_warehouse",

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from warehouse.build.models import SCHEMAS, BuildError, create_object, read_header, sql_files
+from warehouse.build.models import BuildError, create_object, read_header, sql_files
 from warehouse.build.raw_tables import create_raw_table
 from warehouse.build.sqltext import text_literal
+from warehouse.build.statements import SCHEMAS
 from warehouse.common.failpoints import failpoint
 from warehouse.common.reference import load_countries, load_country_aliases
 from warehouse.common.runlog import bar

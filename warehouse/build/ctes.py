@@ -9,6 +9,7 @@ import re
 _LITERAL = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*(?:'|\Z)|\"(?:[^\"]|\"\")*(?:\"|\Z)", re.S)
 _CTE = re.compile(r"^([a-z_][a-z0-9_]*) as (?:not materialized |materialized )?\(", re.M)
 _PARENS = re.compile(r"[()]")
+_WORD = re.compile(r"\w+")
 
 
 def blank_literals(sql: str) -> str:
@@ -42,10 +43,8 @@ def cte_body(sql: str, cte: str) -> tuple[int, int] | None:
 def cte_reads(sql: str) -> dict[str, set[str]]:
     """Each CTE of a query -> the CTEs its body names (itself left out)."""
     spans, code = cte_spans(sql), blank_literals(sql)
-    return {
-        name: {other for other in spans if other != name and re.search(rf"\b{other}\b", code[body:end])}
-        for name, (_, body, end) in spans.items()
-    }
+    # a name is read where it is a whole word (``\bname\b``): one of the body's runs of word characters
+    return {name: set(_WORD.findall(code, body, end)) & spans.keys() - {name} for name, (_, body, end) in spans.items()}
 
 
 def reads_of(sql: str, cte: str) -> set[str]:

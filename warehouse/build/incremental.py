@@ -44,6 +44,7 @@ from warehouse.build.models import (
     read_header,
     sql_files,
     stored_statements,
+    view_without_comments,
 )
 from warehouse.build.parts import parts, union_of_parts
 from warehouse.build.sqltext import ident, text_literal
@@ -290,14 +291,14 @@ def _refresh_stored(con: duckdb.DuckDBPyConnection, sql_dir: Path, plan: Plan) -
         header = read_header(path)
         con.execute(f"use {SCRATCH}")
         if header.materialized == "view":
-            con.execute(path.read_text())
+            con.execute(view_without_comments(path))  # the scratch catalogue's: no one reads its descriptions
             continue
         began = time.monotonic()
         stored = stored_statements(path)
         affected = reads[name] & changed or any(r.startswith("audit.") for r in reads[name])
         by_source = header.incremental is not None and not any(r.startswith("audit.") for r in reads[name])
         if affected and by_source:
-            create_object(con, path)  # over the changed datasets' rows only
+            create_object(con, path, comments=False)  # over the changed datasets' rows only
             column = header.incremental
             if header.partitioned:
                 _replace_parts(con, stored.table, column, sorted(sources))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.build.models import SCHEMAS, references
+from warehouse.build.statements import SCHEMAS, references
 from warehouse.common.failpoints import failpoint
 from warehouse.ducklake.connect import ALIAS, LakeTarget, connect
 

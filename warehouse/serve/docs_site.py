@@ -28,7 +28,8 @@ import duckdb
 import jinja2
 from markupsafe import Markup, escape
 
-from warehouse.build.models import read_header, references, view_of_stored
+from warehouse.build.models import read_header, view_of_stored
+from warehouse.build.statements import references
 from warehouse.common.readonly import connect_read_only
 
 PUBLIC_SCHEMAS = ("marts", "core", "audit")
@@ -113,9 +114,7 @@ def collect(con: duckdb.DuckDBPyConnection, sql_dir: Path, project_root: Path | 
             query = _file_query(stored_from) if stored_from else None
             if query is not None:
                 definitions[key] = query
-                relation.sql_file = (
-                    str(stored_from.relative_to(project_root)) if project_root else str(stored_from)
-                )
+                relation.sql_file = str(stored_from.relative_to(project_root)) if project_root else str(stored_from)
     for key, sql in definitions.items():
         refs, how = references(sql)
         relation = relations[key]
