@@ -23,8 +23,9 @@ from warehouse.orchestrate.prefect_server import configure_prefect, start_early
 
 def main() -> int:
     started = time.perf_counter()
-    configure_prefect(load_settings())
-    server_started = start_early()
+    settings = load_settings()
+    configure_prefect(settings)
+    server_started = start_early(settings.cache_path)
     from prefect import flow
 
     server_started()

@@ -38,6 +38,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.prefect)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """tradewh's cache folder (``TRADEWH_CACHE_DIR``: the migrated Prefect database new data folders start from)
+    in the session's temporary folder, not the user's; the loads the tests spawn inherit it."""
+    os.environ.setdefault("TRADEWH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (the real publishers' files), or skip the test with the reason."""

@@ -179,7 +179,8 @@ def test_tradewh_load_carries_a_copy_over_and_keeps_local_files_while_the_flow_s
     monkeypatch.setenv("TRADEWH_HOME", str(small_warehouse.parent.parent))
     monkeypatch.setattr(flows.nightly, "nightly", fake_nightly)
     monkeypatch.setattr(operations, "configure_prefect", lambda settings: None)
-    monkeypatch.setattr(prefect_server, "start_early", lambda: lambda: None)  # no server for a flow that is faked
+    # no server for a flow that is faked
+    monkeypatch.setattr(prefect_server, "start_early", lambda cache_dir=None: lambda: None)
     assert cli.main(["load"]) == 0
     carried, prefetched = seen
     assert carried == {small_warehouse.with_name(f".tradewh.duckdb.carried-{os.getpid()}.building")}

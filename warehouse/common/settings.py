@@ -45,6 +45,9 @@ class Settings:
         lake_python: the interpreter of the lake environment (``TRADEWH_LAKE_PYTHON``; empty: this interpreter when
             it can load DuckLake, else the checkout's ``.venv-lake/bin/python``).
         lake_workers: Dask worker processes of the parallel lake nightly (``TRADEWH_LAKE_WORKERS``).
+        cache_dir: where tradewh keeps what any data folder of this machine can start from
+            (``TRADEWH_CACHE_DIR``; empty: the user's cache folder, ``~/.cache/tradewh`` on Linux): today a
+            migrated Prefect database (``warehouse.orchestrate.prefect_db``).
     """
 
     project_root: Path
@@ -66,6 +69,7 @@ class Settings:
     lake_data: str = ""
     lake_python: str = ""
     lake_workers: int = 2
+    cache_dir: str = ""
 
     @property
     def raw_dir(self) -> Path:
@@ -101,6 +105,15 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def cache_path(self) -> Path:
+        """``cache_dir``, or the user's cache folder (platformdirs)."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("tradewh", appauthor=False))
 
     @property
     def lake_data_path(self) -> str:
@@ -152,4 +165,5 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], object]]] = {
     "lake_data": ("TRADEWH_LAKE_DATA", str),
     "lake_python": ("TRADEWH_LAKE_PYTHON", str),
     "lake_workers": ("TRADEWH_LAKE_WORKERS", int),
+    "cache_dir": ("TRADEWH_CACHE_DIR", str),
 }

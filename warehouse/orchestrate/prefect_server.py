@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from warehouse.common.settings import Settings
-from warehouse.orchestrate import server
+from warehouse.orchestrate import prefect_db, server
 
 
 def _wanted() -> bool:
@@ -27,11 +27,13 @@ def _wanted() -> bool:
     return not PREFECT_API_URL.value() and bool(PREFECT_SERVER_EPHEMERAL_ENABLED.value())
 
 
-def start_early() -> Callable[[], None]:
+def start_early(cache_dir: Path | None = None) -> Callable[[], None]:
     """Start the ephemeral server in a thread, if a flow would start one; call the returned function before
     the first flow runs (it waits for the start to finish).
 
     A failed start is not raised here: the flow's client starts the server again and reports its own error.
+    With ``cache_dir`` (``Settings.cache_path``), a new home's database, once the server answers, is kept there
+    as the template of the next new home's (``prefect_db.keep_template``).
     """
     if not _wanted():
         return lambda: None
@@ -41,9 +43,13 @@ def start_early() -> Callable[[], None]:
 
     server = SubprocessASGIServer()  # the instance Prefect's client takes (no port given)
 
+    database = prefect_db.database_file(os.environ, Path.cwd()) if cache_dir is not None else None
+
     def start() -> None:
         with contextlib.suppress(Exception):  # the flow starts it again and raises what went wrong
             server.start()
+            if database is not None:
+                prefect_db.keep_template(database, cache_dir)
 
     thread = threading.Thread(target=start, name="tradewh-prefect-start", daemon=True)
     thread.start()
@@ -75,4 +81,6 @@ def configure_prefect(settings: Settings) -> str | None:
         info = server.running(settings.home)
         if info is not None:
             os.environ["PREFECT_API_URL"] = info.api_url
+        else:  # a server of this process's will start: on a new home, from a migrated database
+            prefect_db.seed(prefect_db.database_file(os.environ, Path.cwd()), settings.cache_path)
     return os.environ.get("PREFECT_API_URL") or None

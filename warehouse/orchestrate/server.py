@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from warehouse.common.atomic import write_text_atomic
+from warehouse.orchestrate import prefect_db
 
 STATE_FILE = "server.json"
 HEALTH_TIMEOUT_S = 2.0
@@ -112,10 +113,14 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def start(home: Path, *, host: str = "127.0.0.1", port: int = 4200, timeout: float = 180.0) -> ServerInfo:
+def start(
+    home: Path, *, host: str = "127.0.0.1", port: int = 4200, timeout: float = 180.0, cache_dir: Path | None = None
+) -> ServerInfo:
     """Start the project's Prefect server and wait until it answers its health check.
 
-    A server of this home that is already running is returned as it is.
+    A server of this home that is already running is returned as it is. With ``cache_dir``
+    (``Settings.cache_path``), a new home's database starts from the template there, or, when there is none, is
+    kept there as the template once the server answers (``prefect_db``).
 
     Raises:
         ServerError: the port is taken by something else, or the server did not become healthy in time (the
@@ -132,6 +137,10 @@ def start(home: Path, *, host: str = "127.0.0.1", port: int = 4200, timeout: flo
     log = server_log(home)
     log.parent.mkdir(parents=True, exist_ok=True)
     (home / "prefect").mkdir(parents=True, exist_ok=True)
+    env = server_env(home)
+    database = prefect_db.database_file(env, home) if cache_dir is not None else None
+    if database is not None:
+        prefect_db.seed(database, cache_dir)
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
     with open(log, "ab") as out:
         out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
@@ -141,7 +150,7 @@ def start(home: Path, *, host: str = "127.0.0.1", port: int = 4200, timeout: flo
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=server_env(home),
+            env=env,
             start_new_session=True,  # survives the shell that started it; stopped as a group
             cwd=home,
         )
@@ -153,6 +162,8 @@ def start(home: Path, *, host: str = "127.0.0.1", port: int = 4200, timeout: flo
         if healthy(info.api_url, timeout=1.0):
             _ask_version(info.api_url)
             write_text_atomic(state_path(home), json.dumps(asdict(info), indent=2))
+            if database is not None:
+                prefect_db.keep_template(database, cache_dir)
             return info
         time.sleep(0.5)
     _stop_group(process.pid)

@@ -106,7 +106,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                     )
                 result = quick_noop(settings, api_url, started)  # a night that changes nothing: no flow engine
                 if result is None:
-                    server_started = prefect_server.start_early()  # comes up while the flow's modules import
+                    # the server comes up while the flow's modules import
+                    server_started = prefect_server.start_early(settings.cache_path)
                     nightly = import_beside(_import_staging_early(), _nightly)
                     from warehouse.orchestrate.heartbeat import engine_heartbeats_off
 
@@ -169,7 +170,7 @@ def _start_server(settings: Settings, *, host: str, port: int) -> None:
 
     print(f"tradewh server: starting Prefect's server on {host}:{port} (log {server.server_log(settings.home)})")
     try:
-        info = server.start(settings.home, host=host, port=port)
+        info = server.start(settings.home, host=host, port=port, cache_dir=settings.cache_path)
     except server.ServerError as exc:
         raise SystemExit(f"tradewh server: {exc}") from None
     print(f"tradewh server: running, pid {info.pid}, API {info.api_url}, UI {info.ui_url}")
