@@ -1,39 +1,131 @@
 """Prefect's local server started early (``warehouse.orchestrate.prefect_server``): only where a flow would start
-one, and the very server the flow's client then uses."""
+one, before Prefect is imported, and the very server the flow then runs on."""
 
 from __future__ import annotations
 
-import threading
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from warehouse.orchestrate import prefect_server
 
 
-def test_no_server_is_started_when_an_api_url_is_configured(monkeypatch):
-    from prefect.settings import PREFECT_API_URL, temporary_settings  # here: Prefect's import is 0.8 s of collection
+def test_prefects_own_settings_decide_where_they_may_name_a_server(tmp_path, monkeypatch):
+    home, cwd = tmp_path / "prefect", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.delitem(sys.modules, "prefect.context", raising=False)  # as in `tradewh load`, before Prefect
+    env = {"PREFECT_HOME": str(home)}
+    assert not prefect_server._left_to_prefect(env, cwd)
+    for variable, value in (
+        ("PREFECT_API_URL", "http://127.0.0.1:9/api"),
+        ("PREFECT_PROFILE", "mine"),
+        ("PREFECT_SERVER_EPHEMERAL_ENABLED", "false"),
+    ):
+        assert prefect_server._left_to_prefect({**env, variable: value}, cwd), variable
+    assert not prefect_server._left_to_prefect({**env, "PREFECT_SERVER_EPHEMERAL_ENABLED": "true"}, cwd)
+    (cwd / "pyproject.toml").write_text("[project]\nname = 'x'\n# api_url\n")
+    assert not prefect_server._left_to_prefect(env, cwd)  # not Prefect's table
+    (cwd / "pyproject.toml").write_text("[tool.prefect.api]\nurl = 'http://127.0.0.1:9/api'\n")
+    assert prefect_server._left_to_prefect(env, cwd)
+    (cwd / "pyproject.toml").unlink()
+    (home / "profiles.toml").write_text("[profiles.default]\nPREFECT_API_URL = 'http://127.0.0.1:9/api'\n")
+    assert prefect_server._left_to_prefect(env, cwd)
 
-    started = []
-    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self.name))
-    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        wait = prefect_server.start_early()
-    wait()
-    assert started == []
 
+def test_nothing_is_started_once_prefect_has_read_its_settings(monkeypatch):
+    import prefect.context  # noqa: F401 (its settings are read: a URL set now would not be seen)
 
-def test_the_server_started_early_is_the_one_prefects_client_uses(prefect_home):
-    from prefect.client.orchestration import get_client
-    from prefect.server.api.server import SubprocessASGIServer
-
-    names_before = {t.name for t in threading.enumerate()}
+    spawned = []
+    monkeypatch.setattr(prefect_server, "_spawn", spawned.append)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     wait = prefect_server.start_early()
     wait()
-    server = SubprocessASGIServer()
-    assert server.running and server.server_process is not None and server.server_process.poll() is None
+    assert spawned == [] and "PREFECT_API_URL" not in os.environ
+
+
+_EARLY = textwrap.dedent(
+    """
+    import json, sys
+    from warehouse.common.settings import load_settings
+    from warehouse.orchestrate.prefect_server import configure_prefect, start_early
+
+    settings = load_settings()
+    configure_prefect(settings)
+    wait = start_early(settings.cache_path)
+    import os
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    wait()
+
+    @flow(name="tradewh-early-server")
+    def probe() -> int:
+        return 7
+
+    state = probe(return_state=True)
     with get_client(sync_client=True) as client:
-        assert str(client.api_url).rstrip("/") == server.api_url
-        assert client.api_healthcheck() is None  # None: healthy
-    assert "tradewh-prefect-start" not in {t.name for t in threading.enumerate()} - names_before  # joined
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        api = str(client.api_url)
+    print(json.dumps({
+        "api_url": os.environ["PREFECT_API_URL"], "client": api, "result": state.result(),
+        "run_state": run.state.type.value, "server_module_here": "prefect.server.api.server" in sys.modules,
+    }))
+    """
+)
+
+
+def _early_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TRADEWH_"))}
+    return env | {
+        "TRADEWH_HOME": str(tmp_path / "home"),
+        "TRADEWH_CACHE_DIR": str(tmp_path / "cache"),
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
+@pytest.mark.slow
+def test_the_server_started_early_is_the_one_the_flow_runs_on_and_it_stops_with_the_process(tmp_path):
+    """A real process as `tradewh load` starts: the server spawned before Prefect is imported, a real flow run
+    recorded on it (read back through its API), Prefect's server module never imported by the process itself,
+    and the server gone once the process exits."""
+    done = subprocess.run(  # noqa: S603 (our interpreter, our script)
+        [sys.executable, "-c", _EARLY], env=_early_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["client"].rstrip("/") == found["api_url"] and found["api_url"].startswith("http://127.0.0.1:")
+    assert found["result"] == 7 and found["run_state"] == "COMPLETED"
+    assert found["server_module_here"] is False  # the 3 s import Prefect's own start costs this process
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(found["api_url"] + "/health", timeout=2)
+    assert (tmp_path / "home" / "prefect" / "prefect.db").is_file()  # the data folder's own database
+
+
+@pytest.mark.slow
+def test_a_temporary_server_that_cannot_start_fails_the_load_with_one_line(tmp_path):
+    """The server's database cannot be made (its folder does not exist): `tradewh load` says the temporary server
+    exited, loads nothing, and leaves no server behind."""
+    env = _early_env(tmp_path) | {
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'prefect.db'}"
+    }
+    done = subprocess.run(  # noqa: S603 (the project's console script)
+        [sys.executable, "-m", "warehouse.serve.cli", "load"], env=env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "tradewh load: Prefect's temporary server for this run exited with code" in done.stderr
+    assert "nothing was loaded" in done.stderr
+    assert not (tmp_path / "home" / "warehouse" / "tradewh.duckdb").exists()
 
 
 @pytest.mark.slow

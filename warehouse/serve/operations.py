@@ -112,7 +112,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
                     from warehouse.orchestrate.heartbeat import engine_heartbeats_off
 
                     imports_done()
-                    server_started()
+                    try:
+                        server_started()
+                    except prefect_server.EarlyServerError as exc:
+                        print(f"tradewh load: {exc}; nothing was loaded", file=sys.stderr)
+                        return 1
                     with engine_heartbeats_off():  # the flow sends them, and its end does not wait for them
                         state = nightly(lock_held=True, started_at=started.isoformat(), return_state=True)
                     result = state.result(raise_on_failure=False)
