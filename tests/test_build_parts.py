@@ -219,3 +219,86 @@ def test_an_incremental_night_refuses_a_part_holding_sources_kept_and_computed_a
             _replace_parts(con, "store.core__fct_toy", "source_id", ["a"])
         _replace_parts(con, "store.core__fct_toy", "source_id", ["a", "b"])  # every source of the part: replaced
         assert con.execute("select * from wh.store.core__fct_toy").fetchall() == [("a", 3)]
+
+
+def _mart(tmp_path: Path, where: str) -> Path:
+    """A stored mart grouping the toy fact's figures (``where``), read through its stored view over the parts."""
+    path = tmp_path / "sql" / "marts" / "toy_totals.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "-- grain: one row per dataset x unit\n"
+        "-- materialized: table\n"
+        "create or replace view marts.toy_totals as\n"
+        "with\n\n"
+        f"final as (\n    select dataset, unit, sum(value) as total from store.core__fct_toy where {where}\n"
+        "    group by dataset, unit\n)\n\n"
+        "select * from final;\n"
+    )
+    return path
+
+
+def _view_sql(con: duckdb.DuckDBPyConnection, database: str = "wh") -> str:
+    found = con.execute(
+        "select sql from duckdb_views() where database_name = ? and schema_name = 'store' "
+        "and view_name = 'core__fct_toy'",
+        [database],
+    )
+    return found.fetchone()[0]
+
+
+def test_a_statement_over_the_parts_reads_through_the_view_only_the_parts_its_plan_reads(con, tmp_path, caplog):
+    """A part DuckDB proves empty for a statement by its statistics (its values 1-3 against ``value > 5``) becomes an
+    EMPTY_RESULT inside the union, whose statistics are then unknown: while the statement runs, the view over
+    the parts is the union of the parts the plan reads; afterwards, what it was. The rows are the same."""
+    from warehouse.build.parts import live_parts
+
+    create_object(con, _file(tmp_path, "    select * from figures", constants="source_id, vintage, unit"))
+    before = _view_sql(con)
+    assert "part__comtrade" in before and "part__wdi" in before
+    statement = "select dataset, sum(value) from store.core__fct_toy where value > 5 group by dataset"
+    assert "EMPTY_RESULT" in con.execute(f"explain {statement}").fetchall()[0][1].upper().replace(" ", "_")
+    with live_parts(con, statement) as left_out:
+        assert left_out == ['store."core__fct_toy__part__comtrade"']
+        during = _view_sql(con)
+        assert "part__wdi" in during and "part__comtrade" not in during
+        assert con.execute(statement).fetchall() == [("wdi", 21.0)]
+        assert "EMPTY_RESULT" not in con.execute(f"explain {statement}").fetchall()[0][1].upper().replace(" ", "_")
+    assert _view_sql(con) == before
+    with live_parts(con, "select count(*) from store.core__fct_toy") as left_out:  # every part read: as it was
+        assert left_out == [] and _view_sql(con) == before
+
+    con.execute("create schema marts")
+    with caplog.at_level(logging.INFO, logger="warehouse.build.parts"):
+        create_object(con, _mart(tmp_path, "value > 5"))
+    assert "left out of its views" in caplog.text and "core__fct_toy__part__comtrade" in caplog.text
+    assert con.execute("select * from marts.toy_totals order by all").fetchall() == [
+        ("wdi", "USD", 10.0),
+        ("wdi", "percent", 11.0),
+    ]
+    assert _view_sql(con) == before
+
+
+def test_a_view_that_is_not_the_union_of_its_parts_here_is_left_alone(con, tmp_path):
+    """Only a view over the parts of the database in use is narrowed: one reading another database's parts of the
+    same names (an incremental night's scratch catalogue reads the published file's), or not every part, is not."""
+    from warehouse.build.parts import live_parts
+
+    create_object(con, _file(tmp_path, "    select * from figures", constants="source_id, vintage, unit"))
+    con.execute(f"attach '{tmp_path / 'other.duckdb'}' as other")
+    con.execute("create schema other.store")
+    for part in ("comtrade", "wdi"):
+        con.execute(f'create table other.store."core__fct_toy__part__{part}" as select 1 as unused')
+    con.execute(
+        'create view other.store.core__fct_toy as select * from wh.store."core__fct_toy__part__comtrade" '
+        'union all select * from wh.store."core__fct_toy__part__wdi"'
+    )
+    con.execute("use other")
+    statement = "select sum(value) from store.core__fct_toy where value > 5"
+    before = _view_sql(con, "other")
+    with live_parts(con, statement) as left_out:
+        assert left_out == [] and _view_sql(con, "other") == before
+        assert con.execute(statement).fetchall() == [(21.0,)]
+    con.execute("use wh")
+    con.execute('create or replace view store.core__fct_toy as select * from store."core__fct_toy__part__wdi"')
+    with live_parts(con, statement) as left_out:
+        assert left_out == []

@@ -371,19 +371,21 @@ def create_object(
         with together(con):
             con.execute(path.read_text() if comments else view_without_comments(path))
         return
+    from warehouse.build.parts import live_parts, store_parts  # it reads this module's functions
+
     header = read_header(path)
     stored = stored_statements(path)
     try:
         for statement in stored.prepared:
             set_plan_variables(con, statement)
-            con.execute(statement)
+            with live_parts(con, statement):
+                con.execute(statement)
         if header.partitioned:
-            from warehouse.build.parts import store_parts  # it reads this module's functions
-
             store_parts(con, path, stored, header)
         else:
             set_plan_variables(con, stored.create_table)
-            con.execute(stored.create_table)
+            with live_parts(con, stored.create_table):
+                con.execute(stored.create_table)
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses the drop: it rolls back with it
             for statement in stored.dropped:
