@@ -58,6 +58,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -986,6 +987,19 @@ def input_text(meta: dict[str, Any], sizes: list[dict[str, Any]]) -> str:
     return text
 
 
+def keep_other_sections(out: Path, kept: str) -> None:
+    """Append to ``out`` each section of ``kept`` (the file before this run rendered it) between ``<!-- name: begin
+    -->`` and ``<!-- name: end -->`` that ``out`` no longer holds, in ``kept``'s order: what other commands measured
+    (the DuckLake target, 100M rows) stays when this one renders its own."""
+    text = out.read_text()
+    for name in re.findall(r"<!-- ([\w-]+): begin -->", kept):
+        begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+        if begin in text or end not in kept.split(begin, 1)[1]:
+            continue
+        text = text.rstrip("\n") + "\n\n" + begin + kept.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    out.write_text(text)
+
+
 def render(results: dict[str, Any]) -> str:
     meta, sizes = results["meta"], results["sizes"]
     figs = {s["rows"]: size_figures(s) for s in sizes}
@@ -1792,6 +1806,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         if inc.BEGIN in kept and inc.END in kept:
             inc.write_section(args.out, inc.BEGIN + kept.split(inc.BEGIN, 1)[1].split(inc.END, 1)[0] + inc.END + "\n")
+        keep_other_sections(args.out, kept)
         args.say(f"wrote {args.out} and {json_path}")
     finally:
         if not args.keep and args.workdir is None:

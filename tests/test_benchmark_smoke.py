@@ -188,6 +188,8 @@ def test_bare_pipeline_rejects_exactly_the_bad_rows(tmp_path: Path) -> None:
 
 def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     report = tmp_path / "BENCHMARKS.md"
+    other = "<!-- scale: begin -->\n## Flat to 100M rows\n\nmeasured by another command\n<!-- scale: end -->\n"
+    report.write_text("# before\n\n" + other)  # what other commands wrote stays when this one renders its own
     _run(
         str(BENCH / "run.py"),
         "--rows", str(ROWS), "--repeat", "1", "--bad-share", "0", "--profile-rows", "0",
@@ -200,6 +202,7 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     for label in (*labels, "(d2) marts.goods_composition", "(d2) hand-written SQL"):
         assert any(line.startswith(f"| {ROWS:,} | {label}") for line in text.splitlines()), label
     assert "## The targets of issue 5" in text and "python benchmarks/run.py" in text
+    assert text.count(other) == 1 and "# before" not in text
     assert "Several aggregation levels" in text and results["meta"]["aggregates"]
     size = results["sizes"][0]
     assert sum(size["files"]["clean"]["rows_by_level"].values()) == ROWS
