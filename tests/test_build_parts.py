@@ -238,9 +238,10 @@ def _mart(tmp_path: Path, where: str) -> Path:
 
 
 def _view_sql(con: duckdb.DuckDBPyConnection, database: str = "wh") -> str:
+    """The view over the parts, as DuckDB keeps it, and its comment."""
     found = con.execute(
-        "select sql from duckdb_views() where database_name = ? and schema_name = 'store' "
-        "and view_name = 'core__fct_toy'",
+        "select sql || ' -- ' || coalesce(comment, '(none)') from duckdb_views() where database_name = ? "
+        "and schema_name = 'store' and view_name = 'core__fct_toy'",
         [database],
     )
     return found.fetchone()[0]
@@ -254,7 +255,7 @@ def test_a_statement_over_the_parts_reads_through_the_view_only_the_parts_its_pl
 
     create_object(con, _file(tmp_path, "    select * from figures", constants="source_id, vintage, unit"))
     before = _view_sql(con)
-    assert "part__comtrade" in before and "part__wdi" in before
+    assert "part__comtrade" in before and "part__wdi" in before and "-- Stored rows of core.fct_toy" in before
     statement = "select dataset, sum(value) from store.core__fct_toy where value > 5 group by dataset"
     assert "EMPTY_RESULT" in con.execute(f"explain {statement}").fetchall()[0][1].upper().replace(" ", "_")
     with live_parts(con, statement) as left_out:

@@ -90,19 +90,20 @@ def live_parts(con: duckdb.DuckDBPyConnection, statement: str) -> Iterator[list[
     issue #24118). Measured on a 10M-row Comtrade warehouse whose series all have both flows: the balance mart's
     pairs 3.5 s over the parts it reads against 5.0-5.3 s over the view of all four. A part whose name the plan
     (``explain (format json)``) does not hold gives the statement no row, so leaving it out changes nothing; the
-    view is made again as it was afterwards. Nothing is left out unless the plan names a part of the view and
-    holds an ``EMPTY_RESULT``.
+    view is made again as it was afterwards, its comment with it. Nothing is left out unless the plan names a part
+    of the view and holds an ``EMPTY_RESULT``.
     """
     views = [  # named by the statement or not: it may read one through a public view
-        (f"{STORE}.{ident(name)}", name, sql)
-        for name, sql in con.execute(
-            "select view_name, sql from duckdb_views() where database_name = current_database() and schema_name = ?",
+        (f"{STORE}.{ident(name)}", name, sql, comment)
+        for name, sql, comment in con.execute(
+            "select view_name, sql, comment from duckdb_views() "
+            "where database_name = current_database() and schema_name = ?",
             [STORE],
         ).fetchall()
     ]
     over_parts = [  # the views over their parts in this database, as union_of_parts makes them
-        (view, sql, found)
-        for view, name, sql in views
+        (view, sql, comment, found)
+        for view, name, sql, comment in views
         if (found := parts(con, f"{STORE}.{name}")) and all(_unquoted(p) in sql for p in found)
     ]
     if not over_parts:
@@ -117,23 +118,25 @@ def live_parts(con: duckdb.DuckDBPyConnection, statement: str) -> Iterator[list[
     named = {str((node.get("extra_info") or {}).get("Table", "")) for node in nodes}
     empty = any(node.get("name") == "EMPTY_RESULT" for node in nodes)
     here = con.execute("select current_database()").fetchone()[0]
-    changed: list[tuple[str, str]] = []
+    changed: list[tuple[str, str, str | None]] = []
     left_out: list[str] = []
     try:
-        for view, sql, found in over_parts:
+        for view, sql, comment, found in over_parts:
             read = [p for p in found if f"{here}.{STORE}.{_unquoted(p)}" in named]
             if not empty or not read or len(read) == len(found):
                 continue
             con.execute(f"create or replace view {view} as " + "\nunion all\n".join(f"select * from {p}" for p in read))
-            changed.append((view, sql))
+            changed.append((view, sql, comment))
             left_out += [p for p in found if p not in read]
         if left_out:
             log.info("parts the statement reads no row of, left out of its views: %s", ", ".join(left_out))
         yield left_out
     finally:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction rolls the views back itself
-            for view, sql in changed:
+            for view, sql, comment in changed:
                 con.execute(f"create or replace view {view} as {view_query(sql)}")
+                if comment is not None:  # a view made again has none
+                    con.execute(f"comment on view {view} is {text_literal(comment)}")
 
 
 def _plan_nodes(plan: object) -> Iterator[dict]:
