@@ -1797,16 +1797,9 @@ def main(argv: list[str] | None = None) -> int:
         results["meta"]["elapsed_minutes"] = round((time.perf_counter() - started) / 60)
         results["meta"]["code_at_end"] = code_fingerprint()
         json_path.write_text(json.dumps(results, indent=1))
-        kept = args.out.read_text() if args.out.exists() else ""  # issue 22's section (--incremental) stays
+        kept = args.out.read_text() if args.out.exists() else ""  # the sections other commands wrote stay
         args.out.write_text(render(results), encoding="utf-8")
-        base, inc = _baselines(), _incremental()
-        if base.BEGIN in kept and base.END in kept and base.BEGIN not in args.out.read_text():  # not measured now
-            base.write_section(
-                args.out, base.BEGIN + kept.split(base.BEGIN, 1)[1].split(base.END, 1)[0] + base.END + "\n"
-            )
-        if inc.BEGIN in kept and inc.END in kept:
-            inc.write_section(args.out, inc.BEGIN + kept.split(inc.BEGIN, 1)[1].split(inc.END, 1)[0] + inc.END + "\n")
-        keep_other_sections(args.out, kept)
+        keep_other_sections(args.out, kept)  # the baselines too, when this run did not measure them
         args.say(f"wrote {args.out} and {json_path}")
     finally:
         if not args.keep and args.workdir is None:

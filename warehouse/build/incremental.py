@@ -46,7 +46,7 @@ from warehouse.build.models import (
     stored_statements,
     view_without_comments,
 )
-from warehouse.build.parts import parts, union_of_parts
+from warehouse.build.parts import part_name, parts, union_of_parts
 from warehouse.build.sqltext import ident, text_literal
 from warehouse.common.readonly import connect_read_only
 from warehouse.common.settings import Settings
@@ -236,8 +236,7 @@ def _largest_revisions(con: duckdb.DuckDBPyConnection, sources: set[str]) -> str
 
 def _part_columns(con: duckdb.DuckDBPyConnection, database: str, part: str) -> tuple[list[tuple[str, str]], dict]:
     """A part's columns (name, type) in order, and its generated constants (column -> value as text)."""
-    name = part.split(".", 1)[1].strip('"').replace('""', '"')
-    rows = raw_tables.table_columns(con, database, STORE, name)
+    rows = raw_tables.table_columns(con, database, STORE, part_name(part))
     generated = [c for c, _, is_generated in rows if is_generated]
     values = raw_tables.first_values(con, f"{database}.{part}", generated) if generated else {}
     return [(c, kind) for c, kind, _ in rows], values if values is not None else dict.fromkeys(generated)
@@ -268,7 +267,7 @@ def _replace_parts(con: duckdb.DuckDBPyConnection, table: str, column: str, sour
         con.execute(f"insert into wh.{part} ({kept}) select {kept} from {SCRATCH}.{part}")
         comment = con.execute(
             "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
-            [SCRATCH, STORE, part.split(".", 1)[1].strip('"').replace('""', '"')],
+            [SCRATCH, STORE, part_name(part)],
         ).fetchone()[0]
         if comment:
             con.execute(f"comment on table wh.{part} is {text_literal(comment)}")

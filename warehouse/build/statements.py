@@ -96,6 +96,6 @@ def statements_of(text: str, *, comments: bool) -> tuple[str, ...]:
 
 
 def is_comment(statement: str) -> bool:
-    """Whether a statement is a ``comment on`` one (as ``_statements`` tells them)."""
+    """Whether a statement is a ``comment on`` one (as ``statements_of`` tells them)."""
     tokens = _tokens(statement)
     return bool(tokens) and tokens[0][0].lower() == "comment"
