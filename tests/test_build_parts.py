@@ -303,3 +303,34 @@ def test_a_view_that_is_not_the_union_of_its_parts_here_is_left_alone(con, tmp_p
     con.execute('create or replace view store.core__fct_toy as select * from store."core__fct_toy__part__wdi"')
     with live_parts(con, statement) as left_out:
         assert left_out == []
+
+
+def test_the_balance_mart_pairs_series_bucket_by_bucket_with_the_same_rows(loaded, tmp_path):
+    """The balance mart's pairs are stored one table per dataset and bucket of series (a hash of the series' key),
+    so that no one statement groups every pair (at 100M rows that ran out of memory). On the loaded warehouse, with
+    a bucket per 3 figures to pair instead of per 10M: several buckets, and the same rows as in one."""
+    from warehouse.build.parts import parts
+
+    copy = tmp_path / "wh.duckdb"
+    copy.write_bytes(Path(loaded["warehouse"]).read_bytes())
+    path = Path(__file__).resolve().parents[1] / "sql" / "marts" / "trade_balance_vintages.sql"
+    with duckdb.connect(str(copy)) as con:
+        con.execute("create temp table before_rows as select * from marts.trade_balance_vintages")
+        whole = parts(con, "store.marts__trade_balance_vintages")
+        assert whole and all(p.endswith('__0"') for p in whole)  # one bucket each
+        one_each = {p.split("__part__")[1].rsplit("__", 1)[0] for p in whole}
+        con.execute("set variable pair_bucket_figures = 3")
+        create_object(con, path)
+        bucketed = parts(con, "store.marts__trade_balance_vintages")
+        buckets = {p.split("__part__")[1].rstrip('"') for p in bucketed}
+        assert {b.rsplit("__", 1)[0] for b in buckets} == one_each  # the same datasets
+        assert len(buckets) > 2 * len(one_each)  # each in several buckets
+        con.execute("create temp table after as select * from marts.trade_balance_vintages")
+        for a, b in (("after", "before_rows"), ("before_rows", "after")):
+            assert con.execute(f"select count(*) from (from {a} except all from {b})").fetchone() == (0,)
+        assert "bucket" not in {c for c, *_ in con.execute("describe marts.trade_balance_vintages").fetchall()}
+        series = con.execute(  # a series lies in one bucket: no two rows of one key
+            "select count(*) from (select source_id, vintage, reporter, partner, period, classification, category, "
+            "measure, unit from marts.trade_balance_vintages group by all having count(*) > 1)"
+        ).fetchone()
+        assert series == (0,)
