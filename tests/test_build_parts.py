@@ -221,16 +221,19 @@ def test_an_incremental_night_refuses_a_part_holding_sources_kept_and_computed_a
         assert con.execute("select * from wh.store.core__fct_toy").fetchall() == [("a", 3)]
 
 
-def _mart(tmp_path: Path, where: str) -> Path:
-    """A stored mart grouping the toy fact's figures (``where``), read through its stored view over the parts."""
+def _mart(tmp_path: Path, where: str, *, partitioned: bool = False) -> Path:
+    """A stored mart grouping the toy fact's figures (``where``), read through its stored view over the parts;
+    ``partitioned``: itself stored one table per unit."""
     path = tmp_path / "sql" / "marts" / "toy_totals.sql"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "-- grain: one row per dataset x unit\n"
         "-- materialized: table\n"
-        "create or replace view marts.toy_totals as\n"
+        + ("-- partitioned: unit in figures\n" if partitioned else "")
+        + "create or replace view marts.toy_totals as\n"
         "with\n\n"
-        f"final as (\n    select dataset, unit, sum(value) as total from store.core__fct_toy where {where}\n"
+        f"figures as (\n    select * from store.core__fct_toy where {where}\n),\n\n"
+        "final as (\n    select dataset, unit, sum(value) as total from figures\n"
         "    group by dataset, unit\n)\n\n"
         "select * from final;\n"
     )
@@ -269,14 +272,18 @@ def test_a_statement_over_the_parts_reads_through_the_view_only_the_parts_its_pl
         assert left_out == [] and _view_sql(con) == before
 
     con.execute("create schema marts")
-    with caplog.at_level(logging.INFO, logger="warehouse.build.parts"):
-        create_object(con, _mart(tmp_path, "value > 5"))
-    assert "left out of its views" in caplog.text and "core__fct_toy__part__comtrade" in caplog.text
-    assert con.execute("select * from marts.toy_totals order by all").fetchall() == [
-        ("wdi", "USD", 10.0),
-        ("wdi", "percent", 11.0),
-    ]
-    assert _view_sql(con) == before
+    for partitioned in (False, True):  # one statement; or the pass finding the parts, then one a part
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="warehouse.build.parts"):
+            create_object(con, _mart(tmp_path, "value > 5", partitioned=partitioned))
+        left_out = [r.getMessage() for r in caplog.records if "left out of its views" in r.getMessage()]
+        assert len(left_out) == (2 if partitioned else 1)  # partitioned: the pass finding the parts, USD's part
+        assert all("core__fct_toy__part__comtrade" in m for m in left_out)
+        assert con.execute("select * from marts.toy_totals order by all").fetchall() == [
+            ("wdi", "USD", 10.0),
+            ("wdi", "percent", 11.0),
+        ]
+        assert _view_sql(con) == before
 
 
 def test_a_view_that_is_not_the_union_of_its_parts_here_is_left_alone(con, tmp_path):

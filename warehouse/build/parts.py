@@ -217,7 +217,9 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         if multi is not None:
             set_multi_vintage_datasets(con, [d for d in multi if d == values[0]])
 
-    found = _split_where_no_window(con, stored.query, by, con.execute(first).fetchall(), len(candidates), narrow)
+    with live_parts(con, first):
+        first_pass = con.execute(first).fetchall()
+    found = _split_where_no_window(con, stored.query, by, first_pass, len(candidates), narrow)
     log.info("%s: %d part(s) by %s, found in %.1f s", stored.table, len(found), ", ".join(by), time.monotonic() - began)
     names = [part_table(path, values) for values, *_ in found]
     if len(set(names)) < len(names):
@@ -240,11 +242,13 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         )
         con.execute(table_definition(part, columns, constants))
         narrow(values)
+        statement = (
+            f"insert into {part} ({kept}) select {kept} from (\n{stored.query}\n) where {where} "
+            f"and (case when {differs} then error({text_literal(_NOT_ONE_VALUED)}) end) is null{order}"
+        )
         try:
-            con.execute(
-                f"insert into {part} ({kept}) select {kept} from (\n{stored.query}\n) where {where} "
-                f"and (case when {differs} then error({text_literal(_NOT_ONE_VALUED)}) end) is null{order}"
-            )
+            with live_parts(con, statement):
+                con.execute(statement)
         except duckdb.Error as exc:
             if _NOT_ONE_VALUED not in str(exc):
                 raise
@@ -253,9 +257,11 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             constants = {}
             everything = ", ".join(ident(c) for c, _ in columns)
             con.execute(table_definition(part, columns, {}))
-            con.execute(
+            statement = (
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )
+            with live_parts(con, statement):
+                con.execute(statement)
         whose = " and ".join(f"{c} is {v}" for c, v in zip(by, values, strict=False))
         said = f"Stored rows of {path.parent.name}.{path.stem} whose {whose} (-- partitioned: {', '.join(by)})"
         con.execute(f"comment on table {part} is {text_literal(said)}")
