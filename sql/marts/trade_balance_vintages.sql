@@ -9,12 +9,13 @@
 -- when the view is read (`sole`) instead of being stored again (at 10M generated Comtrade rows, 9.75M of the
 -- mart's 9.87M rows: the mart 0.5 s of the load against 6.3 s). Balance, total and coverage are computed when the
 -- view is read.
--- Stored one table per dataset and per bucket of series (`-- partitioned:`), the bucket a hash of the series' key:
--- a series lands in one bucket, so each bucket's grouping is exact and holds a fraction of the pairs. The buckets
--- are one per 10M figures to pair (`-- plan: pair_buckets`): at 100M rows whose series all have both flows (50M
--- pairs) the grouping of all of them in one statement ran out of memory at the build's 512MB, on two threads and
--- on one; on a 30M-row warehouse with memory cut to 150MB (standing for it) whole, out of memory; in 4 buckets,
--- 17.6 s, the same rows.
+-- Stored one table per dataset and per bucket of series (`-- partitioned:`), the bucket a hash of four columns of
+-- the series' key: a series lands in one bucket, so each bucket's grouping is exact and holds a fraction of the
+-- pairs. The buckets are one per 20M figures to pair (`-- plan: pair_buckets`): at 100M rows whose series all have
+-- both flows (50M pairs) the grouping of all of them in one statement ran out of memory at the build's 512MB, on
+-- two threads and on one; in 11 buckets it completed (115.5 s). On the 30M-row file, the mart in 4 buckets, a hash
+-- of the nine columns of the key, 25.1-28.6 s; of four, 20.6-21.6 s (the hash is computed for every figure by
+-- each bucket's statement).
 -- materialized: table
 -- incremental: source_id
 -- stored: paired
@@ -32,23 +33,20 @@ additive_figures as not materialized (
 
 pair_buckets as (
     -- how many buckets the series are paired in (`-- plan:`, set by the build before the pairs are stored; null
-    -- where the view is read, which reads the stored pairs): one per 10M figures to pair, or per the connection's
+    -- where the view is read, which reads the stored pairs): one per 20M figures to pair, or per the connection's
     -- variable pair_bucket_figures where set (a test of several buckets on a small warehouse)
-    select cast(greatest(1, ceil(count(*) / coalesce(getvariable('pair_bucket_figures'), 10e6))) as integer)
+    select cast(greatest(1, ceil(count(*) / coalesce(getvariable('pair_bucket_figures'), 20e6))) as integer)
     from additive_figures
 ),
 
 figures as not materialized (
     select
         *,
-        -- the bucket of the figure's series: with one bucket no hash is computed (the variable is a constant to
-        -- the planner)
+        -- the bucket of the figure's series, from columns of its key (a series lies whole in one bucket); with
+        -- one bucket no hash is computed (the variable is a constant to the planner)
         case
             when coalesce(getvariable('pair_buckets'), 1) > 1
-                then cast(
-                    hash(source_id, vintage, reporter, partner, period, classification, category, measure, unit)
-                    % getvariable('pair_buckets') as integer
-                )
+                then cast(hash(reporter, partner, period, category) % getvariable('pair_buckets') as integer)
             else 0
         end as bucket,
     from additive_figures
