@@ -248,7 +248,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         )
         try:
             with live_parts(con, statement):
-                con.execute(statement)
+                stored_rows = con.execute(statement).fetchone()[0]
         except duckdb.Error as exc:
             if _NOT_ONE_VALUED not in str(exc):
                 raise
@@ -261,13 +261,13 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )
             with live_parts(con, statement):
-                con.execute(statement)
+                stored_rows = con.execute(statement).fetchone()[0]
         whose = " and ".join(f"{c} is {v}" for c, v in zip(by, values, strict=False))
         said = f"Stored rows of {path.parent.name}.{path.stem} whose {whose} (-- partitioned: {', '.join(by)})"
         con.execute(f"comment on table {part} is {text_literal(said)}")
         done[part] = sorted(constants)
         took = time.monotonic() - began
-        log.info("%s: %s rows, %d column(s) stored once (%.1f s)", part, f"{rows:,}", len(constants), took)
+        log.info("%s: %s rows, %d column(s) stored once (%.1f s)", part, f"{stored_rows:,}", len(constants), took)
     if multi is not None:  # the connection's list as the build set it, not the last part's
         set_multi_vintage_datasets(con, multi)
     union_of_parts(con, stored.table, columns)
