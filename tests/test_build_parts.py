@@ -336,6 +336,8 @@ def test_the_balance_mart_pairs_series_bucket_by_bucket_with_the_same_rows(loade
         for a, b in (("after", "before_rows"), ("before_rows", "after")):
             assert con.execute(f"select count(*) from (from {a} except all from {b})").fetchone() == (0,)
         assert "bucket" not in {c for c, *_ in con.execute("describe marts.trade_balance_vintages").fetchall()}
+        view = con.execute("select sql from duckdb_views() where view_name = 'trade_balance_vintages'").fetchone()[0]
+        assert "pair_buckets" not in view and "hash(" not in view  # the public view reads the stored pairs only
         series = con.execute(  # a series lies in one bucket: no two rows of one key
             "select count(*) from (select source_id, vintage, reporter, partner, period, classification, category, "
             "measure, unit from marts.trade_balance_vintages group by all having count(*) > 1)"

@@ -106,24 +106,24 @@ sole as (
     -- a query does not read, and query (d) of BENCHMARKS.md took 0.21-0.22 s with the joins to core.dim_period
     -- and core.dim_country, 0.19 s with the period's alone, 0.17 s so (0.16 s without the dates)
     select
-        figures.source_id, figures.dataset, figures.vintage, figures.reporter, figures.partner, figures.period,
-        figures.period_type, figures.year, figures.classification, figures.category, figures.measure, figures.unit,
-        case when figures.flow = 'export' then figures.value end as exports,
-        case when figures.flow = 'import' then figures.value end as imports,
-        case when figures.flow = 'export' then figures.is_derived end as is_exports_derived,
-        case when figures.flow = 'import' then figures.is_derived end as is_imports_derived,
-        figures.derivation,
-        figures.is_latest_vintage,
+        fact.source_id, fact.dataset, fact.vintage, fact.reporter, fact.partner, fact.period,
+        fact.period_type, fact.year, fact.classification, fact.category, fact.measure, fact.unit,
+        case when fact.flow = 'export' then fact.value end as exports,
+        case when fact.flow = 'import' then fact.value end as imports,
+        case when fact.flow = 'export' then fact.is_derived end as is_exports_derived,
+        case when fact.flow = 'import' then fact.is_derived end as is_imports_derived,
+        fact.derivation,
+        fact.is_latest_vintage,
         (
             select map_from_entries(list({'key': period, 'value': period_start})) from core.dim_period
-        )[figures.period] as period_start,
+        )[fact.period] as period_start,
         (
             select map_from_entries(list({'key': period, 'value': period_end})) from core.dim_period
-        )[figures.period] as period_end,
-        figures.is_aggregate,
-        figures.is_partner_aggregate,
-    from store.core__fct_trade_figure as figures
-    where figures.is_sole_figure and figures.flow in ('export', 'import')
+        )[fact.period] as period_end,
+        fact.is_aggregate,
+        fact.is_partner_aggregate,
+    from store.core__fct_trade_figure as fact
+    where fact.is_sole_figure and fact.flow in ('export', 'import')
 ),
 
 balances as (

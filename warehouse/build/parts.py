@@ -247,8 +247,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             f"and (case when {differs} then error({text_literal(_NOT_ONE_VALUED)}) end) is null{order}"
         )
         try:
-            with live_parts(con, statement):
-                stored_rows = con.execute(statement).fetchone()[0]
+            stored_rows = _insert_live(con, statement)
         except duckdb.Error as exc:
             if _NOT_ONE_VALUED not in str(exc):
                 raise
@@ -260,8 +259,7 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
             statement = (
                 f"insert into {part} ({everything}) select {everything} from (\n{stored.query}\n) where {where}{order}"
             )
-            with live_parts(con, statement):
-                stored_rows = con.execute(statement).fetchone()[0]
+            stored_rows = _insert_live(con, statement)
         whose = " and ".join(f"{c} is {v}" for c, v in zip(by, values, strict=False))
         said = f"Stored rows of {path.parent.name}.{path.stem} whose {whose} (-- partitioned: {', '.join(by)})"
         con.execute(f"comment on table {part} is {text_literal(said)}")
@@ -272,6 +270,12 @@ def store_parts(con: duckdb.DuckDBPyConnection, path: Path, stored: Stored, head
         set_multi_vintage_datasets(con, multi)
     union_of_parts(con, stored.table, columns)
     return done
+
+
+def _insert_live(con: duckdb.DuckDBPyConnection, statement: str) -> int:
+    """Run an ``insert`` reading only the parts its plan reads (``live_parts``); the rows it stored."""
+    with live_parts(con, statement):
+        return con.execute(statement).fetchone()[0]
 
 
 def _where(by: tuple[str, ...], values: tuple[str | None, ...]) -> str:
