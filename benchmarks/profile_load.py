@@ -8,8 +8,10 @@ or name does not exist in the version measured is skipped and reported (``not_fo
 and new names can sit in one list. ``--wrap module:attr=label`` adds candidates (e.g. a function that is new
 since this list).
 
-Each wrapper records its wall time and the process's peak RSS while it ran (``VmHWM``, reset at each stage start
-through ``/proc/self/clear_refs`` where the kernel allows it). A stage's time includes the stages nested in it.
+Each wrapper records its wall time, the process's CPU time over the same span (every thread's, as
+``time.process_time`` counts it: divided by the wall time, how many cores the process kept busy while the stage ran)
+and the process's peak RSS while it ran (``VmHWM``, reset at each stage start through ``/proc/self/clear_refs``
+where the kernel allows it). A stage's time includes the stages nested in it.
 A generator function (a streaming parser) is timed by its iteration, not its call: the time spent inside it each
 time it is resumed, summed over the whole iteration, with the stages it calls nested under it; what its consumer
 does between two items is not counted. It is one call; ``items`` says how many items it yielded.
@@ -19,9 +21,9 @@ With ``--cprofile`` the whole load also runs under cProfile and the top function
 stage times of such a run are not the ones to quote. Resetting VmHWM also resets the kernel's ``ru_maxrss`` of
 this process: its peak is the largest stage peak (``process_peak_rss_mib``), not what ``time`` prints.
 
-Prints one JSON line: ``stages`` (path, seconds, peak_rss_mib, rss_after_mib, thread, calls, items),
+Prints one JSON line: ``stages`` (path, seconds, cpu_seconds, peak_rss_mib, rss_after_mib, thread, calls, items),
 ``not_found``, ``top_functions``, ``exit_code``, ``total_seconds`` (from the first import of ``flows.nightly``
-to the end of the load).
+to the end of the load) and ``total_cpu_seconds`` (the process's CPU time over that span).
 
 Usage (the same environment as a ``tradewh load``)::
 
@@ -136,8 +138,11 @@ class Stages:
     """Nested stage timer: per thread, a stack of open stages, each with its start and the peak RSS seen while
     open (the peak is the process's, so it is folded into every open stage of every thread)."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.perf_counter, cpu_clock: Callable[[], float] = time.process_time
+    ) -> None:
         self.clock = clock
+        self.cpu_clock = cpu_clock
         self.stacks: dict[int, list[dict[str, Any]]] = {}
         self.done: list[dict[str, Any]] = []
         self.lock = threading.RLock()
@@ -162,7 +167,10 @@ class Stages:
             self._fold_peak()
             stack = self._stack()
             path = " > ".join([f["name"] for f in stack] + [name])
-            frame = {"name": name, "path": path, "peak_kib": 0, "order": self.calls, "start": self.clock()}
+            frame = {
+                "name": name, "path": path, "peak_kib": 0, "order": self.calls, "start": self.clock(),
+                "cpu_start": self.cpu_clock(),
+            }  # fmt: skip
             self.calls += 1
             stack.append(frame)
             if self.can_reset:
@@ -174,11 +182,13 @@ class Stages:
         """Close the frame; return its record (path, seconds, peaks, order)."""
         with self.lock:
             seconds = self.clock() - frame["start"]
+            cpu_seconds = self.cpu_clock() - frame["cpu_start"]
             self._fold_peak()
             self._stack().remove(frame)
             return {
                 "path": frame["path"],
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
                 "peak_rss_mib": frame["peak_kib"] / 1024,
                 "rss_after_mib": _status_kib("VmRSS") / 1024,
                 "thread": threading.current_thread().name,
@@ -222,6 +232,7 @@ class Stages:
                             total = part
                         else:
                             total["seconds"] += part["seconds"]
+                            total["cpu_seconds"] += part["cpu_seconds"]
                             total["peak_rss_mib"] = max(total["peak_rss_mib"], part["peak_rss_mib"])
                             total["rss_after_mib"] = part["rss_after_mib"]
                     items += 1
@@ -250,10 +261,11 @@ class Stages:
         for d in sorted(self.done, key=lambda d: d["order"]):
             row = rows.setdefault(
                 (d["path"], d["thread"]),
-                {"path": d["path"], "seconds": 0.0, "peak_rss_mib": 0.0, "calls": 0, "items": None,
-                 "thread": d["thread"]},
+                {"path": d["path"], "seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_mib": 0.0, "calls": 0,
+                 "items": None, "thread": d["thread"]},
             )  # fmt: skip
             row["seconds"] += d["seconds"]
+            row["cpu_seconds"] += d["cpu_seconds"]
             row["peak_rss_mib"] = max(row["peak_rss_mib"], d["peak_rss_mib"])
             row["rss_after_mib"] = d["rss_after_mib"]
             row["calls"] += 1
@@ -375,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrap", type=parse_wrap, nargs="*", default=[], help="more candidates: module:attr=label")
     args = parser.parse_args(argv)
     stages = Stages()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     import_modules = stages.wrap("import flows.nightly (prefect, duckdb, pyarrow)", importlib.import_module)
     import_modules("flows.nightly")  # what cmd_load imports before the flow starts
     from warehouse.serve import cli
@@ -391,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if profiler:
                 profiler.disable()
-    finished = time.perf_counter()
+    finished, cpu_finished = time.perf_counter(), time.process_time()
     top = []
     if profiler:
         stats = pstats.Stats(profiler, stream=io.StringIO())
@@ -415,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                 "import_seconds": round(imported - started, 3),
                 "load_seconds": round(finished - imported, 3),
                 "total_seconds": round(finished - started, 3),
+                "total_cpu_seconds": round(cpu_finished - cpu_started, 3),
                 "peak_reset_supported": stages.can_reset,
                 "wrapped": stages.wrapped,
                 "not_found": stages.missing,

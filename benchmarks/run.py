@@ -1243,10 +1243,14 @@ def render(results: dict[str, Any]) -> str:
     prof = results.get("profile")
     if prof:
         w(f"## Where tradewh's time and memory go ({prof['rows']:,} rows, one load, one rerun)\n")
+        nproc = results["meta"].get("machine", {}).get("nproc")
+        all_cores = f"{nproc:.2f} is all {nproc} cores of this machine" if nproc else "1.00 is one core"
         w(
             "`benchmarks/profile_load.py` runs `tradewh load` in one fresh process with each stage function "
-            "wrapped (not changed): wall seconds (a stage includes the stages nested under it, `>`), and the "
-            "process's peak RSS while the stage ran (VmHWM, reset at each stage start). A generator (a streaming "
+            "wrapped (not changed): wall seconds (a stage includes the stages nested under it, `>`), the cores "
+            "the process kept busy meanwhile (its CPU seconds, every thread's, over the stage's wall seconds: "
+            f"{all_cores}; the Prefect server's process is not counted), and the process's peak "
+            "RSS while the stage ran (VmHWM, reset at each stage start). A generator (a streaming "
             "parser) is timed over its iteration: the time spent inside it each time it is resumed, summed, with "
             "what it calls nested under it; its consumer's work between two items is not counted (*items*: how "
             "many it yielded). Without the profiler's overhead: only the stage functions are wrapped, from a list "
@@ -1266,18 +1270,26 @@ def render(results: dict[str, Any]) -> str:
                 w(f"{key}: no profile ({run.get('killed') or 'exit code ' + str(run.get('returncode'))})\n")
                 continue
             total = payload["total_seconds"]
+            cpu_total = payload.get("total_cpu_seconds")
+            cpu_text = (
+                "" if cpu_total is None else f", process CPU {cpu_total:.1f} s ({cpu_total / total:.2f} cores busy)"
+            )
             w(
                 f"**{key}**: {run['wall_s']:.1f} s wall for the process, {total:.1f} s from importing "
-                "`flows.nightly` to the end of `cli.main(['load'])`, "
+                f"`flows.nightly` to the end of `cli.main(['load'])`{cpu_text}, "
                 f"process peak RSS {payload['process_peak_rss_mib']:,.0f} MiB.\n"
             )
-            w("| stage | seconds | share of the load | peak RSS MiB while running | RSS after MiB |")
-            w("|---|---:|---:|---:|---:|")
+            w(
+                "| stage | seconds | share of the load | cores busy while running | peak RSS MiB while running "
+                "| RSS after MiB |"
+            )
+            w("|---|---:|---:|---:|---:|---:|")
             for row in stage_rows(payload["stages"]):
-                depth, name, seconds, peak, after = row
+                depth, name, seconds, cores, peak, after = row
                 indent = "&nbsp;&nbsp;&nbsp;&nbsp;" * depth
                 w(
                     f"| {indent}{name} | {seconds:.2f} | {100 * seconds / total:.0f} % | "
+                    f"{'' if cores is None else f'{cores:.2f}'} | "
                     f"{'' if peak is None else f'{peak:,.0f}'} | {'' if after is None else f'{after:,.0f}'} |"
                 )
             main = [st for st in payload["stages"] if st.get("thread", "MainThread") == "MainThread"]
@@ -1285,7 +1297,7 @@ def render(results: dict[str, Any]) -> str:
             w(
                 f"| *outside these stages (Prefect's flow and task run bookkeeping through its API, the flow's "
                 f"own code; where the local server starts in a thread, the main thread's wait for it)* | "
-                f"{total - top_level:.2f} | {100 * (total - top_level) / total:.0f} % | | |\n"
+                f"{total - top_level:.2f} | {100 * (total - top_level) / total:.0f} % | | | |\n"
             )
             if len(main) < len(payload["stages"]):
                 w(
@@ -1339,10 +1351,14 @@ def verification(payload: dict[str, Any]) -> str:
     return ", ".join(parts) + f" (on the main thread {main:.2f} s, {100 * main / total:.0f} % of the run)"
 
 
-def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, float | None, float | None]]:
-    """(depth, name, seconds, peak MiB, RSS after MiB) per stage, parents first, then each parent's own work
-    (its time outside the stages nested in it) when that is at least 0.05 s."""
-    out: list[tuple[int, str, float, float | None, float | None]] = []
+def stage_rows(
+    stages: list[dict[str, Any]],
+) -> list[tuple[int, str, float, float | None, float | None, float | None]]:
+    """(depth, name, seconds, cores, peak MiB, RSS after MiB) per stage, parents first, then each parent's own work
+    (its time outside the stages nested in it) when that is at least 0.05 s. *cores*: the process's CPU seconds over
+    the stage's wall seconds (every thread's, so a stage beside a busy thread counts that thread too); None for a
+    profile recorded without CPU times, for a stage under 0.05 s, and for a parent's own work."""
+    out: list[tuple[int, str, float, float | None, float | None, float | None]] = []
 
     def children(path: str | None, thread: str | None = None) -> list[dict[str, Any]]:
         depth = 0 if path is None else path.count(" > ") + 1
@@ -1366,13 +1382,15 @@ def stage_rows(stages: list[dict[str, Any]]) -> list[tuple[int, str, float, floa
         thread = st.get("thread", "MainThread")
         if depth == 0 and thread != "MainThread":  # e.g. the parser, a batch ahead of the stage that consumes it
             calls += f", in thread `{thread}`, alongside the main thread's stages"
-        out.append((depth, name + calls, st["seconds"], st["peak_rss_mib"], st["rss_after_mib"]))
+        cpu = st.get("cpu_seconds")
+        cores = cpu / st["seconds"] if cpu is not None and st["seconds"] >= 0.05 else None
+        out.append((depth, name + calls, st["seconds"], cores, st["peak_rss_mib"], st["rss_after_mib"]))
         kids = children(st["path"], thread)
         for kid in kids:
             visit(kid)
         own = st["seconds"] - sum(k["seconds"] for k in kids)
         if any(k["seconds"] >= 0.005 for k in kids) and own >= 0.05:
-            out.append((depth + 1, f"*{OWN_WORK.get(name, 'its own code')}*", own, None, None))
+            out.append((depth + 1, f"*{OWN_WORK.get(name, 'its own code')}*", own, None, None, None))
 
     for st in children(None):
         visit(st)

@@ -228,18 +228,19 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
 
 def test_profiler_skips_absent_names_and_times_a_generator_by_its_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
     profile = _bench_module("profile_load")
-    now = [0.0]
+    now, cpu = [0.0], [0.0]
     fake = types.ModuleType("warehouse.fake_stage")
 
-    def work(seconds: float) -> None:
+    def work(seconds: float, cores: float = 1.0) -> None:
         now[0] += seconds
+        cpu[0] += seconds * cores
 
     def inner() -> None:
         work(1.0)
 
     def batches(n: int):  # noqa: ANN202 (a generator function: the profiler must time its iteration)
         for _ in range(n):
-            work(2.0)
+            work(2.0, cores=2.0)
             fake.inner()
             yield "batch"
 
@@ -255,7 +256,7 @@ def test_profiler_skips_absent_names_and_times_a_generator_by_its_iteration(monk
     copy.stage_all = stage_all  # ``from warehouse.fake_stage import stage_all``: must be timed too
     monkeypatch.setitem(sys.modules, "warehouse.fake_stage", fake)
     monkeypatch.setitem(sys.modules, "warehouse.fake_flow", copy)
-    stages = profile.Stages(clock=lambda: now[0])
+    stages = profile.Stages(clock=lambda: now[0], cpu_clock=lambda: cpu[0])
     candidates = [
         profile.Candidate("warehouse.fake_stage:stage_all", "stage all"),
         profile.Candidate("warehouse.fake_stage:batches", "batches"),
@@ -275,6 +276,12 @@ def test_profiler_skips_absent_names_and_times_a_generator_by_its_iteration(monk
     gen = rows["stage all > batches"]
     assert gen["seconds"] == 9.0 and gen["calls"] == 1 and gen["items"] == 3  # resumptions only
     assert rows["stage all > batches > inner"]["seconds"] == 3.0 and rows["stage all > batches > inner"]["calls"] == 3
+    # the process's CPU over each stage's span: 2 s on two cores and 1 s on one per item, 10 s on one between items
+    assert rows["stage all"]["cpu_seconds"] == 45.0 and gen["cpu_seconds"] == 15.0
+    assert rows["stage all > batches > inner"]["cpu_seconds"] == 3.0
+    shown = {name: cores for _, name, _, cores, _, _ in _bench_module("run").stage_rows(stages.summary())}
+    assert shown["stage all"] == 45.0 / 39.0 and shown["batches (3 items)"] == 15.0 / 9.0 and shown["inner (x3)"] == 1.0
+    assert shown["*its own code*"] is None  # a parent's own work: no CPU of its own is known
 
 
 def test_profiler_candidates_cover_the_streaming_names() -> None:
