@@ -192,7 +192,7 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     report.write_text("# before\n\n" + other)  # what other commands wrote stays when this one renders its own
     _run(
         str(BENCH / "run.py"),
-        "--rows", str(ROWS), "--repeat", "1", "--bad-share", "0", "--profile-rows", "0",
+        "--rows", str(ROWS), "--repeat", "1", "--bad-share", "0", "--profile-rows", str(ROWS),
         "--measure", "a", "b", "d_mart", "d_hand", "d2_mart", "d2_hand",
         "--workdir", str(tmp_path / "work"), "--out", str(report), "--quiet",
     )  # fmt: skip
@@ -224,6 +224,14 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     assert composition["largest_gap_to_published_total"] == pytest.approx(0, abs=1e-12)  # chapters sum to TOTAL
     ratios = next(line for line in text.splitlines() if line.startswith(f"| {ROWS:,} | ") and " yes | " in line)
     assert ratios.count(" yes |") == 2  # same figures, for (d) and for (d2)
+    # the profile of a real load: each stage's process CPU beside its wall time, shown as the cores kept busy
+    load = results["profile"]["load"]["payload"]
+    assert load["exit_code"] == 0 and load["total_cpu_seconds"] > 0
+    stages = {st["path"]: st for st in load["stages"]}
+    assert stages["build warehouse"]["cpu_seconds"] > 0 and stages["build warehouse"]["seconds"] > 0
+    assert "| stage | seconds | share of the load | cores busy while running |" in text
+    built = next(line for line in text.splitlines() if line.startswith("| build warehouse | "))
+    assert float(built.split(" | ")[3]) > 0  # the cores column holds the build's figure
 
 
 def test_profiler_skips_absent_names_and_times_a_generator_by_its_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
