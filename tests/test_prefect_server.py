@@ -162,3 +162,50 @@ def test_server_start_has_the_new_server_answer_its_api_version(tmp_path, monkey
         assert versions[0][1].strip('"') == prefect.__version__  # what the client compares with its own
     finally:
         assert server.stop(home) is not None
+
+
+def test_health_questions_on_one_client_share_one_connection():
+    """``server.healthy`` asks a real HTTP server on 127.0.0.1: true only for 200, false where nothing listens; a
+    loop that passes one client asks every question over one kept-alive connection (no new client, no TLS context,
+    per question: what kept a starting server's core busy)."""
+    import http.server
+    import socket
+    import threading
+
+    from warehouse.orchestrate import server
+
+    peers: list[int] = []
+    answers = iter([503, 503, 200, 200])
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            peers.append(self.client_address[1])
+            code = next(answers) if self.path == "/api/health" else 404
+            self.send_response(code)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"true")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/api"
+        with httpx.Client() as client:
+            said = [server.healthy(url, timeout=5, client=client) for _ in range(3)]
+        assert said == [False, False, True]
+        assert len(peers) == 3 and len(set(peers)) == 1, peers  # one connection for the three questions
+        assert server.healthy(url, timeout=5)  # without a client: one of its own
+        assert len(set(peers)) == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with httpx.Client() as client:
+        assert not server.healthy(f"http://127.0.0.1:{closed}/api", timeout=1, client=client)
