@@ -172,9 +172,11 @@ def test_repeated_keys_name_every_row_of_a_repeated_hash(tmp_path, memory_rows) 
     assert len(single.candidates()) == 0
 
 
-def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path) -> None:
+@pytest.mark.parametrize("buckets", [1, 16, 512])
+def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path, buckets) -> None:
     """Many batches of hashes from a few thousand values, some repeated within a batch, some across: the bucket
-    files find the same rows as the in-memory pass and as a plain count."""
+    files find the same rows as the in-memory pass and as a plain count (one bucket; bucket numbers of 8 and of 16
+    bits)."""
     import numpy as np
 
     from warehouse.stage.keys import RepeatedKeys
@@ -183,7 +185,7 @@ def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path) -> No
     batches = [rng.integers(0, 2**64, size=5_000, dtype="uint64") for _ in range(6)]
     batches[2][:40] = batches[0][100:140]  # repeated across batches
     batches[4][10:20] = batches[4][500:510]  # within a batch
-    spilled = RepeatedKeys(tmp_path, "r1-src", memory_rows=12_000, buckets=16)
+    spilled = RepeatedKeys(tmp_path, "r1-src", memory_rows=12_000, buckets=buckets)
     memory = RepeatedKeys(tmp_path, "r2-src", memory_rows=10**9)
     line = 2
     for batch in batches:
@@ -191,7 +193,7 @@ def test_repeated_keys_spilled_to_buckets_find_what_memory_finds(tmp_path) -> No
         spilled.add(batch, "a", lines)
         memory.add(batch, "a", lines)
         line += len(batch) + 1
-    assert len(spilled.spilled) == 16 and not memory.spilled
+    assert len(spilled.spilled) == buckets and not memory.spilled
     every = np.concatenate(batches)
     values, counts = np.unique(every, return_counts=True)
     expected = int(np.isin(every, values[counts > 1]).sum())
