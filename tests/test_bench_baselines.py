@@ -106,3 +106,23 @@ def test_section_pairs_ratios_by_repeat_and_states_the_targets(tmp_path: Path) -
     written = out.read_text()
     assert written.count(base.BEGIN) == 1 and written.index(base.END) < written.index("<!-- incremental: begin -->")
     assert written.startswith("# top\n") and written.rstrip().endswith("<!-- incremental: end -->")
+
+
+def test_a_ratio_target_is_met_only_by_the_medians_and_the_pairs_together() -> None:
+    """One favourable median (a baseline's slow repeat) does not meet a target alone: the ratio of the medians and
+    the median of the ratios paired by repeat must both be within it; the count of repeats under it is stated."""
+    base = _bench_module("baselines")
+    # medians 45 / 50 = 0.90x, but paired 39/38, 61/60, 45/50 = 1.03, 1.02, 0.90: median 1.02x
+    m = {"b_srv": _runs("b_srv", [39.0, 61.0, 45.0]), "dlt": _runs("dlt", [38.0, 60.0, 50.0])}
+    ok, text = base.ratio_verdict(m, "b_srv", "dlt", 1.0)
+    assert not ok
+    assert text.startswith("0.90x (paired 1.02x: 1.03, 1.02, 0.90)")
+    assert "under 1.0x in 1 of 3 repeats, met by the medians only" in text
+    # both within: met, every repeat counted
+    m = {"b_srv": _runs("b_srv", [36.0, 38.0, 40.0]), "dlt": _runs("dlt", [38.0, 40.0, 42.0])}
+    ok, text = base.ratio_verdict(m, "b_srv", "dlt", 1.0)
+    assert ok and text.endswith("under 1.0x in 3 of 3 repeats")
+    # target 2's limit, 1.5x: the same rule
+    m = {"b": _runs("b", [7.0, 8.5]), "dlt": _runs("dlt", [5.0, 5.0])}  # 1.40 and 1.70: 1.55x either way
+    ok, text = base.ratio_verdict(m, "b", "dlt", 1.5)
+    assert not ok and text.endswith("under 1.5x in 1 of 2 repeats")
