@@ -54,6 +54,17 @@ def _median(runs: list[dict[str, Any]], key: str = "wall_s") -> float | None:
     return statistics.median(values) if values else None
 
 
+def cpu_text(runs: list[dict[str, Any]]) -> str:
+    """'61.2 (1.45)': the median CPU seconds of the runs and the median of their cores busy (CPU over wall, each run);
+    '—' when a run has no CPU recorded (results from before it was measured)."""
+    ok = _ok(runs)
+    if not ok or any(r.get("cpu_s") is None for r in ok):
+        return "—"
+    cpu = statistics.median(r["cpu_s"] for r in ok)
+    cores = statistics.median(r["cpu_s"] / r["wall_s"] for r in ok if r["wall_s"])
+    return f"{cpu:.1f} ({cores:.2f})"
+
+
 def _repeat(run: dict[str, Any]) -> str:
     return Path(run.get("log", "")).stem.split("-", 1)[-1]  # '<rows>-<repeat>' from '<key>-<rows>-<repeat>.log'
 
@@ -226,15 +237,15 @@ def section(sizes: list[dict[str, Any]]) -> str:
             f"- {s['rows']:,} rows: measured {s.get('started', run.get('date', '?'))}, {repeats} repeat(s), "
             f"1-minute load average {avg or '?'}" + (f"; `{shown(run['command'])}`" if run.get("command") else "")
         )
-    lines += ["", "| rows | pipeline | what it does | wall s, median (min-max) | rows/s | peak RSS MiB | runs |",
-              "|---:|---|---|---:|---:|---:|---|"]  # fmt: skip
+    lines += ["", "| rows | pipeline | what it does | wall s, median (min-max) | rows/s | CPU s, median (cores busy) "
+              "| peak RSS MiB | runs |", "|---:|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
     for s in sizes:
         for key in ("polars", "a", "dlt", "b", "b_srv"):
             runs = s["measurements"].get(key)
             ok = _ok(runs or [])
             if not ok:
                 why = s.get("skipped", {}).get(key) or ("failed" if runs else "not run")
-                lines.append(f"| {s['rows']:,} | {NAMES[key]} | {WHAT[key]} | — | — | — | {why} |")
+                lines.append(f"| {s['rows']:,} | {NAMES[key]} | {WHAT[key]} | — | — | — | — | {why} |")
                 continue
             walls = [r["wall_s"] for r in ok]
             med = statistics.median(walls)
@@ -242,7 +253,7 @@ def section(sizes: list[dict[str, Any]]) -> str:
             note = f"{len(ok)}" + ("" if key not in ("polars", "dlt") or rows_ok else "; **rows missing**")
             lines.append(
                 f"| {s['rows']:,} | {NAMES[key]} | {WHAT[key]} | {med:.2f} ({min(walls):.2f}-{max(walls):.2f}) | "
-                f"{s['rows'] / med:,.0f} | {_median(ok, 'maxrss_mib'):,.0f} | {note} |"
+                f"{s['rows'] / med:,.0f} | {cpu_text(ok)} | {_median(ok, 'maxrss_mib'):,.0f} | {note} |"
             )
     lines += ["", "| rows | (b)/dlt | (b) with server/dlt | (b)/(a) | (b) with server/(a) | dlt/(a) | polars/(a) |",
               "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip

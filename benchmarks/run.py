@@ -152,6 +152,10 @@ class Run:
     payload: dict[str, Any] = field(default_factory=dict)  # the child's last stdout line, when JSON
     log: str = ""
     tail: str = ""  # the end of its output, kept when it failed
+    # CPU seconds (user + system) of the child and of the descendants it reaped (os.wait4's rusage; a server the
+    # child did not start, as the project's Prefect server, is not counted): the work done, which other tenants
+    # of the machine do not inflate as they do the wall time; None in results recorded before it was measured
+    cpu_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -262,6 +266,7 @@ def measure(cmd: list[str], *, env: dict[str, str], log: Path, time_budget: floa
         killed=killed[0],
         payload=payload,
         log=str(log),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
     )
     if run.returncode != 0 or run.killed:
         run.tail = text[-3000:]
@@ -618,7 +623,7 @@ def run_size(rows: int, args: argparse.Namespace, work: Path, done: list[dict[st
         size["measurements"][key].append({**run.to_json(), "loadavg_1m": round(os.getloadavg()[0], 2)})
         state = "ok" if run.returncode == 0 and not run.killed else f"FAILED rc={run.returncode} {run.killed}"
         say(
-            f"   {key:<10} {run.wall_s:9.2f} s  maxrss {run.maxrss_mib:8.1f} MiB  "
+            f"   {key:<10} {run.wall_s:9.2f} s  cpu {run.cpu_s or 0:8.2f} s  maxrss {run.maxrss_mib:8.1f} MiB  "
             f"tree {run.tree_peak_mib:8.1f} MiB  {state}"
         )
         return run

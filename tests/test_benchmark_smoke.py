@@ -328,3 +328,22 @@ def test_prediction_is_flat_when_memory_is_flat_and_a_killed_run_is_reported(tmp
     assert killed.killed.startswith("killed: process tree RSS") and killed.wall_s < 20
     if killed.maxrss_from == "gnu-time":  # GNU time outlived the command and wrote its peak
         assert killed.maxrss_mib >= 64
+
+
+def test_measure_counts_the_cpu_of_the_child_and_of_what_it_reaps(tmp_path: Path) -> None:
+    """A real child that spins 0.4 s of its own CPU and waits for a grandchild that spins 0.4 s more: the harness's
+    CPU seconds hold both (the work done, not the wall time), and the baselines table shows them with the cores."""
+    run = _bench_module("run")
+    spin = "import time\nwhile time.process_time() < 0.4: pass\n"
+    parent = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {spin!r}], check=True)\n{spin}"
+    measured = run.measure(
+        [sys.executable, "-c", parent], env=run.base_env(), log=tmp_path / "spin.log", time_budget=120,
+        memory_budget=2 * 2**30,
+    )  # fmt: skip
+    assert measured.returncode == 0, measured.tail
+    assert measured.cpu_s is not None and measured.cpu_s >= 0.8
+    baselines = _bench_module("baselines")
+    ok = {"returncode": 0, "killed": "", "log": "/x/b-10-1.log"}
+    two = [{**ok, "wall_s": 2.0, "cpu_s": 3.0}, {**ok, "wall_s": 4.0, "cpu_s": 5.0}]
+    assert baselines.cpu_text(two) == "4.0 (1.38)"  # medians: 4.0 CPU s; cores 1.5 and 1.25
+    assert baselines.cpu_text([{**ok, "wall_s": 2.0}]) == "—"  # recorded before CPU was measured
