@@ -153,8 +153,9 @@ class Run:
     log: str = ""
     tail: str = ""  # the end of its output, kept when it failed
     # CPU seconds (user + system) of the child and of the descendants it reaped (os.wait4's rusage; a server the
-    # child did not start, as the project's Prefect server, is not counted): the work done, which other tenants
-    # of the machine do not inflate as they do the wall time; None in results recorded before it was measured
+    # child did not start, as the project's Prefect server, is not counted): the work done and how many cores it kept
+    # busy. Other tenants move it too, less than the wall time (dlt 55.5-72.7 CPU-s over three repeats at 10M rows);
+    # None in results recorded before it was measured
     cpu_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
