@@ -26,11 +26,8 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
 
 from warehouse.common.settings import Settings
 from warehouse.orchestrate import prefect_db, server
@@ -114,21 +111,14 @@ def start_early(cache_dir: Path | None = None) -> Callable[[], None]:
     os.environ["PREFECT_API_URL"] = url  # read when Prefect is imported: this process's flows use this server
 
     def wait() -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client() as client:  # one client for every question (``server.healthy``)
-            while time.monotonic() < deadline:
-                if process.poll() is not None:  # its own error is on the console above
-                    raise EarlyServerError(
-                        f"Prefect's temporary server for this run exited with code {process.returncode}"
-                    )
-                if server.healthy(url, timeout=1.0, client=client):
-                    log.info("Prefect's temporary server for this run answers at %s", url)
-                    if database is not None:
-                        prefect_db.keep_template(database, cache_dir)
-                    return
-                time.sleep(0.05)
-        _stop(process)
-        raise EarlyServerError(f"Prefect's temporary server did not answer on {url} within {timeout:.0f} s")
+        if not server.wait_healthy(url, process, timeout, interval=0.05):
+            if process.poll() is not None:  # its own error is on the console above
+                raise EarlyServerError(f"Prefect's temporary server for this run exited with code {process.returncode}")
+            _stop(process)
+            raise EarlyServerError(f"Prefect's temporary server did not answer on {url} within {timeout:.0f} s")
+        log.info("Prefect's temporary server for this run answers at %s", url)
+        if database is not None:
+            prefect_db.keep_template(database, cache_dir)
 
     return wait
 

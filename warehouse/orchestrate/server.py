@@ -77,6 +77,18 @@ def healthy(api_url: str, timeout: float = HEALTH_TIMEOUT_S, client: httpx.Clien
     return reply.status_code == 200
 
 
+def wait_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float, interval: float) -> bool:
+    """Ask a starting server's health check every ``interval`` seconds, on one client (``healthy``), until it
+    answers (True), or ``process`` exits or ``timeout`` seconds pass (False: ``process.poll()`` tells which)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            if healthy(api_url, timeout=1.0, client=client):
+                return True
+            time.sleep(interval)
+    return False
+
+
 def _ask_version(api_url: str) -> None:
     """Ask a new server its version, the first thing every Prefect client asks: the first answer of a server
     process took 0.2-0.56 s (measured on two cores; later ones 2-5 ms), which the first load would otherwise wait
@@ -163,20 +175,16 @@ def start(
             cwd=home,
         )
     info = ServerInfo(process.pid, host, port, time.strftime("%Y-%m-%dT%H:%M:%S%z"), str(log))
-    deadline = time.monotonic() + timeout
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ServerError(f"the Prefect server exited with code {process.returncode} on start; see {log}")
-            if healthy(info.api_url, timeout=1.0, client=client):
-                _ask_version(info.api_url)
-                write_text_atomic(state_path(home), json.dumps(asdict(info), indent=2))
-                if database is not None:
-                    prefect_db.keep_template(database, cache_dir)
-                return info
-            time.sleep(0.5)
-    _stop_group(process.pid)
-    raise ServerError(f"the Prefect server did not answer on {info.api_url} within {timeout:.0f} s; see {log}")
+    if not wait_healthy(info.api_url, process, timeout, interval=0.5):
+        if process.poll() is not None:
+            raise ServerError(f"the Prefect server exited with code {process.returncode} on start; see {log}")
+        _stop_group(process.pid)
+        raise ServerError(f"the Prefect server did not answer on {info.api_url} within {timeout:.0f} s; see {log}")
+    _ask_version(info.api_url)
+    write_text_atomic(state_path(home), json.dumps(asdict(info), indent=2))
+    if database is not None:
+        prefect_db.keep_template(database, cache_dir)
+    return info
 
 
 def _stop_group(pid: int, timeout: float = 30.0) -> None:
