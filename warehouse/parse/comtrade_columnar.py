@@ -35,14 +35,8 @@ from warehouse.parse.comtrade_layouts import (
     commodity_level,
     match_header,
 )
-from warehouse.parse.csvtext import (
-    NUMBER,
-    FileRef,
-    ScanAhead,
-    failed_scan,
-    read_record_by_record,
-    to_number,
-)
+from warehouse.parse.csvtext import NUMBER, FileRef, to_number
+from warehouse.parse.scanahead import ScanAhead, failed_scan, read_record_by_record
 
 BATCH_ROWS = DEFAULT_BATCH_ROWS
 

@@ -3,13 +3,11 @@ line they start on, and errors that name the source, the file, the row and the r
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +255,7 @@ def scan_lines(
     *,
     min_line_length: int = 0,
     progress: Callable[[int, bool], bool] | None = None,
+    pace: Callable[[int], None] | None = None,
 ) -> LineScan:
     """Tell, in one streaming pass over the bytes, whether every record of a CSV file is one physical line of
     UTF-8 text, and whether the text is plain ASCII.
@@ -281,13 +280,15 @@ def scan_lines(
             far (the header's included) and whether they were all plain ASCII; returning False stops the scan
             (its answer is then "no"). The checks are line by line, so those lines are one record each
             whatever the rest of the file holds.
+        pace: called before each read with the bytes read so far; it may wait (``ScanAhead`` keeps the scan
+            near the reader it runs ahead of).
 
     Returns:
         What was found; ``one_record_per_line`` False means the file must be read record by record.
     """
     no = LineScan(one_record_per_line=False, plain_ascii=False)
     limit = csv.field_size_limit()
-    carried, plain, checked = 0, True, 0
+    carried, plain, checked, consumed = 0, True, 0, 0
     with open(path, "rb", buffering=0) as fh:
         read_in_order(fh)  # ahead of the parser, over a copy the page cache may not hold whole
         # a chunk and the partial line before it; a smaller file is read in one chunk of its size (and one more
@@ -301,7 +302,10 @@ def scan_lines(
             if carried + chunk_size > len(data):  # a line longer than the buffer holds beside a chunk
                 data = data[:carried] + bytearray(chunk_size + carried + 1)  # room for the line twice: grown rarely
                 marks = np.empty(len(data), dtype=np.bool_)
+            if pace is not None:
+                pace(consumed)
             read = _read_into(fh, memoryview(data)[carried : carried + chunk_size])
+            consumed += read
             end = carried + read
             cut = end if not read else data.rfind(b"\n", 0, end) + 1  # at the end: the last line, unfinished
             if not cut:
@@ -392,98 +396,3 @@ def _valid_utf8(buffer: np.ndarray, high: np.ndarray) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-# the files scan_lines found not to be one record per line, by identity: a read that had to start over
-# (``ReadAgain``) goes to the record reader at once. Only "no" is kept: should a file change within the clock's
-# tick, a stale "no" only sends it to the record reader, which is exact for any file.
-_FAILED_SCANS: set[tuple[int, int, int, int, int]] = set()
-
-
-def _identity(path: Path) -> tuple[int, int, int, int, int]:
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def failed_scan(path: Path) -> bool:
-    """Whether a finished ``ScanAhead`` found this file, as it is now, not to be one record per line, or a columnar
-    reader could not read it (``read_record_by_record``)."""
-    try:
-        return _identity(path) in _FAILED_SCANS
-    except OSError:
-        return False
-
-
-def read_record_by_record(path: Path) -> None:
-    """Send this file, as it is now, to the record reader from now on: its lines are one record each, yet a
-    columnar reader refused one (a record of another width than the header's, bytes that are not UTF-8)."""
-    with contextlib.suppress(OSError):
-        _FAILED_SCANS.add(_identity(path))
-
-
-class ScanAhead:
-    """``scan_lines`` in a thread, telling as it goes how many lines it has checked.
-
-    A columnar reader may then parse a file while it is scanned, and hand out the records of the lines already
-    checked (they are one record per line, exactly numbered, whatever follows them), instead of waiting for a
-    pass over the whole file first (4-5 s of one core for a 2 GB file, before the first batch).
-    """
-
-    def __init__(self, path: Path, *, min_line_length: int = 0, chunk_size: int | None = None) -> None:
-        self._path = Path(path)
-        self._done = threading.Condition()
-        self._lines, self._plain = 0, True
-        self._result: LineScan | None = None
-        self._stopped = False
-        try:
-            self._identity: tuple[int, int, int, int, int] | None = _identity(self._path)
-        except OSError:
-            self._identity = None
-        threading.Thread(
-            target=self._run, args=(min_line_length, chunk_size or SCAN_CHUNK), name="tradewh-scan", daemon=True
-        ).start()
-
-    def _progress(self, lines: int, plain: bool) -> bool:
-        with self._done:
-            self._lines, self._plain = lines, plain
-            self._done.notify_all()
-            return not self._stopped
-
-    def _run(self, min_line_length: int, chunk_size: int) -> None:
-        result = LineScan(one_record_per_line=False, plain_ascii=False)
-        try:
-            result = scan_lines(self._path, chunk_size, min_line_length=min_line_length, progress=self._progress)
-        except OSError:
-            pass  # the record reader meets the same error and names it
-        finally:
-            with self._done:
-                self._result = result
-                if not self._stopped and self._identity is not None and not result.one_record_per_line:
-                    _FAILED_SCANS.add(self._identity)
-                self._done.notify_all()
-
-    def lines_checked(self, line: int) -> bool | None:
-        """Wait until line ``line`` (1-based, physical) is checked or the scan ends.
-
-        Returns:
-            Whether the lines up to it are plain ASCII (``LineScan.plain_ascii``) once they are known to be one
-            record each; None when the scan found a line that is not (the file must be read record by record).
-        """
-        with self._done:
-            self._done.wait_for(lambda: self._lines >= line or self._result is not None)
-            if self._lines >= line:
-                return self._plain
-            assert self._result is not None
-            return self._result.plain_ascii if self._result.one_record_per_line else None
-
-    def result(self) -> LineScan:
-        """Wait for the whole scan."""
-        with self._done:
-            self._done.wait_for(lambda: self._result is not None)
-            assert self._result is not None
-            return self._result
-
-    def stop(self) -> None:
-        """Stop at the next chunk (a reader that gave up): the answer is then not kept."""
-        with self._done:
-            self._stopped = True
